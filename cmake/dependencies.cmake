@@ -1,0 +1,39 @@
+# Third-party headers, all from Debian's -dev packages.
+#
+# Natively they are found the usual way. Under the Emscripten toolchain
+# find_package cannot see the host's packages, and adding the host's
+# /usr/include would pull glibc headers into the wasm build, so the three
+# header-only libraries are staged into a folder of their own in the build tree.
+
+if(NOT EMSCRIPTEN)
+  find_package(xtensor REQUIRED)
+  find_package(doctest REQUIRED)
+  find_package(CLI11 REQUIRED)
+  find_package(nlohmann_json REQUIRED)
+  if(MEMLAB_SANITIZE)
+    add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                        -fno-sanitize-recover=undefined)
+    add_link_options(-fsanitize=address,undefined)
+  endif()
+  if(MEMLAB_NATIVE_ARCH AND NOT MEMLAB_SANITIZE)
+    add_compile_options(-march=native)
+  endif()
+  return()
+endif()
+
+set(staged "${CMAKE_BINARY_DIR}/staged-include")
+foreach(lib xtensor xtl xsimd)
+  find_path(MEMLAB_${lib}_INCLUDE_DIR "${lib}" NO_CMAKE_FIND_ROOT_PATH
+            PATHS /usr/include /usr/local/include)
+  if(NOT MEMLAB_${lib}_INCLUDE_DIR)
+    message(FATAL_ERROR "${lib} headers not found: install Debian's "
+                        "libxtensor-dev xtl-dev libxsimd-dev (scripts/install-deps does)")
+  endif()
+  file(MAKE_DIRECTORY "${staged}")
+  file(CREATE_LINK "${MEMLAB_${lib}_INCLUDE_DIR}/${lib}" "${staged}/${lib}" SYMBOLIC)
+endforeach()
+
+add_library(xtensor INTERFACE)
+target_include_directories(xtensor SYSTEM INTERFACE "${staged}")
+add_compile_options(-msimd128 -fexceptions)
+add_link_options(-fexceptions)

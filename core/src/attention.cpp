@@ -1,0 +1,266 @@
+#include "memlab/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xview.hpp>
+
+#include "kernels.hpp"
+#include "memlab/error.hpp"
+
+namespace memlab::attention {
+namespace {
+
+using kernels::lanes;
+using kernels::load;
+using kernels::store;
+using kernels::vfloat;
+
+std::string shape_text(const tensor<3>& t) {
+  std::ostringstream text;
+  text << '[' << t.shape(0) << ", " << t.shape(1) << ", " << t.shape(2) << ']';
+  return text.str();
+}
+
+const float* row(const tensor<3>& t, std::size_t head, std::size_t i) {
+  return t.data() + (head * t.shape(1) + i) * t.shape(2);
+}
+
+float* row(tensor<3>& t, std::size_t head, std::size_t i) {
+  return t.data() + (head * t.shape(1) + i) * t.shape(2);
+}
+
+// kt[c, j] = k[j, c] for a tile of `cols` keys: the transposed tile lets the score
+// loop run along keys, contiguous in kt, so it vectorizes without a horizontal sum.
+void transpose_tile(const float* k, std::size_t cols, std::size_t d, float* kt, std::size_t ld) {
+  for (std::size_t j = 0; j < cols; ++j)
+    for (std::size_t c = 0; c < d; ++c) kt[c * ld + j] = k[j * d + c];
+}
+
+// The two products of a tile, register-blocked over R query rows: each load of a
+// K or V chunk feeds R multiply-adds, and the R x lanes accumulators stay in
+// vector registers across the inner loop.
+
+// s[r, j] = scale · (q_r · k_j) for r < R, j < cols. q rows have stride d; kt is
+// the transposed K tile [d, ld]; s rows have stride ld.
+template <std::size_t R>
+void scores_rows(const float* q, std::size_t d, const float* kt, std::size_t ld, std::size_t cols,
+                 float scale, float* s) {
+  std::size_t j = 0;
+  for (; j + lanes <= cols; j += lanes) {
+    vfloat acc[R] = {};
+    for (std::size_t c = 0; c < d; ++c) {
+      const vfloat ktc = load(kt + c * ld + j);
+      for (std::size_t r = 0; r < R; ++r) acc[r] += q[r * d + c] * ktc;
+    }
+    for (std::size_t r = 0; r < R; ++r) store(s + r * ld + j, acc[r] * scale);
+  }
+  for (; j < cols; ++j)
+    for (std::size_t r = 0; r < R; ++r) {
+      float acc = 0.0f;
+      for (std::size_t c = 0; c < d; ++c) acc += q[r * d + c] * kt[c * ld + j];
+      s[r * ld + j] = acc * scale;
+    }
+}
+
+// o_r[:] += sum_{j<cols} p[r, j] · v_j for r < R. p rows have stride ld, v and o rows d.
+template <std::size_t R>
+void pv_rows(const float* p, std::size_t ld, std::size_t cols, const float* v, std::size_t d,
+             float* o) {
+  std::size_t c = 0;
+  for (; c + lanes <= d; c += lanes) {
+    vfloat acc[R];
+    for (std::size_t r = 0; r < R; ++r) acc[r] = load(o + r * d + c);
+    for (std::size_t j = 0; j < cols; ++j) {
+      const vfloat vj = load(v + j * d + c);
+      for (std::size_t r = 0; r < R; ++r) acc[r] += p[r * ld + j] * vj;
+    }
+    for (std::size_t r = 0; r < R; ++r) store(o + r * d + c, acc[r]);
+  }
+  for (; c < d; ++c)
+    for (std::size_t r = 0; r < R; ++r) {
+      float acc = o[r * d + c];
+      for (std::size_t j = 0; j < cols; ++j) acc += p[r * ld + j] * v[j * d + c];
+      o[r * d + c] = acc;
+    }
+}
+
+constexpr std::size_t block_rows = 8;
+
+// S = Q_tile K_tileᵀ · scale for `rows` query rows.
+void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt, std::size_t ld,
+                 std::size_t cols, float scale, float* s) {
+  std::size_t r = 0;
+  for (; r + block_rows <= rows; r += block_rows)
+    scores_rows<block_rows>(q + r * d, d, kt, ld, cols, scale, s + r * ld);
+  for (; r < rows; ++r) scores_rows<1>(q + r * d, d, kt, ld, cols, scale, s + r * ld);
+}
+
+// O_tile += P V_tile for `rows` query rows.
+void tile_accumulate_pv(const float* p, std::size_t ld, std::size_t rows, std::size_t cols,
+                        const float* v, std::size_t d, float* o) {
+  std::size_t r = 0;
+  for (; r + block_rows <= rows; r += block_rows)
+    pv_rows<block_rows>(p + r * ld, ld, cols, v, d, o + r * d);
+  for (; r < rows; ++r) pv_rows<1>(p + r * ld, ld, cols, v, d, o + r * d);
+}
+
+// Keys a query row sees: all seq_kv without a mask; with the end-aligned causal
+// mask, query i (position i + seq_kv - seq_q) sees keys 0 .. i + seq_kv - seq_q.
+std::size_t visible_keys(const shape& s, bool causal, std::size_t i) {
+  return causal ? i + (s.seq_kv - s.seq_q) + 1 : s.seq_kv;
+}
+
+void check_blocks(const flash_options& options) {
+  require(options.block_q > 0, "block_q", options.block_q, "at least 1 query row per tile");
+  require(options.block_kv > 0, "block_kv", options.block_kv, "at least 1 key per tile");
+}
+
+}  // namespace
+
+void check_shape(const shape& s, bool causal) {
+  require(s.heads > 0, "heads", s.heads, "at least 1");
+  require(s.seq_q > 0, "seq", s.seq_q, "at least 1 query");
+  require(s.head_dim > 0, "head_dim", s.head_dim, "at least 1");
+  require(s.kv_heads > 0, "kv_heads", s.kv_heads, "at least 1");
+  require(s.heads % s.kv_heads == 0, "kv_heads", s.kv_heads,
+          "a divisor of " + named("heads", s.heads));
+  require(s.seq_kv > 0, "seq_kv", s.seq_kv, "at least 1 key");
+  if (causal)
+    require(s.seq_kv >= s.seq_q, "seq_kv", s.seq_kv,
+            "at least " + named("seq_q", s.seq_q) +
+                " with a causal mask (every query must see a key)");
+}
+
+shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
+  const shape s{q.shape(0), k.shape(0), q.shape(1), k.shape(1), q.shape(2)};
+  check_shape(s, causal);
+  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k),
+          "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q));
+  require(v.shape() == k.shape(), "v.shape", shape_text(v),
+          "the same as k.shape = " + shape_text(k));
+  return s;
+}
+
+tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
+  const shape s = check_shapes(q, k, v, causal);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+
+  // S = Q Kᵀ · scale, every query head against the K head of its group.
+  auto scores = tensor<3>::from_shape({s.heads, s.seq_q, s.seq_kv});
+  for (std::size_t h = 0; h < s.heads; ++h)
+    for (std::size_t i = 0; i < s.seq_q; ++i)
+      for (std::size_t j = 0; j < s.seq_kv; ++j)
+        scores(h, i, j) = scale * kernels::dot(row(q, h, i), row(k, h / s.group(), j), s.head_dim);
+  if (causal)
+    for (std::size_t h = 0; h < s.heads; ++h)
+      for (std::size_t i = 0; i < s.seq_q; ++i)
+        xt::view(scores, h, i, xt::range(visible_keys(s, causal, i), s.seq_kv)) =
+            -std::numeric_limits<float>::infinity();
+
+  // P = softmax(S) along the keys, stable: subtract each row's max before exp.
+  tensor<3> row_max = xt::amax(scores, {2}, xt::keep_dims);
+  tensor<3> probs = xt::exp(scores - row_max);
+  tensor<3> row_sum = xt::sum(probs, {2}, xt::keep_dims);
+  xt::noalias(probs) /= row_sum;
+
+  // O = P V
+  tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, s.head_dim});
+  for (std::size_t h = 0; h < s.heads; ++h)
+    for (std::size_t i = 0; i < s.seq_q; ++i)
+      for (std::size_t j = 0; j < s.seq_kv; ++j)
+        kernels::axpy(row(out, h, i), probs(h, i, j), row(v, h / s.group(), j), s.head_dim);
+  return out;
+}
+
+tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
+                const flash_options& options) {
+  check_blocks(options);
+  const shape s = check_shapes(q, k, v, options.causal);
+  const std::size_t d = s.head_dim;
+  const std::size_t br = std::min(options.block_q, s.seq_q);
+  const std::size_t bc = std::min(options.block_kv, s.seq_kv);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+
+  tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, d});
+  // The only scratch: one K tile (transposed), one tile of scores, and per query
+  // row of the tile the running max m and running sum l.
+  auto kt = tensor<2>::from_shape({d, bc});
+  auto scores = tensor<2>::from_shape({br, bc});
+  buffer<float> m(br), l(br);
+
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    const std::size_t g = h / s.group();
+    for (std::size_t i0 = 0; i0 < s.seq_q; i0 += br) {
+      const std::size_t rows = std::min(br, s.seq_q - i0);
+      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+      std::fill(l.begin(), l.end(), 0.0f);
+      // The last query row of the tile sees the most keys; tiles past them are
+      // entirely above the causal diagonal and skipped.
+      const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
+      for (std::size_t j0 = 0; j0 < kv_end; j0 += bc) {
+        const std::size_t cols = std::min(bc, s.seq_kv - j0);
+        transpose_tile(row(k, g, j0), cols, d, kt.data(), bc);
+        tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data());
+
+        // Online softmax, row by row. With m' = max(m, max_j s_j):
+        //   l' = l · e^(m - m') + Σ_j e^(s_j - m'),   o' = o · e^(m - m') + Σ_j e^(s_j - m') v_j
+        // so o / l after the last tile equals softmax(s) · V over all keys, and no
+        // exponent is ever positive (no overflow for logits of any size).
+        for (std::size_t r = 0; r < rows; ++r) {
+          float* p = scores.data() + r * bc;
+          const std::size_t seen = visible_keys(s, options.causal, i0 + r);
+          const std::size_t n = seen > j0 ? std::min(cols, seen - j0) : 0;  // unmasked keys
+          std::fill(p + n, p + cols, 0.0f);  // masked keys get probability 0
+          if (n == 0) continue;              // nothing new for this row: m, l, o unchanged
+          const float m_new = std::max(m[r], kernels::max_of(p, n));
+          const float correction = std::exp(m[r] - m_new);  // 0 on the row's first tile
+          l[r] = l[r] * correction + kernels::exp_shifted_sum(p, m_new, n);
+          m[r] = m_new;
+          if (correction != 1.0f) {
+            float* o = row(out, h, i0 + r);
+            for (std::size_t c = 0; c < d; ++c) o[c] *= correction;
+          }
+        }
+        tile_accumulate_pv(scores.data(), bc, rows, cols, row(v, g, j0), d, row(out, h, i0));
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        float* o = row(out, h, i0 + r);
+        const float inv_l = 1.0f / l[r];
+        for (std::size_t c = 0; c < d; ++c) o[c] *= inv_l;
+      }
+    }
+  }
+  return out;
+}
+
+std::size_t flash_tiles_visited(const shape& s, const flash_options& options) {
+  check_blocks(options);
+  const std::size_t br = std::min(options.block_q, s.seq_q);
+  const std::size_t bc = std::min(options.block_kv, s.seq_kv);
+  std::size_t tiles = 0;
+  for (std::size_t i0 = 0; i0 < s.seq_q; i0 += br) {
+    const std::size_t rows = std::min(br, s.seq_q - i0);
+    const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
+    tiles += (kv_end + bc - 1) / bc;
+  }
+  return tiles * s.heads;
+}
+
+std::size_t kv_bytes(std::size_t kv_heads, std::size_t seq, std::size_t head_dim) {
+  return 2 * kv_heads * seq * head_dim * sizeof(float);
+}
+
+double flops(const shape& s, bool causal) {
+  double pairs = 0;
+  for (std::size_t i = 0; i < s.seq_q; ++i) pairs += static_cast<double>(visible_keys(s, causal, i));
+  return 4.0 * static_cast<double>(s.heads) * pairs * static_cast<double>(s.head_dim);
+}
+
+}  // namespace memlab::attention

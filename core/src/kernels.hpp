@@ -1,0 +1,100 @@
+// kernels.hpp — the few inner loops core's hot paths share (internal header).
+//
+// Two ways to get vector code from both GCC (x86) and clang (-msimd128, wasm)
+// without -ffast-math:
+// * plain loops over fixed-width chunks of `lanes` floats, reductions keeping
+//   `lanes` partial results; both compilers vectorize these on their own;
+// * `vfloat`, a GCC/clang vector extension type of `lanes` floats, for the
+//   register-blocked tile products where auto-vectorization gives up. The
+//   compiler maps it onto what the target has: one AVX-512 register, two AVX2
+//   registers, four wasm v128.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace memlab::kernels {
+
+constexpr std::size_t lanes = 16;
+
+typedef float vfloat __attribute__((vector_size(lanes * sizeof(float))));
+
+inline vfloat load(const float* p) {
+  vfloat v;
+  std::memcpy(&v, p, sizeof v);  // an unaligned load
+  return v;
+}
+
+inline void store(float* p, const vfloat& v) { std::memcpy(p, &v, sizeof v); }
+
+// exp(x) for x <= 88, relative error below 2e-7 (Cephes expf). Unlike std::exp it
+// is inline and branch-free, so loops over it vectorize.
+//   exp(x) = 2^k · exp(r),  k = round(x / ln 2),  |r| <= ln 2 / 2
+// r is computed with ln 2 split in two parts (Cody–Waite) so it stays exact, and
+// exp(r) by a degree-6 polynomial; 2^k is built directly in the exponent bits.
+// Inputs below -87 give exp(-87) ≈ 1.6e-38, i.e. zero next to any real term.
+inline float exp_approx(float x) {
+  x = std::max(x, -87.0f);
+  x = std::min(x, 88.0f);
+  const float k = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
+  float two_k;
+  std::memcpy(&two_k, &bits, sizeof two_k);
+  return p * two_k;
+}
+
+// sum_c a[c] · b[c]
+inline float dot(const float* a, const float* b, std::size_t n) {
+  float acc[lanes] = {};
+  std::size_t c = 0;
+  for (; c + lanes <= n; c += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) acc[l] += a[c + l] * b[c + l];
+  float sum = 0.0f;
+  for (; c < n; ++c) sum += a[c] * b[c];
+  for (std::size_t l = 0; l < lanes; ++l) sum += acc[l];
+  return sum;
+}
+
+// y[c] += alpha · x[c]
+inline void axpy(float* y, float alpha, const float* x, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) y[c] += alpha * x[c];
+}
+
+// max_j x[j], for n >= 1
+inline float max_of(const float* x, std::size_t n) {
+  float acc[lanes];
+  for (std::size_t l = 0; l < lanes; ++l) acc[l] = x[0];
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) acc[l] = std::max(acc[l], x[j + l]);
+  float m = x[0];
+  for (; j < n; ++j) m = std::max(m, x[j]);
+  for (std::size_t l = 0; l < lanes; ++l) m = std::max(m, acc[l]);
+  return m;
+}
+
+// x[j] := exp(x[j] - shift); returns the sum of the new values.
+inline float exp_shifted_sum(float* x, float shift, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - shift);
+  float acc[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) acc[l] += x[j + l];
+  float sum = 0.0f;
+  for (; j < n; ++j) sum += x[j];
+  for (std::size_t l = 0; l < lanes; ++l) sum += acc[l];
+  return sum;
+}
+
+}  // namespace memlab::kernels
