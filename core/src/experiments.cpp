@@ -10,22 +10,13 @@
 #include "memlab/random.hpp"
 
 namespace memlab::experiments {
-namespace {
-
-std::size_t positive(int value, const char* name) {
-  require(value > 0, name, value, "a positive integer");
-  return static_cast<std::size_t>(value);
-}
-
-}  // namespace
-
 attention_figures run_attention(const attention_config& config) {
-  const attention::shape s{positive(config.heads, "heads"), positive(config.kv_heads, "kv_heads"),
-                           positive(config.seq, "seq"), positive(config.seq, "seq"),
-                           positive(config.head_dim, "head_dim")};
-  const attention::flash_options options{config.causal, positive(config.block_q, "block_q"),
-                                         positive(config.block_kv, "block_kv")};
-  positive(config.repeats, "repeats");
+  const attention::shape s{require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"),
+                           require_positive(config.seq, "seq"), require_positive(config.seq, "seq"),
+                           require_positive(config.head_dim, "head_dim")};
+  const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
+                                         require_positive(config.block_kv, "block_kv")};
+  require_positive(config.repeats, "repeats");
   attention::check_shape(s, config.causal);
 
   rng gen(config.seed);

@@ -5,6 +5,7 @@
 // The bindings turn it into a JS Error with the same message.
 #pragma once
 
+#include <cstddef>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,13 @@ std::string named(const char* name, const T& value) {
   std::ostringstream text;
   text << name << " = " << value;
   return text.str();
+}
+
+// A size given as a signed integer (from a command line or from JS), checked to
+// be positive, so that -1 is reported as -1 and not wrapped to 4294967295.
+inline std::size_t require_positive(long long value, const char* name) {
+  require(value > 0, name, value, "a positive integer");
+  return static_cast<std::size_t>(value);
 }
 
 }  // namespace memlab

@@ -1,0 +1,170 @@
+// bindings.cpp — core as a JavaScript module, through Embind. Translation only:
+// JS objects <-> core's structs, typed arrays <-> tensors, C++ errors <-> JS Errors.
+//
+// Errors: a bound function never lets a C++ exception escape into JS (in
+// Emscripten 3.1.6 it would arrive as a bare number, and skip the C++ frames'
+// cleanup). Each one is wrapped by `guarded`, which catches, keeps the message,
+// and returns normally; memlab.mjs then throws a JS Error with that message.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "memlab/attention.hpp"
+#include "memlab/error.hpp"
+#include "memlab/experiments.hpp"
+#include "memlab/memory.hpp"
+
+using namespace emscripten;
+using namespace memlab;
+
+namespace {
+
+std::string last_error;
+
+std::vector<std::string>& api_names() {
+  static std::vector<std::string> names;  // built while the bindings register
+  return names;
+}
+
+template <auto Fn>
+struct guarded;
+
+template <class R, class... Args, R (*Fn)(Args...)>
+struct guarded<Fn> {
+  static R call(Args... args) {
+    try {
+      return Fn(args...);
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    } catch (...) {
+      last_error = "unknown C++ exception";
+    }
+    if constexpr (std::is_same_v<R, val>)
+      return val::undefined();
+    else
+      return R{};
+  }
+};
+
+// Binds Fn under `name` in the module's API, errors guarded.
+template <auto Fn>
+void def(const char* name) {
+  api_names().push_back(name);
+  function(name, &guarded<Fn>::call);
+}
+
+std::string take_last_error() {
+  std::string message;
+  message.swap(last_error);
+  return message;
+}
+
+val api_functions() {
+  val names = val::array();
+  for (const auto& name : api_names()) names.call<void>("push", name);
+  return names;
+}
+
+// Sizes as they come from JS: signed, so that a negative value is named as such.
+struct js_shape {
+  int heads, kv_heads, seq_q, seq_kv, head_dim;
+};
+
+attention::shape to_shape(const js_shape& s) {
+  return {require_positive(s.heads, "heads"), require_positive(s.kv_heads, "kv_heads"),
+          require_positive(s.seq_q, "seq_q"), require_positive(s.seq_kv, "seq_kv"),
+          require_positive(s.head_dim, "head_dim")};
+}
+
+// A Float32Array of heads·seq·head_dim floats as a [heads, seq, head_dim] tensor.
+tensor<3> to_tensor(const val& array, const char* name, std::size_t heads, std::size_t seq,
+                    std::size_t head_dim) {
+  const std::vector<float> values = convertJSArrayToNumberVector<float>(array);
+  require(values.size() == heads * seq * head_dim, name, values.size(),
+          "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats");
+  tensor<3> t = tensor<3>::from_shape({heads, seq, head_dim});
+  std::copy(values.begin(), values.end(), t.begin());
+  return t;
+}
+
+val to_float32_array(const tensor<3>& t) {
+  // A view into wasm memory, copied by slice() before the tensor is freed.
+  return val(typed_memory_view(t.size(), t.data())).call<val>("slice");
+}
+
+val attention_js(val q, val k, val v, js_shape js, bool causal, int block_q, int block_kv,
+                 bool flash) {
+  const attention::shape s = to_shape(js);
+  attention::check_shape(s, causal);
+  const tensor<3> qt = to_tensor(q, "q.length", s.heads, s.seq_q, s.head_dim);
+  const tensor<3> kt = to_tensor(k, "k.length", s.kv_heads, s.seq_kv, s.head_dim);
+  const tensor<3> vt = to_tensor(v, "v.length", s.kv_heads, s.seq_kv, s.head_dim);
+  if (!flash) return to_float32_array(attention::naive(qt, kt, vt, causal));
+  const attention::flash_options options{causal, require_positive(block_q, "block_q"),
+                                         require_positive(block_kv, "block_kv")};
+  return to_float32_array(attention::flash(qt, kt, vt, options));
+}
+
+val naive_attention(val q, val k, val v, js_shape s, bool causal) {
+  return attention_js(q, k, v, s, causal, 1, 1, false);
+}
+
+val flash_attention(val q, val k, val v, js_shape s, bool causal, int block_q, int block_kv) {
+  return attention_js(q, k, v, s, causal, block_q, block_kv, true);
+}
+
+memory::stats memory_stats() { return memory::tracker().current(); }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(memlab) {
+  value_object<js_shape>("AttentionShape")
+      .field("heads", &js_shape::heads)
+      .field("kvHeads", &js_shape::kv_heads)
+      .field("seqQ", &js_shape::seq_q)
+      .field("seqKv", &js_shape::seq_kv)
+      .field("headDim", &js_shape::head_dim);
+
+  value_object<experiments::attention_config>("AttentionConfig")
+      .field("seq", &experiments::attention_config::seq)
+      .field("headDim", &experiments::attention_config::head_dim)
+      .field("heads", &experiments::attention_config::heads)
+      .field("kvHeads", &experiments::attention_config::kv_heads)
+      .field("causal", &experiments::attention_config::causal)
+      .field("blockQ", &experiments::attention_config::block_q)
+      .field("blockKv", &experiments::attention_config::block_kv)
+      .field("repeats", &experiments::attention_config::repeats)
+      .field("seed", &experiments::attention_config::seed)
+      .field("runNaive", &experiments::attention_config::run_naive);
+
+  value_object<run_figures>("RunFigures")
+      .field("ran", &run_figures::ran)
+      .field("medianMs", &run_figures::median_ms)
+      .field("peakBytes", &run_figures::peak_bytes)
+      .field("gflops", &run_figures::gflops);
+
+  value_object<experiments::attention_figures>("AttentionFigures")
+      .field("config", &experiments::attention_figures::config)
+      .field("naive", &experiments::attention_figures::naive)
+      .field("flash", &experiments::attention_figures::flash)
+      .field("maxAbsDiff", &experiments::attention_figures::max_abs_diff)
+      .field("kvBytes", &experiments::attention_figures::kv_bytes)
+      .field("flops", &experiments::attention_figures::flops);
+
+  value_object<memory::stats>("MemoryStats")
+      .field("liveBytes", &memory::stats::live_bytes)
+      .field("peakBytes", &memory::stats::peak_bytes)
+      .field("allocations", &memory::stats::allocations)
+      .field("deallocations", &memory::stats::deallocations);
+
+  function("takeLastError", &take_last_error);
+  function("apiFunctions", &api_functions);
+
+  def<&experiments::run_attention>("runAttention");
+  def<&naive_attention>("naiveAttention");
+  def<&flash_attention>("flashAttention");
+  def<&memory_stats>("memoryStats");
+}

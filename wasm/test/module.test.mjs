@@ -1,0 +1,90 @@
+// The wasm module under node: one experiment, typed arrays in and out against a
+// plain JS reference, and errors that arrive as Error objects and leave the module
+// working. Run by ctest (label wasm) with MEMLAB_WASM_DIR set to the build output.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+import { pathToFileURL } from 'node:url';
+
+const dir = process.env.MEMLAB_WASM_DIR;
+assert.ok(dir, 'set MEMLAB_WASM_DIR to the folder holding memlab.mjs (build/wasm/wasm)');
+const { default: createMemlab } = await import(pathToFileURL(join(dir, 'memlab.mjs')).href);
+// Emscripten 3.1.6 would fetch() a file path under node: hand it the bytes.
+const memlab = await createMemlab({ wasmBinary: readFileSync(join(dir, 'memlab-core.wasm')) });
+
+const config = {
+  seq: 200, headDim: 32, heads: 4, kvHeads: 2, causal: false,
+  blockQ: 64, blockKv: 64, repeats: 2, seed: 3, runNaive: true,
+};
+
+test('runAttention reports the same exact figures as native core', () => {
+  const f = memlab.runAttention(config);
+  assert.ok(f.naive.ran && f.flash.ran);
+  assert.ok(f.maxAbsDiff <= 1e-5, `max abs diff ${f.maxAbsDiff} > 1e-5`);
+  assert.equal(f.kvBytes, 2 * 2 * 200 * 32 * 4);
+  assert.equal(f.flops, 4 * 4 * 200 * 200 * 32);
+  // The tracker's figures are platform-independent: the same formulas as
+  // tests/core/experiments_test.cpp.
+  assert.equal(f.naive.peakBytes, (2 * 4 * 200 * 200 + 2 * 4 * 200 + 4 * 200 * 32) * 4);
+  assert.equal(f.flash.peakBytes, (4 * 200 * 32 + 32 * 64 + 64 * 64 + 2 * 64) * 4);
+  assert.ok(f.flash.medianMs > 0 && f.flash.gflops > 0);
+});
+
+// Independent reference: softmax(q kᵀ / sqrt(d)) v in float64, head h reading KV head h / group.
+function reference(q, k, v, { heads, kvHeads, seqQ, seqKv, headDim }, causal) {
+  const out = new Float64Array(heads * seqQ * headDim);
+  for (let h = 0; h < heads; h++) {
+    const g = Math.floor(h / (heads / kvHeads));
+    for (let i = 0; i < seqQ; i++) {
+      const seen = causal ? i + seqKv - seqQ + 1 : seqKv;
+      const s = [];
+      for (let j = 0; j < seen; j++) {
+        let dot = 0;
+        for (let c = 0; c < headDim; c++) dot += q[(h * seqQ + i) * headDim + c] * k[(g * seqKv + j) * headDim + c];
+        s.push(dot / Math.sqrt(headDim));
+      }
+      const max = Math.max(...s);
+      const e = s.map((x) => Math.exp(x - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < seen; j++)
+        for (let c = 0; c < headDim; c++) out[(h * seqQ + i) * headDim + c] += (e[j] / sum) * v[(g * seqKv + j) * headDim + c];
+    }
+  }
+  return out;
+}
+
+test('flashAttention and naiveAttention take and return Float32Arrays', () => {
+  const shape = { heads: 4, kvHeads: 1, seqQ: 37, seqKv: 37, headDim: 9 };
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const make = (n) => Float32Array.from({ length: n }, random);
+  const q = make(4 * 37 * 9), k = make(37 * 9), v = make(37 * 9);
+  for (const causal of [false, true]) {
+    const expected = reference(q, k, v, shape, causal);
+    const flash = memlab.flashAttention(q, k, v, shape, causal, 16, 8);
+    const naive = memlab.naiveAttention(q, k, v, shape, causal);
+    assert.ok(flash instanceof Float32Array && flash.length === expected.length);
+    for (const [name, out] of [['flash', flash], ['naive', naive]]) {
+      const diff = Math.max(...Array.from(out, (x, i) => Math.abs(x - expected[i])));
+      assert.ok(diff <= 1e-5, `${name} (causal ${causal}) differs from the reference by ${diff}`);
+    }
+  }
+});
+
+test('a C++ error becomes a JS Error with its message, and the module keeps working', () => {
+  const live = memlab.memoryStats().liveBytes;
+  assert.throws(() => memlab.runAttention({ ...config, kvHeads: 3 }),
+    (e) => e instanceof Error && e.message === 'kv_heads = 3: expected a divisor of heads = 4');
+  assert.throws(() => memlab.runAttention({ ...config, seq: -5 }),
+    { message: 'seq = -5: expected a positive integer' });
+  assert.throws(() => memlab.runAttention({ ...config, blockKv: 0 }),
+    { message: 'block_kv = 0: expected a positive integer' });
+  const shape = { heads: 2, kvHeads: 2, seqQ: 3, seqKv: 3, headDim: 4 };
+  assert.throws(() => memlab.flashAttention(new Float32Array(5), new Float32Array(24), new Float32Array(24), shape, false, 4, 4),
+    { message: 'q.length = 5: expected heads · seq · head_dim = 24 floats' });
+  assert.equal(memlab.memoryStats().liveBytes, live, 'the failed calls freed what they allocated');
+
+  const f = memlab.runAttention(config);
+  assert.ok(f.maxAbsDiff <= 1e-5);
+});
