@@ -14,12 +14,14 @@ run_figures measure(int repeats, const std::function<void()>& fn, double flops) 
   run_figures figures;
   const bool rss = reset_peak_rss();
   std::vector<double> times;
-  for (int r = 0; r < std::max(repeats, 1); ++r) {
+  // Run 0 is a warm-up, not timed: the first call pays for cold caches, page
+  // faults and (in wasm) lazy compilation tiers, which a median should not see.
+  for (int r = 0; r <= std::max(repeats, 1); ++r) {
     memory::peak_scope scope;
     const auto start = std::chrono::steady_clock::now();
     fn();
     const auto stop = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+    if (r > 0) times.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
     figures.peak_bytes = std::max(figures.peak_bytes, scope.peak_bytes());
   }
   std::sort(times.begin(), times.end());

@@ -1,8 +1,9 @@
 // memlab/measure.hpp — time and memory figures of one run of something.
 //
-// Time is the median of repeated runs (robust to a stray slow run); memory is
-// the tracker's peak above the live bytes at the start, which is exact and the
-// same every run. Where the platform tells (Linux), the process's peak resident
+// Time is the median of repeated runs after a warm-up (robust to a stray slow
+// run); memory is the tracker's peak above the live bytes at the start of a run,
+// which is exact and the same every run. For an operation that returns a new
+// tensor that peak is its output plus its scratch; its inputs are not counted. Where the platform tells (Linux), the process's peak resident
 // set is measured too, after resetting the kernel's high-water mark.
 #pragma once
 
@@ -20,7 +21,7 @@ struct run_figures {
   double gflops = 0;            // flops / median time, when the work is given
 };
 
-// Runs fn `repeats` times (at least once) and measures it; `flops` is the work
+// Runs fn once untimed (a warm-up), then `repeats` times (at least once) timed; `flops` is the work
 // of one run, for the rate (0: not counted).
 run_figures measure(int repeats, const std::function<void()>& fn, double flops = 0);
 

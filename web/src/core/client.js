@@ -1,0 +1,43 @@
+// Page-side handle on the core worker: every call returns a promise.
+//
+//   const core = createCore();
+//   await core.ready();                       // names of the module's functions
+//   const figures = await core.call('runAttention', config);
+//
+// A failing call rejects with an Error carrying the core's message (e.g.
+// "kv_heads = 3: expected a divisor of heads = 4"); later calls work as before.
+export function createCore() {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const pending = new Map();
+  let nextId = 1;
+  let dead = null; // an Error once the worker itself has failed
+
+  worker.onmessage = ({ data }) => {
+    const p = pending.get(data.id);
+    if (!p) return;
+    pending.delete(data.id);
+    if ('error' in data) p.reject(new Error(data.error));
+    else p.resolve(data.result);
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    dead = new Error(`the core worker failed: ${event.message || 'could not load worker.js'}`);
+    for (const p of pending.values()) p.reject(dead);
+    pending.clear();
+  };
+
+  function call(fn, ...args) {
+    if (dead) return Promise.reject(dead);
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, fn, args });
+    });
+  }
+
+  return {
+    call,
+    ready: () => call('$ready'),
+    terminate: () => worker.terminate(),
+  };
+}

@@ -1,0 +1,25 @@
+import './style.css';
+import { createCore } from './core/client.js';
+import { experiments } from './registry.js';
+import { mountExperiment } from './ui/section.js';
+import { preloadCharts } from './ui/charts.js';
+
+const core = createCore();
+const status = document.querySelector('#core-status');
+const nav = document.querySelector('#toc');
+const main = document.querySelector('main');
+
+for (const exp of experiments) {
+  mountExperiment(main, exp, core);
+  const a = document.createElement('a');
+  a.href = `#${exp.id}`;
+  a.textContent = exp.title;
+  nav.append(a);
+}
+
+// Load the module and the charts while the learner reads.
+core.ready().then(
+  () => { status.textContent = 'core ready'; status.dataset.state = 'ready'; },
+  (err) => { status.textContent = 'core failed to load'; status.title = err.message; status.dataset.state = 'failed'; },
+);
+preloadCharts();

@@ -1,0 +1,103 @@
+// Parameter controls. An experiment lists its controls with the constructors below;
+// renderControls() builds the inputs and returns read(), which turns them into a
+// plain values object, e.g. { seq: [128, 256, 512], headDim: 64, causal: false }.
+//
+// Only what the page itself must know is checked here (whole numbers, a sane sweep).
+// Everything else (seq 0, block 0, kv_heads that don't divide heads) goes to the
+// core as typed, so the learner sees the core's own error message.
+
+/** A whole-number input. */
+export function int(key, label, value, hint = '') {
+  return { kind: 'int', key, label, value, hint };
+}
+
+/** A checkbox. */
+export function checkbox(key, label, value, hint = '') {
+  return { kind: 'checkbox', key, label, value, hint };
+}
+
+/**
+ * A sweep over powers of two: from, from*2, ... up to `to`. Two inputs named
+ * `${key}Min` and `${key}Max`; the value is the list of points.
+ */
+export function pow2Range(key, label, { from, to, max }) {
+  return { kind: 'pow2Range', key, label, from, to, max };
+}
+
+function parseWhole(input, what) {
+  const raw = input.value.trim();
+  const n = Number(raw);
+  if (raw === '' || !Number.isInteger(n)) throw new Error(`${what}: "${raw}" is not a whole number`);
+  return n;
+}
+
+function field(label, hint, ...inputs) {
+  const wrap = document.createElement('label');
+  wrap.className = 'field';
+  const name = document.createElement('span');
+  name.className = 'field-name';
+  name.textContent = label;
+  const row = document.createElement('span');
+  row.className = 'field-inputs';
+  row.append(...inputs);
+  wrap.append(name, row);
+  if (hint) {
+    const h = document.createElement('span');
+    h.className = 'field-hint';
+    h.textContent = hint;
+    wrap.append(h);
+  }
+  return wrap;
+}
+
+function numberInput(name, value, ariaLabel) {
+  const input = document.createElement('input');
+  Object.assign(input, { type: 'number', name, value: String(value), step: '1', inputMode: 'numeric' });
+  input.setAttribute('aria-label', ariaLabel);
+  return input;
+}
+
+/** Builds the inputs into `container`; returns { read() } (read throws on bad input). */
+export function renderControls(container, specs) {
+  const readers = [];
+  for (const spec of specs) {
+    if (spec.kind === 'int') {
+      const input = numberInput(spec.key, spec.value, spec.label);
+      container.append(field(spec.label, spec.hint, input));
+      readers.push((v) => { v[spec.key] = parseWhole(input, spec.label); });
+    } else if (spec.kind === 'checkbox') {
+      const input = document.createElement('input');
+      Object.assign(input, { type: 'checkbox', name: spec.key, checked: spec.value });
+      const f = field(spec.label, spec.hint, input);
+      f.classList.add('field-check');
+      container.append(f);
+      readers.push((v) => { v[spec.key] = input.checked; });
+    } else if (spec.kind === 'pow2Range') {
+      const lo = numberInput(`${spec.key}Min`, spec.from, `${spec.label} from`);
+      const hi = numberInput(`${spec.key}Max`, spec.to, `${spec.label} to`);
+      const dash = document.createElement('span');
+      dash.textContent = '…';
+      dash.setAttribute('aria-hidden', 'true');
+      container.append(field(spec.label, `powers of two, up to ${spec.max}`, lo, dash, hi));
+      readers.push((v) => {
+        const from = parseWhole(lo, `${spec.label} from`);
+        const to = parseWhole(hi, `${spec.label} to`);
+        if (to > spec.max) throw new Error(`${spec.label} to = ${to}: at most ${spec.max} on this page`);
+        if (from > to) throw new Error(`${spec.label}: from = ${from} is larger than to = ${to}`);
+        const points = [];
+        // from <= 0 is passed on once, so the core explains what it expects.
+        for (let s = from; s <= to; s *= 2) { points.push(s); if (s <= 0) break; }
+        v[spec.key] = points;
+      });
+    } else {
+      throw new Error(`unknown control kind ${spec.kind}`);
+    }
+  }
+  return {
+    read() {
+      const values = {};
+      for (const r of readers) r(values);
+      return values;
+    },
+  };
+}
