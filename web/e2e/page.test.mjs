@@ -4,21 +4,19 @@
 // saves a full-page screenshot to e2e/screenshots/page.png.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { serveStatic } from './static-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
 const shots = path.join(here, 'screenshots');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TOLERANCE = 1e-5;
 const RUN_TIMEOUT = 30_000;
 
-let server, context, page, userDataDir;
+let server, browser, page;
 const consoleErrors = [];
 
 /** Sets the named inputs of a section, then runs it and waits until it is done or failed. */
@@ -57,17 +55,9 @@ async function points(section, chart) {
 describe('memlab page', { timeout: 90_000 }, () => {
   before(async () => {
     assert.ok(existsSync(path.join(dist, 'index.html')), `${dist}/index.html missing: run \`npm run build\` first`);
-    assert.ok(existsSync(chromiumPath), `${chromiumPath} missing: apt-get install -y chromium (or set CHROMIUM)`);
     server = await serveStatic(dist, '/some/sub/path/');
-    userDataDir = mkdtempSync(path.join(tmpdir(), 'memlab-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium();
+    page = browser.page;
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
     page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
@@ -75,9 +65,8 @@ describe('memlab page', { timeout: 90_000 }, () => {
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await server?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('loads from a sub-path and the core becomes ready', async () => {
@@ -107,7 +96,8 @@ describe('memlab page', { timeout: 90_000 }, () => {
     assert.equal(await section.getAttribute('data-state'), 'error', 'kv_heads 3 should fail');
     const alert = section.locator('[role=alert]');
     assert.ok(await alert.isVisible(), 'the error box is not visible');
-    assert.match(await alert.textContent(), /kv_heads/, 'the error should name kv_heads');
+    assert.match(await alert.textContent(), /kv_heads = 3: expected a divisor of heads = 4/,
+      'the error box should show the core\'s message');
 
     const again = await run('flash-vs-naive', { kvHeads: 2 });
     await expectDone(again);

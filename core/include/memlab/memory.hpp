@@ -109,8 +109,8 @@ struct tracking_allocator {
     return p;
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete(p, alignment);
     tracker().on_deallocate(n * sizeof(T));
+    ::operator delete(p, alignment);
   }
 
   template <class U>
