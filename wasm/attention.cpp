@@ -1,72 +1,18 @@
-// bindings.cpp — core as a JavaScript module, through Embind. Translation only:
-// JS objects <-> core's structs, typed arrays <-> tensors, C++ errors <-> JS Errors.
-//
-// Errors: a bound function never lets a C++ exception escape into JS (in
-// Emscripten 3.1.6 it would arrive as a bare number, and skip the C++ frames'
-// cleanup). Each one is wrapped by `guarded`, which catches, keeps the message,
-// and returns normally; memlab.mjs then throws a JS Error with that message.
-#include <emscripten/bind.h>
-#include <emscripten/val.h>
-
+// attention.cpp — attention for JS: the flash-vs-naive experiment, and naive and
+// flash attention on Float32Arrays. Translation only.
 #include <string>
-#include <type_traits>
 #include <vector>
 
+#include "api.hpp"
 #include "memlab/attention.hpp"
 #include "memlab/error.hpp"
 #include "memlab/experiments.hpp"
-#include "memlab/memory.hpp"
 
 using namespace emscripten;
 using namespace memlab;
+using memlab::wasm::def;
 
 namespace {
-
-std::string last_error;
-
-std::vector<std::string>& api_names() {
-  static std::vector<std::string> names;  // built while the bindings register
-  return names;
-}
-
-template <auto Fn>
-struct guarded;
-
-template <class R, class... Args, R (*Fn)(Args...)>
-struct guarded<Fn> {
-  static R call(Args... args) {
-    try {
-      return Fn(args...);
-    } catch (const std::exception& e) {
-      last_error = e.what();
-    } catch (...) {
-      last_error = "unknown C++ exception";
-    }
-    if constexpr (std::is_same_v<R, val>)
-      return val::undefined();
-    else
-      return R{};
-  }
-};
-
-// Binds Fn under `name` in the module's API, errors guarded.
-template <auto Fn>
-void def(const char* name) {
-  api_names().push_back(name);
-  function(name, &guarded<Fn>::call);
-}
-
-std::string take_last_error() {
-  std::string message;
-  message.swap(last_error);
-  return message;
-}
-
-val api_functions() {
-  val names = val::array();
-  for (const auto& name : api_names()) names.call<void>("push", name);
-  return names;
-}
 
 // Sizes as they come from JS: signed, so that a negative value is named as such.
 struct js_shape {
@@ -116,11 +62,9 @@ val flash_attention(val q, val k, val v, js_shape s, bool causal, int block_q, i
   return attention_js(q, k, v, s, causal, block_q, block_kv, true);
 }
 
-memory::stats memory_stats() { return memory::tracker().current(); }
-
 }  // namespace
 
-EMSCRIPTEN_BINDINGS(memlab) {
+EMSCRIPTEN_BINDINGS(memlab_attention) {
   value_object<js_shape>("AttentionShape")
       .field("heads", &js_shape::heads)
       .field("kvHeads", &js_shape::kv_heads)
@@ -140,12 +84,6 @@ EMSCRIPTEN_BINDINGS(memlab) {
       .field("seed", &experiments::attention_config::seed)
       .field("runNaive", &experiments::attention_config::run_naive);
 
-  value_object<run_figures>("RunFigures")
-      .field("ran", &run_figures::ran)
-      .field("medianMs", &run_figures::median_ms)
-      .field("peakBytes", &run_figures::peak_bytes)
-      .field("gflops", &run_figures::gflops);
-
   value_object<experiments::attention_figures>("AttentionFigures")
       .field("config", &experiments::attention_figures::config)
       .field("naive", &experiments::attention_figures::naive)
@@ -154,17 +92,7 @@ EMSCRIPTEN_BINDINGS(memlab) {
       .field("kvBytes", &experiments::attention_figures::kv_bytes)
       .field("flops", &experiments::attention_figures::flops);
 
-  value_object<memory::stats>("MemoryStats")
-      .field("liveBytes", &memory::stats::live_bytes)
-      .field("peakBytes", &memory::stats::peak_bytes)
-      .field("allocations", &memory::stats::allocations)
-      .field("deallocations", &memory::stats::deallocations);
-
-  function("takeLastError", &take_last_error);
-  function("apiFunctions", &api_functions);
-
   def<&experiments::run_attention>("runAttention");
   def<&naive_attention>("naiveAttention");
   def<&flash_attention>("flashAttention");
-  def<&memory_stats>("memoryStats");
 }

@@ -1,0 +1,25 @@
+// commands.hpp — each experiment family adds one subcommand to memlab-bench, in a
+// file of its own (attention.cpp, ...), registered in main.cpp.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "memlab/measure.hpp"
+
+namespace memlab::bench {
+
+// Adds the subcommand to app; its callback runs the experiment and prints.
+void add_attention_command(CLI::App& app);
+
+// "1.50 MiB"; "n/a" for negative (unknown) sizes.
+std::string bytes_text(double bytes);
+// printf-style formatting of one number.
+std::string number_text(const char* format, double x);
+// A run's figures as JSON; null when it did not run.
+nlohmann::json to_json(const run_figures& f);
+
+}  // namespace memlab::bench

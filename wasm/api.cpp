@@ -1,0 +1,58 @@
+// api.cpp — the error channel and the list of API functions memlab.mjs wraps,
+// plus the memory tracker's figures.
+#include "api.hpp"
+
+#include <vector>
+
+#include "memlab/measure.hpp"
+#include "memlab/memory.hpp"
+
+namespace memlab::wasm {
+namespace {
+
+std::string last_error;
+
+std::vector<std::string>& api_names() {
+  static std::vector<std::string> names;  // built while the bindings register
+  return names;
+}
+
+std::string take_last_error() {
+  std::string message;
+  message.swap(last_error);
+  return message;
+}
+
+emscripten::val api_functions() {
+  emscripten::val names = emscripten::val::array();
+  for (const auto& name : api_names()) names.call<void>("push", name);
+  return names;
+}
+
+memory::stats memory_stats() { return memory::tracker().current(); }
+
+}  // namespace
+
+void set_last_error(std::string message) { last_error = std::move(message); }
+void add_api_name(const char* name) { api_names().push_back(name); }
+
+}  // namespace memlab::wasm
+
+EMSCRIPTEN_BINDINGS(memlab_api) {
+  using namespace emscripten;
+  using namespace memlab;
+  function("takeLastError", &wasm::take_last_error);
+  function("apiFunctions", &wasm::api_functions);
+
+  value_object<memory::stats>("MemoryStats")
+      .field("liveBytes", &memory::stats::live_bytes)
+      .field("peakBytes", &memory::stats::peak_bytes)
+      .field("allocations", &memory::stats::allocations)
+      .field("deallocations", &memory::stats::deallocations);
+  value_object<run_figures>("RunFigures")
+      .field("ran", &run_figures::ran)
+      .field("medianMs", &run_figures::median_ms)
+      .field("peakBytes", &run_figures::peak_bytes)
+      .field("gflops", &run_figures::gflops);
+  wasm::def<&wasm::memory_stats>("memoryStats");
+}
