@@ -17,16 +17,11 @@
 namespace memlab::attention {
 namespace {
 
+using kernels::block_rows;
 using kernels::lanes;
 using kernels::load;
 using kernels::store;
 using kernels::vfloat;
-
-std::string shape_text(const tensor<3>& t) {
-  std::ostringstream text;
-  text << '[' << t.shape(0) << ", " << t.shape(1) << ", " << t.shape(2) << ']';
-  return text.str();
-}
 
 const float* row(const tensor<3>& t, std::size_t head, std::size_t i) {
   return t.data() + (head * t.shape(1) + i) * t.shape(2);
@@ -43,10 +38,9 @@ void transpose_tile(const float* k, std::size_t cols, std::size_t d, float* kt, 
     for (std::size_t c = 0; c < d; ++c) kt[c * ld + j] = k[j * d + c];
 }
 
-// The two products of a tile, register-blocked over R query rows: each load of a
-// K or V chunk feeds R multiply-adds, and the R x lanes accumulators stay in
-// vector registers across the inner loop.
-
+// S = Q Kᵀ for a tile, register-blocked over R query rows: each load of a K
+// chunk feeds R multiply-adds, and the R accumulators stay in vector registers.
+// (P V is kernels::matmul_accumulate.)
 // s[r, j] = scale · (q_r · k_j) for r < R, j < cols. q rows have stride d; kt is
 // the transposed K tile [d, ld]; s rows have stride ld.
 template <std::size_t R>
@@ -69,39 +63,6 @@ void scores_rows(const float* q, std::size_t d, const float* kt, std::size_t ld,
     }
 }
 
-// o_r[:] += sum_{j<cols} p[r, j] · v_j for r < R. p rows have stride ld, v and o rows d.
-template <std::size_t R>
-void pv_rows(const float* p, std::size_t ld, std::size_t cols, const float* v, std::size_t d,
-             float* o) {
-  std::size_t c = 0;
-  for (; c + lanes <= d; c += lanes) {
-    vfloat acc[R];
-    for (std::size_t r = 0; r < R; ++r) acc[r] = load(o + r * d + c);
-    for (std::size_t j = 0; j < cols; ++j) {
-      const vfloat vj = load(v + j * d + c);
-      for (std::size_t r = 0; r < R; ++r) acc[r] += p[r * ld + j] * vj;
-    }
-    for (std::size_t r = 0; r < R; ++r) store(o + r * d + c, acc[r]);
-  }
-  for (; c < d; ++c)
-    for (std::size_t r = 0; r < R; ++r) {
-      float acc = o[r * d + c];
-      for (std::size_t j = 0; j < cols; ++j) acc += p[r * ld + j] * v[j * d + c];
-      o[r * d + c] = acc;
-    }
-}
-
-// Query rows per register block: enough that each loaded K or V chunk feeds
-// several multiply-adds, few enough that the block_rows accumulators stay in
-// registers. Measured at seq 4096, head_dim 64: natively (32 AVX-512 registers)
-// 8 rows beat 4 by ~10%; in wasm (V8 has 16 xmm registers on x86-64) 2 rows beat
-// 4 by ~30% and 8 spill.
-#if defined(__wasm__)
-constexpr std::size_t block_rows = 2;
-#else
-constexpr std::size_t block_rows = 8;
-#endif
-
 // S = Q_tile K_tileᵀ · scale for `rows` query rows.
 void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt, std::size_t ld,
                  std::size_t cols, float scale, float* s) {
@@ -109,15 +70,6 @@ void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* k
   for (; r + block_rows <= rows; r += block_rows)
     scores_rows<block_rows>(q + r * d, d, kt, ld, cols, scale, s + r * ld);
   for (; r < rows; ++r) scores_rows<1>(q + r * d, d, kt, ld, cols, scale, s + r * ld);
-}
-
-// O_tile += P V_tile for `rows` query rows.
-void tile_accumulate_pv(const float* p, std::size_t ld, std::size_t rows, std::size_t cols,
-                        const float* v, std::size_t d, float* o) {
-  std::size_t r = 0;
-  for (; r + block_rows <= rows; r += block_rows)
-    pv_rows<block_rows>(p + r * ld, ld, cols, v, d, o + r * d);
-  for (; r < rows; ++r) pv_rows<1>(p + r * ld, ld, cols, v, d, o + r * d);
 }
 
 // Keys a query row sees: all seq_kv without a mask; with the end-aligned causal
@@ -150,10 +102,10 @@ void check_shape(const shape& s, bool causal) {
 shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
   const shape s{q.shape(0), k.shape(0), q.shape(1), k.shape(1), q.shape(2)};
   check_shape(s, causal);
-  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k),
-          "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q));
-  require(v.shape() == k.shape(), "v.shape", shape_text(v),
-          "the same as k.shape = " + shape_text(k));
+  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k.shape()),
+          "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape()));
+  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
+          "the same as k.shape = " + shape_text(k.shape()));
   return s;
 }
 
@@ -191,7 +143,16 @@ tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool
 tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
                 const flash_options& options) {
   check_blocks(options);
-  const shape s = check_shapes(q, k, v, options.causal);
+  check_shapes(q, k, v, options.causal);
+  return flash(q, tensor_kv(k, v), options);
+}
+
+tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& options) {
+  check_blocks(options);
+  const shape s{q.shape(0), kv.kv_heads(), q.shape(1), kv.seq(), q.shape(2)};
+  check_shape(s, options.causal);
+  require(kv.head_dim() == s.head_dim, "kv head_dim", kv.head_dim(),
+          "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape()));
   const std::size_t d = s.head_dim;
   const std::size_t br = std::min(options.block_q, s.seq_q);
   const std::size_t bc = std::min(options.block_kv, s.seq_kv);
@@ -213,9 +174,10 @@ tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
       // The last query row of the tile sees the most keys; tiles past them are
       // entirely above the causal diagonal and skipped.
       const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
-      for (std::size_t j0 = 0; j0 < kv_end; j0 += bc) {
-        const std::size_t cols = std::min(bc, s.seq_kv - j0);
-        transpose_tile(row(k, g, j0), cols, d, kt.data(), bc);
+      std::size_t cols = 0;
+      for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
+        cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+        transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
         tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data());
 
         // Online softmax, row by row. With m' = max(m, max_j s_j):
@@ -237,7 +199,7 @@ tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
             for (std::size_t c = 0; c < d; ++c) o[c] *= correction;
           }
         }
-        tile_accumulate_pv(scores.data(), bc, rows, cols, row(v, g, j0), d, row(out, h, i0));
+        kernels::matmul_accumulate(scores.data(), bc, rows, cols, kv.v(g, j0), d, row(out, h, i0));
       }
       for (std::size_t r = 0; r < rows; ++r) {
         float* o = row(out, h, i0 + r);

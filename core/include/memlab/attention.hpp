@@ -44,6 +44,44 @@ struct shape {
   std::size_t group() const { return heads / kv_heads; }  // query heads per KV head
 };
 
+// K and V of one attention layer, as the kernels read them: for KV head g and
+// position p, rows k(g, p) and v(g, p) of head_dim floats. Storage may come in
+// pieces — a paged KV cache keeps one piece per block — so contiguous(p) tells
+// how many rows from p on follow each other in memory (k and v alike), and
+// kernels stream whole runs. Two tensors are one run per head; a contiguous KV
+// cache too; a paged cache is one run per block.
+class kv_source {
+ public:
+  virtual ~kv_source() = default;
+  virtual std::size_t kv_heads() const = 0;
+  virtual std::size_t seq() const = 0;
+  virtual std::size_t head_dim() const = 0;
+  virtual const float* k(std::size_t kv_head, std::size_t pos) const = 0;
+  virtual const float* v(std::size_t kv_head, std::size_t pos) const = 0;
+  // Rows p, p+1, ..., p+n-1 are consecutive (stride head_dim); n >= 1 for p < seq.
+  virtual std::size_t contiguous(std::size_t pos) const = 0;
+};
+
+// K and V held in two [kv_heads, seq, head_dim] tensors (not copied: they must
+// outlive the view).
+class tensor_kv final : public kv_source {
+ public:
+  tensor_kv(const tensor<3>& k, const tensor<3>& v) : k_(k), v_(v) {}
+  std::size_t kv_heads() const override { return k_.shape(0); }
+  std::size_t seq() const override { return k_.shape(1); }
+  std::size_t head_dim() const override { return k_.shape(2); }
+  const float* k(std::size_t g, std::size_t p) const override { return row(k_, g, p); }
+  const float* v(std::size_t g, std::size_t p) const override { return row(v_, g, p); }
+  std::size_t contiguous(std::size_t p) const override { return seq() - p; }
+
+ private:
+  static const float* row(const tensor<3>& t, std::size_t g, std::size_t p) {
+    return t.data() + (g * t.shape(1) + p) * t.shape(2);
+  }
+  const tensor<3>& k_;
+  const tensor<3>& v_;
+};
+
 struct flash_options {
   bool causal = false;
   std::size_t block_q = 64;   // Br: query rows per tile
@@ -64,6 +102,11 @@ tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool
 // Tiled attention with online softmax; never materialises more than one tile of scores.
 tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
                 const flash_options& options = {});
+
+// The same over K/V from any source (a KV cache, contiguous or paged): q
+// [heads, seq_q, head_dim] against kv.seq() keys. A K/V tile never spans two
+// runs of the source, so with a paged cache tiles end at block boundaries.
+tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& options = {});
 
 // Number of (Q tile, K/V tile) pairs flash() computes: all of them without a
 // causal mask, only those on or below the diagonal with one.

@@ -34,6 +34,17 @@ std::string named(const char* name, const T& value) {
   return text.str();
 }
 
+// A shape as text: "[2, 5, 8]".
+template <class Shape>
+std::string shape_text(const Shape& shape) {
+  std::ostringstream text;
+  text << '[';
+  const char* separator = "";
+  for (const auto extent : shape) text << separator << extent, separator = ", ";
+  text << ']';
+  return text.str();
+}
+
 // A size given as a signed integer (from a command line or from JS), checked to
 // be positive, so that -1 is reported as -1 and not wrapped to 4294967295.
 inline std::size_t require_positive(long long value, const char* name) {

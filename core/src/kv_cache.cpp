@@ -1,0 +1,66 @@
+#include "memlab/kv_cache.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "memlab/error.hpp"
+
+namespace memlab {
+
+contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_heads,
+                                         std::size_t max_seq, std::size_t head_dim)
+    : kv_heads_(kv_heads), max_seq_(max_seq), head_dim_(head_dim) {
+  require(layers > 0, "layers", layers, "at least 1");
+  require(kv_heads > 0, "kv_heads", kv_heads, "at least 1");
+  require(max_seq > 0, "max_seq", max_seq, "at least 1");
+  require(head_dim > 0, "head_dim", head_dim, "at least 1");
+  layers_.resize(layers);
+  for (auto& store : layers_) {
+    store.keys = tensor<3>::from_shape({kv_heads, max_seq, head_dim});
+    store.values = tensor<3>::from_shape({kv_heads, max_seq, head_dim});
+  }
+}
+
+void contiguous_kv_cache::append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) {
+  require(layer < layers_.size(), "layer", layer,
+          "less than " + named("layers", layers_.size()));
+  layer_store& store = layers_[layer];
+  const std::size_t n = k.shape(1);
+  require(k.shape(0) == kv_heads_ && k.shape(2) == head_dim_, "k.shape", shape_text(k.shape()),
+          "[kv_heads = " + std::to_string(kv_heads_) + ", n, head_dim = " +
+              std::to_string(head_dim_) + "]");
+  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
+          "the same as k.shape = " + shape_text(k.shape()));
+  require(store.length + n <= max_seq_, "tokens", store.length + n,
+          "at most " + named("max_seq", max_seq_) + " (the cache holds " +
+              std::to_string(store.length) + " and " + std::to_string(n) + " more were appended)");
+  // Copy the new rows into place: nothing already stored moves.
+  for (std::size_t g = 0; g < kv_heads_; ++g) {
+    const std::size_t from = g * n * head_dim_;
+    const std::size_t to = (g * max_seq_ + store.length) * head_dim_;
+    std::copy_n(k.data() + from, n * head_dim_, store.keys.data() + to);
+    std::copy_n(v.data() + from, n * head_dim_, store.values.data() + to);
+  }
+  store.length += n;
+}
+
+const attention::kv_source& contiguous_kv_cache::layer(std::size_t layer) const {
+  require(layer < layers_.size(), "layer", layer,
+          "less than " + named("layers", layers_.size()));
+  return layers_[layer];
+}
+
+void contiguous_kv_cache::clear() {
+  for (auto& store : layers_) store.length = 0;
+}
+
+std::size_t contiguous_kv_cache::bytes() const {
+  return bytes_for(layers_.size(), kv_heads_, max_seq_, head_dim_);
+}
+
+std::size_t contiguous_kv_cache::bytes_for(std::size_t layers, std::size_t kv_heads,
+                                           std::size_t max_seq, std::size_t head_dim) {
+  return layers * attention::kv_bytes(kv_heads, max_seq, head_dim);
+}
+
+}  // namespace memlab
