@@ -30,7 +30,7 @@ tensor<3> to_tensor(const val& array, const char* name, std::size_t heads, std::
                     std::size_t head_dim) {
   const std::vector<float> values = convertJSArrayToNumberVector<float>(array);
   require(values.size() == heads * seq * head_dim, name, values.size(),
-          "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats");
+          [&] { return "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats"; });
   tensor<3> t = tensor<3>::from_shape({heads, seq, head_dim});
   std::copy(values.begin(), values.end(), t.begin());
   return t;

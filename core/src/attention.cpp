@@ -5,7 +5,6 @@
 #include <limits>
 #include <sstream>
 #include <string>
-
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -91,21 +90,23 @@ void check_shape(const shape& s, bool causal) {
   require(s.head_dim > 0, "head_dim", s.head_dim, "at least 1");
   require(s.kv_heads > 0, "kv_heads", s.kv_heads, "at least 1");
   require(s.heads % s.kv_heads == 0, "kv_heads", s.kv_heads,
-          "a divisor of " + named("heads", s.heads));
+          [&] { return "a divisor of " + named("heads", s.heads); });
   require(s.seq_kv > 0, "seq_kv", s.seq_kv, "at least 1 key");
   if (causal)
-    require(s.seq_kv >= s.seq_q, "seq_kv", s.seq_kv,
-            "at least " + named("seq_q", s.seq_q) +
-                " with a causal mask (every query must see a key)");
+    require(s.seq_kv >= s.seq_q, "seq_kv", s.seq_kv, [&] {
+      return "at least " + named("seq_q", s.seq_q) +
+             " with a causal mask (every query must see a key)";
+    });
 }
 
 shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
   const shape s{q.shape(0), k.shape(0), q.shape(1), k.shape(1), q.shape(2)};
   check_shape(s, causal);
-  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k.shape()),
-          "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape()));
+  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k.shape()), [&] {
+    return "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape());
+  });
   require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          "the same as k.shape = " + shape_text(k.shape()));
+          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
   return s;
 }
 
@@ -151,8 +152,9 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
   check_blocks(options);
   const shape s{q.shape(0), kv.kv_heads(), q.shape(1), kv.seq(), q.shape(2)};
   check_shape(s, options.causal);
-  require(kv.head_dim() == s.head_dim, "kv head_dim", kv.head_dim(),
-          "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape()));
+  require(kv.head_dim() == s.head_dim, "kv head_dim", kv.head_dim(), [&] {
+    return "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape());
+  });
   const std::size_t d = s.head_dim;
   const std::size_t br = std::min(options.block_q, s.seq_q);
   const std::size_t bc = std::min(options.block_kv, s.seq_kv);
@@ -177,8 +179,15 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
       std::size_t cols = 0;
       for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
         cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
-        transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
-        tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data());
+        if (rows >= block_rows) {
+          // Transposing the K tile costs cols · d moves, repaid over many rows.
+          transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
+          tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data());
+        } else {
+          // A few rows (decoding one token): dot products straight off K's rows.
+          for (std::size_t r = 0; r < rows; ++r)
+            kernels::scaled_dots(row(q, h, i0 + r), kv.k(g, j0), cols, d, scale, &scores(r, 0));
+        }
 
         // Online softmax, row by row. With m' = max(m, max_j s_j):
         //   l' = l · e^(m - m') + Σ_j e^(s_j - m'),   o' = o · e^(m - m') + Σ_j e^(s_j - m') v_j
@@ -230,7 +239,8 @@ std::size_t kv_bytes(std::size_t kv_heads, std::size_t seq, std::size_t head_dim
 
 double flops(const shape& s, bool causal) {
   double pairs = 0;
-  for (std::size_t i = 0; i < s.seq_q; ++i) pairs += static_cast<double>(visible_keys(s, causal, i));
+  for (std::size_t i = 0; i < s.seq_q; ++i)
+    pairs += static_cast<double>(visible_keys(s, causal, i));
   return 4.0 * static_cast<double>(s.heads) * pairs * static_cast<double>(s.head_dim);
 }
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <limits>
-
 #include <xtensor/xmath.hpp>
 
 #include "memlab/attention.hpp"
@@ -11,7 +10,8 @@
 
 namespace memlab::experiments {
 attention_figures run_attention(const attention_config& config) {
-  const attention::shape s{require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"),
+  const attention::shape s{require_positive(config.heads, "heads"),
+                           require_positive(config.kv_heads, "kv_heads"),
                            require_positive(config.seq, "seq"), require_positive(config.seq, "seq"),
                            require_positive(config.head_dim, "head_dim")};
   const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
@@ -32,16 +32,15 @@ attention_figures run_attention(const attention_config& config) {
   // Each run's result is move-assigned over the previous one, so a run's peak
   // counts its output and scratch, with the previous output in the baseline.
   tensor<3> flash_out;
-  figures.flash = measure(config.repeats, [&] {
-    flash_out = attention::flash(q, k, v, options);
-  }, figures.flops);
+  figures.flash = measure(
+      config.repeats, [&] { flash_out = attention::flash(q, k, v, options); }, figures.flops);
 
   figures.max_abs_diff = std::numeric_limits<double>::quiet_NaN();
   if (config.run_naive) {
     tensor<3> naive_out;
-    figures.naive = measure(config.repeats, [&] {
-      naive_out = attention::naive(q, k, v, config.causal);
-    }, figures.flops);
+    figures.naive = measure(
+        config.repeats, [&] { naive_out = attention::naive(q, k, v, config.causal); },
+        figures.flops);
     figures.max_abs_diff = xt::amax(xt::abs(flash_out - naive_out))();
   }
   return figures;

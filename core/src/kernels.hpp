@@ -54,16 +54,46 @@ inline float exp_approx(float x) {
   return p * two_k;
 }
 
+// The sum of a vector's lanes, as a tree (log2(lanes) dependent adds, not lanes).
+inline float reduce_add(vfloat v) {
+  float x[lanes];
+  std::memcpy(x, &v, sizeof x);
+  for (std::size_t width = lanes / 2; width > 0; width /= 2)
+    for (std::size_t l = 0; l < width; ++l) x[l] += x[l + width];
+  return x[0];
+}
+
 // sum_c a[c] · b[c]
 inline float dot(const float* a, const float* b, std::size_t n) {
-  float acc[lanes] = {};
+  vfloat acc = {};
   std::size_t c = 0;
-  for (; c + lanes <= n; c += lanes)
-    for (std::size_t l = 0; l < lanes; ++l) acc[l] += a[c + l] * b[c + l];
-  float sum = 0.0f;
+  for (; c + lanes <= n; c += lanes) acc += load(a + c) * load(b + c);
+  float sum = reduce_add(acc);
   for (; c < n; ++c) sum += a[c] * b[c];
-  for (std::size_t l = 0; l < lanes; ++l) sum += acc[l];
   return sum;
+}
+
+// s[j] = scale · (q · k_j) for j < n, the k_j rows of d floats one after another:
+// one query against many keys, as when decoding. Four keys at a time, so each
+// chunk of q is loaded once for four multiply-adds and the four lane sums are
+// independent of each other.
+inline void scaled_dots(const float* q, const float* k, std::size_t n, std::size_t d, float scale,
+                        float* s) {
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    vfloat acc[4] = {};
+    std::size_t c = 0;
+    for (; c + lanes <= d; c += lanes) {
+      const vfloat qc = load(q + c);
+      for (std::size_t x = 0; x < 4; ++x) acc[x] += qc * load(k + (j + x) * d + c);
+    }
+    for (std::size_t x = 0; x < 4; ++x) {
+      float sum = reduce_add(acc[x]);
+      for (std::size_t t = c; t < d; ++t) sum += q[t] * k[(j + x) * d + t];
+      s[j + x] = scale * sum;
+    }
+  }
+  for (; j < n; ++j) s[j] = scale * dot(q, k + j * d, d);
 }
 
 // y[c] += alpha · x[c]
@@ -109,28 +139,58 @@ constexpr std::size_t block_rows = 2;
 constexpr std::size_t block_rows = 8;
 #endif
 
-// c_r[:n] += sum_{j<inner} a[r, j] · b_j[:n] for r < R: R rows of C += A B, with b
-// rows of stride n and c rows of stride n. Each chunk of a b row is loaded once
-// for R multiply-adds; the R accumulators stay in registers over j.
-template <std::size_t R>
-void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
-                 std::size_t n, float* c) {
+// c_r[:width] += sum_{j<inner} a[r, j] · b_j[:width] for r < R: R rows of C += A B,
+// b and c rows of stride ld. Each loaded chunk of a b row feeds R multiply-adds, and
+// R · C accumulators (C chunks of `lanes` columns side by side) stay in
+// registers over j. They are also R · C independent dependency chains: a single
+// one (R = C = 1) would wait on each multiply-add's latency, which is why one
+// row (a matrix-vector product, as in decoding) takes C = 4 chunks at once.
+template <std::size_t R, std::size_t C>
+void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b, float* c,
+                 std::size_t ld, std::size_t width) {
   std::size_t col = 0;
-  for (; col + lanes <= n; col += lanes) {
-    vfloat acc[R];
-    for (std::size_t r = 0; r < R; ++r) acc[r] = load(c + r * n + col);
+  for (; col + C * lanes <= width; col += C * lanes) {
+    vfloat acc[R][C];
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t x = 0; x < C; ++x) acc[r][x] = load(c + r * ld + col + x * lanes);
     for (std::size_t j = 0; j < inner; ++j) {
-      const vfloat bj = load(b + j * n + col);
-      for (std::size_t r = 0; r < R; ++r) acc[r] += a[r * lda + j] * bj;
+      vfloat bj[C];
+      for (std::size_t x = 0; x < C; ++x) bj[x] = load(b + j * ld + col + x * lanes);
+      for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t x = 0; x < C; ++x) acc[r][x] += a[r * lda + j] * bj[x];
     }
-    for (std::size_t r = 0; r < R; ++r) store(c + r * n + col, acc[r]);
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t x = 0; x < C; ++x) store(c + r * ld + col + x * lanes, acc[r][x]);
   }
-  for (; col < n; ++col)
-    for (std::size_t r = 0; r < R; ++r) {
-      float acc = c[r * n + col];
-      for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * n + col];
-      c[r * n + col] = acc;
-    }
+  if constexpr (C > 1) {
+    // The chunks left over, then the columns past the last whole chunk.
+    matmul_rows<R, 1>(a, lda, inner, b + col, c + col, ld, width - col);
+  } else {
+    for (; col < width; ++col)
+      for (std::size_t r = 0; r < R; ++r) {
+        float acc = c[r * ld + col];
+        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ld + col];
+        c[r * ld + col] = acc;
+      }
+  }
+}
+
+// c[:n] += sum_j a[j] · b_j[:n]: one row times a matrix (decoding one token).
+// Memory-bound: every weight is used once, so the loop streams b row after row,
+// strictly in order (what prefetchers do best), adding each into c, which stays
+// in L1. Four chunks per step keep four independent chains in flight.
+inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t n,
+                              float* c) {
+  for (std::size_t j = 0; j < inner; ++j) {
+    const float aj = a[j];
+    const float* bj = b + j * n;
+    std::size_t col = 0;
+    for (; col + 4 * lanes <= n; col += 4 * lanes)
+      for (std::size_t x = 0; x < 4; ++x)
+        store(c + col + x * lanes, load(c + col + x * lanes) + aj * load(bj + col + x * lanes));
+    for (; col + lanes <= n; col += lanes) store(c + col, load(c + col) + aj * load(bj + col));
+    for (; col < n; ++col) c[col] += aj * bj[col];
+  }
 }
 
 // C += A B: a [rows, inner] with row stride lda, b [inner, n], c [rows, n].
@@ -139,8 +199,12 @@ inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows,
                               const float* b, std::size_t n, float* c) {
   std::size_t r = 0;
   for (; r + block_rows <= rows; r += block_rows)
-    matmul_rows<block_rows>(a + r * lda, lda, inner, b, n, c + r * n);
-  for (; r < rows; ++r) matmul_rows<1>(a + r * lda, lda, inner, b, n, c + r * n);
+    matmul_rows<block_rows, 1>(a + r * lda, lda, inner, b, c + r * n, n, n);
+  for (; r < rows; ++r) matvec_accumulate(a + r * lda, inner, b, n, c + r * n);
 }
+
+// tanh(x) = 1 - 2 / (e^(2x) + 1), through exp_approx so loops over it vectorize;
+// absolute error below 3e-7. Saturates to ±1 (e^(2x) is clamped, never inf).
+inline float tanh_approx(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
 
 }  // namespace memlab::kernels

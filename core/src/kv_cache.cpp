@@ -23,17 +23,20 @@ contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_head
 
 void contiguous_kv_cache::append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) {
   require(layer < layers_.size(), "layer", layer,
-          "less than " + named("layers", layers_.size()));
+          [&] { return "less than " + named("layers", layers_.size()); });
   layer_store& store = layers_[layer];
   const std::size_t n = k.shape(1);
   require(k.shape(0) == kv_heads_ && k.shape(2) == head_dim_, "k.shape", shape_text(k.shape()),
-          "[kv_heads = " + std::to_string(kv_heads_) + ", n, head_dim = " +
-              std::to_string(head_dim_) + "]");
+          [&] {
+            return "[kv_heads = " + std::to_string(kv_heads_) +
+                   ", n, head_dim = " + std::to_string(head_dim_) + "]";
+          });
   require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          "the same as k.shape = " + shape_text(k.shape()));
-  require(store.length + n <= max_seq_, "tokens", store.length + n,
-          "at most " + named("max_seq", max_seq_) + " (the cache holds " +
-              std::to_string(store.length) + " and " + std::to_string(n) + " more were appended)");
+          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+  require(store.length + n <= max_seq_, "tokens", store.length + n, [&] {
+    return "at most " + named("max_seq", max_seq_) + " (the cache holds " +
+           std::to_string(store.length) + " and " + std::to_string(n) + " more were appended)";
+  });
   // Copy the new rows into place: nothing already stored moves.
   for (std::size_t g = 0; g < kv_heads_; ++g) {
     const std::size_t from = g * n * head_dim_;
@@ -46,7 +49,7 @@ void contiguous_kv_cache::append(std::size_t layer, const tensor<3>& k, const te
 
 const attention::kv_source& contiguous_kv_cache::layer(std::size_t layer) const {
   require(layer < layers_.size(), "layer", layer,
-          "less than " + named("layers", layers_.size()));
+          [&] { return "less than " + named("layers", layers_.size()); });
   return layers_[layer];
 }
 

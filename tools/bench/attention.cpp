@@ -16,9 +16,16 @@ void print(const experiments::attention_figures& f, bool as_json) {
   if (as_json) {
     const json out = {
         {"experiment", "attention"},
-        {"config", {{"seq", c.seq}, {"head_dim", c.head_dim}, {"heads", c.heads},
-                    {"kv_heads", c.kv_heads}, {"causal", c.causal}, {"block_q", c.block_q},
-                    {"block_kv", c.block_kv}, {"repeats", c.repeats}, {"seed", c.seed}}},
+        {"config",
+         {{"seq", c.seq},
+          {"head_dim", c.head_dim},
+          {"heads", c.heads},
+          {"kv_heads", c.kv_heads},
+          {"causal", c.causal},
+          {"block_q", c.block_q},
+          {"block_kv", c.block_kv},
+          {"repeats", c.repeats},
+          {"seed", c.seed}}},
         {"naive", to_json(f.naive)},
         {"flash", to_json(f.flash)},
         {"max_abs_diff", std::isnan(f.max_abs_diff) ? json(nullptr) : json(f.max_abs_diff)},
@@ -27,18 +34,22 @@ void print(const experiments::attention_figures& f, bool as_json) {
     std::cout << out.dump(2) << '\n';
     return;
   }
-  std::printf("attention: heads %d, kv_heads %d, seq %d, head_dim %d, %s, tiles %dx%d, %d repeats\n",
-              c.heads, c.kv_heads, c.seq, c.head_dim, c.causal ? "causal" : "not causal",
-              c.block_q, c.block_kv, c.repeats);
+  std::printf(
+      "attention: heads %d, kv_heads %d, seq %d, head_dim %d, %s, tiles %dx%d, %d repeats\n",
+      c.heads, c.kv_heads, c.seq, c.head_dim, c.causal ? "causal" : "not causal", c.block_q,
+      c.block_kv, c.repeats);
   auto row = [&](const char* name, auto&& value) {
     std::printf("  %-20s %14s %14s\n", name, value(f.naive).c_str(), value(f.flash).c_str());
   };
   auto ran = [](const run_figures& r, std::string text) { return r.ran ? text : "-"; };
   std::printf("  %-20s %14s %14s\n", "", "naive", "flash");
-  row("time (median)", [&](const run_figures& r) { return ran(r, number_text("%.3f ms", r.median_ms)); });
+  row("time (median)",
+      [&](const run_figures& r) { return ran(r, number_text("%.3f ms", r.median_ms)); });
   row("GFLOP/s", [&](const run_figures& r) { return ran(r, number_text("%.2f", r.gflops)); });
-  row("tracked peak heap", [&](const run_figures& r) { return ran(r, bytes_text(double(r.peak_bytes))); });
-  row("process peak RSS", [&](const run_figures& r) { return ran(r, bytes_text(double(r.peak_rss_bytes))); });
+  row("tracked peak heap",
+      [&](const run_figures& r) { return ran(r, bytes_text(double(r.peak_bytes))); });
+  row("process peak RSS",
+      [&](const run_figures& r) { return ran(r, bytes_text(double(r.peak_rss_bytes))); });
   std::printf("  %-20s %14s\n", "max abs diff",
               std::isnan(f.max_abs_diff) ? "-" : number_text("%.3g", f.max_abs_diff).c_str());
   std::printf("  %-20s %14s\n", "K+V bytes", bytes_text(double(f.kv_bytes)).c_str());
@@ -60,7 +71,8 @@ void add_attention_command(CLI::App& app) {
   cmd->add_option("--seq", o->config.seq, "sequence length")->capture_default_str();
   cmd->add_option("--head-dim", o->config.head_dim, "size of one head")->capture_default_str();
   cmd->add_option("--heads", o->config.heads, "query heads")->capture_default_str();
-  cmd->add_option("--kv-heads", o->kv_heads, "key/value heads, a divisor of heads (default: heads)");
+  cmd->add_option("--kv-heads", o->kv_heads,
+                  "key/value heads, a divisor of heads (default: heads)");
   cmd->add_flag("--causal", o->config.causal, "causal mask (tiles above the diagonal skipped)");
   cmd->add_option("--block", o->block, "tile size for both query rows and keys (default 64)");
   cmd->add_option("--block-q", o->config.block_q, "query rows per tile")->capture_default_str();

@@ -2,6 +2,7 @@
 //
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
 //                          [--causal] [--block N] [--repeats N] [--json]
+//   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--table] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   CLI::App app{"memlab-bench: run memlab's experiments natively and print their figures"};
   app.require_subcommand(1);
   memlab::bench::add_attention_command(app);
+  memlab::bench::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

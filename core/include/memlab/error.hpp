@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace memlab {
 
@@ -18,11 +19,19 @@ class invalid_argument : public std::invalid_argument {
 };
 
 // Throws invalid_argument("<name> = <value>: expected <expected>") unless ok.
-template <class T>
-void require(bool ok, const char* name, const T& value, const std::string& expected) {
+// `expected` is text, or a callable returning text: checks sit on hot paths, so
+// a clause that has to be assembled is passed as a lambda and only built when
+// the check fails:
+//   require(h % g == 0, "kv_heads", g, [&] { return "a divisor of " + named("heads", h); });
+template <class T, class Expected>
+void require(bool ok, const char* name, const T& value, Expected&& expected) {
   if (ok) return;
   std::ostringstream message;
-  message << name << " = " << value << ": expected " << expected;
+  message << name << " = " << value << ": expected ";
+  if constexpr (std::is_invocable_v<Expected>)
+    message << expected();
+  else
+    message << expected;
   throw invalid_argument(message.str());
 }
 

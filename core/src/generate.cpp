@@ -1,0 +1,108 @@
+#include "memlab/generate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <optional>
+
+#include "memlab/error.hpp"
+#include "memlab/random.hpp"
+
+namespace memlab {
+
+void check(const sampling& s) {
+  require(s.temperature >= 0.0f, "temperature", s.temperature, "0 (greedy) or positive");
+  require(s.top_k >= 0, "top_k", s.top_k, "0 (all tokens) or positive");
+}
+
+int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
+  const std::size_t n = logits.size();
+  require(n > 0, "logits", n, "at least 1 value");
+  check(s);
+  if (s.temperature == 0.0f)
+    return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+
+  // Candidates: all tokens, or the top_k most likely (ties to the lower id).
+  std::vector<int> ids(n);
+  std::iota(ids.begin(), ids.end(), 0);
+  const std::size_t k =
+      s.top_k == 0 ? n : std::min<std::size_t>(n, static_cast<std::size_t>(s.top_k));
+  std::partial_sort(
+      ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
+      [&](int a, int b) { return logits(a) > logits(b) || (logits(a) == logits(b) && a < b); });
+  ids.resize(k);
+  // softmax(logits / T) over the candidates, then one uniform draw.
+  const float top = logits(ids[0]);
+  std::vector<double> weight(k);
+  double total = 0;
+  for (std::size_t i = 0; i < k; ++i)
+    total += weight[i] = std::exp((static_cast<double>(logits(ids[i])) - top) / s.temperature);
+  double u = static_cast<double>(gen.uniform()) * total;
+  for (std::size_t i = 0; i < k; ++i)
+    if ((u -= weight[i]) < 0) return ids[i];
+  return ids[k - 1];
+}
+
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    bool use_cache, const sampling& s, bool keep_logits) {
+  const auto& c = m.cfg();
+  require(!prompt.empty(), "prompt", "empty", "at least 1 token");
+  require(prompt.size() <= static_cast<std::size_t>(c.max_seq), "prompt length", prompt.size(),
+          [&] { return "at most " + named("max_seq", c.max_seq); });
+  require(max_new_tokens >= 0, "max_new_tokens", max_new_tokens, "0 or more");
+  check(s);
+  const std::size_t room = static_cast<std::size_t>(c.max_seq) - prompt.size();
+  require(static_cast<std::size_t>(max_new_tokens) <= room, "max_new_tokens", max_new_tokens,
+          [&] { return "at most max_seq - prompt length = " + std::to_string(room); });
+
+  generation out;
+  rng gen(s.seed);
+  std::optional<contiguous_kv_cache> cache;
+  if (use_cache) {
+    cache.emplace(m.make_cache());
+    out.cache_bytes = cache->bytes();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int> sequence = prompt;
+  for (int step = 0; step < max_new_tokens; ++step) {
+    // With a cache: the whole prompt once, then only the newest token.
+    // Without: the whole sequence, every step.
+    const tensor<1> logits = !use_cache  ? m.next_logits(sequence)
+                             : step == 0 ? m.next_logits(prompt, &*cache)
+                                         : m.next_logits({sequence.back()}, &*cache);
+    const int token = sample(logits, s, gen);
+    sequence.push_back(token);
+    out.tokens.push_back(token);
+    if (keep_logits) out.logits.push_back(logits);
+  }
+  out.ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+namespace experiments {
+
+generation_figures run_generation(const generation_config& config) {
+  require_positive(config.tokens, "tokens");
+  const gpt::model m(config.model, config.model_seed);
+  generation_figures f;
+  f.config = config;
+  f.weight_bytes = m.weight_bytes();
+  const auto& c = config.model;
+  f.kv_bytes_per_token = contiguous_kv_cache::bytes_for(static_cast<std::size_t>(c.layers),
+                                                        static_cast<std::size_t>(c.kv_heads), 1,
+                                                        static_cast<std::size_t>(c.head_dim()));
+  memory::peak_scope scope;
+  const generation g =
+      generate(m, gpt::encode(config.prompt), config.tokens, config.use_cache, config.sampler);
+  f.peak_bytes = scope.peak_bytes();
+  f.text = gpt::decode(g.tokens);
+  f.ms = g.ms;
+  f.tokens_per_second = g.ms > 0 ? 1000.0 * config.tokens / g.ms : 0;
+  f.cache_bytes = g.cache_bytes;
+  return f;
+}
+
+}  // namespace experiments
+}  // namespace memlab

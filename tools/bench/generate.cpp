@@ -1,0 +1,134 @@
+// memlab-bench generate — the tiny GPT generating text with and without a KV cache.
+//
+//   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--json]
+//   memlab-bench generate --table      tokens/s with and without cache for 10 ... 500 tokens
+#include "memlab/generate.hpp"
+
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+
+namespace memlab::bench {
+namespace {
+
+using nlohmann::json;
+
+// Bytes as readable text: printable ASCII as is, everything else as \xNN.
+std::string printable(const std::string& bytes) {
+  std::string out;
+  for (unsigned char ch : bytes) {
+    if (ch >= 32 && ch < 127)
+      out.push_back(static_cast<char>(ch));
+    else
+      out += number_text("\\x%02X", ch);
+  }
+  return out;
+}
+
+json to_json(const experiments::generation_figures& f) {
+  const auto& m = f.config.model;
+  return {{"model",
+           {{"layers", m.layers},
+            {"d_model", m.d_model},
+            {"heads", m.heads},
+            {"kv_heads", m.kv_heads},
+            {"d_ff", m.d_ff},
+            {"max_seq", m.max_seq}}},
+          {"prompt", f.config.prompt},
+          {"tokens", f.config.tokens},
+          {"use_cache", f.config.use_cache},
+          {"text", printable(f.text)},
+          {"ms", f.ms},
+          {"tokens_per_second", f.tokens_per_second},
+          {"cache_bytes", f.cache_bytes},
+          {"kv_bytes_per_token", f.kv_bytes_per_token},
+          {"weight_bytes", f.weight_bytes},
+          {"peak_bytes", f.peak_bytes}};
+}
+
+void print_one(const experiments::generation_figures& f, bool as_json) {
+  if (as_json) {
+    std::cout << to_json(f).dump(2) << '\n';
+    return;
+  }
+  const auto& m = f.config.model;
+  std::printf("generate: layers %d, d_model %d, heads %d, kv_heads %d, max_seq %d, %s\n", m.layers,
+              m.d_model, m.heads, m.kv_heads, m.max_seq,
+              f.config.use_cache ? "KV cache" : "no cache");
+  std::printf("  %-22s %s\n", "prompt", printable(f.config.prompt).c_str());
+  std::printf("  %-22s %s\n", "generated", printable(f.text).c_str());
+  std::printf("  %-22s %d in %.1f ms: %.1f tokens/s\n", "tokens", f.config.tokens, f.ms,
+              f.tokens_per_second);
+  std::printf("  %-22s %s (%s per token)\n", "KV cache", bytes_text(double(f.cache_bytes)).c_str(),
+              bytes_text(double(f.kv_bytes_per_token)).c_str());
+  std::printf("  %-22s %s\n", "weights", bytes_text(double(f.weight_bytes)).c_str());
+  std::printf("  %-22s %s\n", "tracked peak heap", bytes_text(double(f.peak_bytes)).c_str());
+}
+
+// The seed lab's table (TinyTorch's memoization module), with our figures.
+void print_table(experiments::generation_config config, bool as_json) {
+  json rows = json::array();
+  if (!as_json)
+    std::printf("%8s %16s %16s %9s\n", "tokens", "no cache tok/s", "cache tok/s", "speedup");
+  for (int tokens : {10, 25, 50, 100, 200, 500}) {
+    config.tokens = tokens;
+    config.use_cache = false;
+    const auto without = experiments::run_generation(config);
+    config.use_cache = true;
+    const auto with = experiments::run_generation(config);
+    const double speedup = with.tokens_per_second / without.tokens_per_second;
+    if (as_json)
+      rows.push_back({{"tokens", tokens},
+                      {"no_cache", to_json(without)},
+                      {"cache", to_json(with)},
+                      {"speedup", speedup}});
+    else
+      std::printf("%8d %16.1f %16.1f %8.1fx\n", tokens, without.tokens_per_second,
+                  with.tokens_per_second, speedup);
+  }
+  if (as_json) std::cout << rows.dump(2) << '\n';
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+  struct options {
+    experiments::generation_config config;
+    bool no_cache = false;
+    bool table = false;
+    bool json = false;
+    int kv_heads = 0;
+  };
+  auto o = std::make_shared<options>();
+  auto& m = o->config.model;
+  auto* cmd = app.add_subcommand("generate", "the tiny GPT generating with and without a KV cache");
+  cmd->add_option("--tokens", o->config.tokens, "new tokens to generate")->capture_default_str();
+  cmd->add_flag("--no-cache", o->no_cache, "recompute the whole prefix every step");
+  cmd->add_option("--kv-heads", o->kv_heads, "key/value heads (default: heads, i.e. MHA)");
+  cmd->add_option("--layers", m.layers, "decoder layers")->capture_default_str();
+  cmd->add_option("--d-model", m.d_model, "model width")->capture_default_str();
+  cmd->add_option("--heads", m.heads, "query heads")->capture_default_str();
+  cmd->add_option("--d-ff", m.d_ff, "MLP hidden size")->capture_default_str();
+  cmd->add_option("--max-seq", m.max_seq, "positions (prompt + new tokens)")->capture_default_str();
+  cmd->add_option("--prompt", o->config.prompt, "text to continue")->capture_default_str();
+  cmd->add_option("--seed", o->config.model_seed, "seed of the weights")->capture_default_str();
+  cmd->add_option("--temperature", o->config.sampler.temperature, "0: greedy")
+      ->capture_default_str();
+  cmd->add_option("--top-k", o->config.sampler.top_k, "sample among the k most likely; 0: all")
+      ->capture_default_str();
+  cmd->add_flag("--table", o->table,
+                "tokens/s with and without cache for 10, 25, 50, 100, 200, 500 tokens");
+  cmd->add_flag("--json", o->json, "print JSON instead of text");
+  cmd->callback([cmd, o] {
+    auto config = o->config;
+    config.model.kv_heads = cmd->count("--kv-heads") ? o->kv_heads : config.model.heads;
+    config.use_cache = !o->no_cache;
+    if (o->table)
+      print_table(config, o->json);
+    else
+      print_one(experiments::run_generation(config), o->json);
+  });
+}
+
+}  // namespace memlab::bench
