@@ -45,7 +45,8 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
 }
 
 generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
-                    bool use_cache, const sampling& s, bool keep_logits) {
+                    bool use_cache, const sampling& s, bool keep_logits,
+                    const progress_callback& on_token) {
   const auto& c = m.cfg();
   require(!prompt.empty(), "prompt", "empty", "at least 1 token");
   require(prompt.size() <= static_cast<std::size_t>(c.max_seq), "prompt length", prompt.size(),
@@ -75,6 +76,7 @@ generation generate(const gpt::model& m, const std::vector<int>& prompt, int max
     sequence.push_back(token);
     out.tokens.push_back(token);
     if (keep_logits) out.logits.push_back(logits);
+    if (on_token) on_token(step + 1);
   }
   out.ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -83,7 +85,8 @@ generation generate(const gpt::model& m, const std::vector<int>& prompt, int max
 
 namespace experiments {
 
-generation_figures run_generation(const generation_config& config) {
+generation_figures run_generation(const generation_config& config,
+                                  const progress_callback& on_token) {
   require_positive(config.tokens, "tokens");
   const gpt::model m(config.model, config.model_seed);
   generation_figures f;
@@ -95,7 +98,8 @@ generation_figures run_generation(const generation_config& config) {
                                                         static_cast<std::size_t>(c.head_dim()));
   memory::peak_scope scope;
   const generation g =
-      generate(m, gpt::encode(config.prompt), config.tokens, config.use_cache, config.sampler);
+      generate(m, gpt::encode(config.prompt), config.tokens, config.use_cache,
+                                config.sampler, false, on_token);
   f.peak_bytes = scope.peak_bytes();
   f.text = gpt::decode(g.tokens);
   f.ms = g.ms;

@@ -323,6 +323,11 @@ model model::load(const std::string& path) {
   return from_bytes(bytes);
 }
 
+std::size_t kv_cache_bytes(const config& c, std::size_t tokens) {
+  check(c);
+  return contiguous_kv_cache::bytes_for(u(c.layers), u(c.kv_heads), tokens, u(c.head_dim()));
+}
+
 std::vector<int> encode(const std::string& text) {
   std::vector<int> tokens;
   for (unsigned char ch : text) tokens.push_back(ch);

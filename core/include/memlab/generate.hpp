@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,10 +36,14 @@ struct generation {
   std::size_t cache_bytes = 0;    // allocated for the KV cache (0 without one)
 };
 
+// Called after each new token with the number generated so far.
+using progress_callback = std::function<void(int done)>;
+
 // Generates max_new_tokens after prompt. The prompt and the new tokens must fit
 // in max_seq positions. Throws memlab::invalid_argument on a bad prompt or length.
 generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
-                    bool use_cache, const sampling& s = {}, bool keep_logits = false);
+                    bool use_cache, const sampling& s = {}, bool keep_logits = false,
+                    const progress_callback& on_token = {});
 
 namespace experiments {
 
@@ -62,7 +67,8 @@ struct generation_figures {
   std::size_t peak_bytes = 0;  // tracked heap peak during generation (weights excluded)
 };
 
-generation_figures run_generation(const generation_config& config);
+generation_figures run_generation(const generation_config& config,
+                                  const progress_callback& on_token = {});
 
 }  // namespace experiments
 }  // namespace memlab

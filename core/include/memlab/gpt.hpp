@@ -110,6 +110,10 @@ class model {
   weights weights_;
 };
 
+// Bytes of K and V a model with this config keeps for `tokens` tokens:
+// 2 · layers · kv_heads · tokens · head_dim · 4. Checks the config.
+std::size_t kv_cache_bytes(const config& c, std::size_t tokens);
+
 // Text <-> byte tokens.
 std::vector<int> encode(const std::string& text);
 std::string decode(const std::vector<int>& tokens);

@@ -3,6 +3,7 @@
 //   const core = createCore();
 //   await core.ready();                       // names of the module's functions
 //   const figures = await core.call('runAttention', config);
+//   await core.callWithProgress('runGeneration', [config], (done) => ...);
 //
 // A failing call rejects with an Error carrying the core's message (e.g.
 // "kv_heads = 3: expected a divisor of heads = 4"); later calls work as before.
@@ -15,6 +16,10 @@ export function createCore() {
   worker.onmessage = ({ data }) => {
     const p = pending.get(data.id);
     if (!p) return;
+    if ('progress' in data) {
+      p.onProgress?.(data.progress);
+      return;
+    }
     pending.delete(data.id);
     if ('error' in data) p.reject(new Error(data.error));
     else p.resolve(data.result);
@@ -26,17 +31,21 @@ export function createCore() {
     pending.clear();
   };
 
-  function call(fn, ...args) {
+  function send(fn, args, onProgress) {
     if (dead) return Promise.reject(dead);
     return new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, { resolve, reject });
-      worker.postMessage({ id, fn, args });
+      pending.set(id, { resolve, reject, onProgress });
+      worker.postMessage({ id, fn, args, progress: Boolean(onProgress) });
     });
   }
+  const call = (fn, ...args) => send(fn, args);
 
   return {
     call,
+    /** Like call; the function gets a progress callback as its last argument,
+     *  whose calls arrive here as onProgress(value). */
+    callWithProgress: (fn, args, onProgress) => send(fn, args, onProgress),
     ready: () => call('$ready'),
     terminate: () => worker.terminate(),
   };

@@ -1,7 +1,8 @@
 // The one Web Worker that hosts the memlab wasm module.
 //
-// Protocol: the page posts {id, fn, args}; the worker calls api[fn](...args) and
-// answers {id, result} or {id, error: message}. Calls run one after another (the
+// Protocol: the page posts {id, fn, args, progress?}; the worker calls api[fn](...args)
+// and answers {id, result} or {id, error: message}, and {id, progress: n} meanwhile
+// for calls that report progress. Calls run one after another (the
 // module is synchronous), so a long sweep never blocks the page, and a C++ error
 // (a JS Error from the bindings) fails only that call: the module stays usable.
 // fn '$ready' waits for the module and returns the names of its functions.
@@ -17,6 +18,10 @@ function warmUp(api) {
     blockQ: 64, blockKv: 64, repeats: 3, seed: 1, runNaive: true };
   api.runAttention(config);
   api.runAttention({ ...config, causal: true });
+  const model = { layers: 2, dModel: 64, heads: 4, kvHeads: 2, dFf: 128, maxSeq: 64, tied: true };
+  const sampler = { temperature: 0, topK: 0, seed: 1 };
+  for (const useCache of [true, false])
+    api.runGeneration({ model, modelSeed: 1, prompt: 'warm', tokens: 40, useCache, sampler }, undefined);
   return api;
 }
 
@@ -30,7 +35,11 @@ function message(e) {
 }
 
 self.onmessage = async ({ data }) => {
-  const { id, fn, args = [] } = data;
+  const { id, fn, progress } = data;
+  // A call that reports progress gets a callback as its last argument; each
+  // call of it is relayed to the page as {id, progress}.
+  const args = progress ? [...(data.args ?? []), (done) => self.postMessage({ id, progress: done })]
+    : (data.args ?? []);
   try {
     const api = await ready.catch((e) => {
       throw new Error(`the memlab wasm module failed to load: ${message(e)}`);

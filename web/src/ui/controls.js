@@ -24,6 +24,16 @@ export function pow2Range(key, label, { from, to, max }) {
   return { kind: 'pow2Range', key, label, from, to, max };
 }
 
+/** A free-text input (e.g. a prompt). */
+export function text(key, label, value, hint = '') {
+  return { kind: 'text', key, label, value, hint };
+}
+
+/** A comma-separated list of whole numbers, e.g. "10, 25, 50". */
+export function intList(key, label, values, hint = '') {
+  return { kind: 'intList', key, label, value: values.join(', '), hint };
+}
+
 function parseWhole(input, what) {
   const raw = input.value.trim();
   const n = Number(raw);
@@ -65,6 +75,22 @@ export function renderControls(container, specs) {
       const input = numberInput(spec.key, spec.value, spec.label);
       container.append(field(spec.label, spec.hint, input));
       readers.push((v) => { v[spec.key] = parseWhole(input, spec.label); });
+    } else if (spec.kind === 'text' || spec.kind === 'intList') {
+      const input = document.createElement('input');
+      Object.assign(input, { type: 'text', name: spec.key, value: spec.value });
+      input.setAttribute('aria-label', spec.label);
+      const f = field(spec.label, spec.hint, input);
+      f.classList.add(`field-${spec.kind}`);
+      container.append(f);
+      readers.push((v) => {
+        if (spec.kind === 'text') { v[spec.key] = input.value; return; }
+        v[spec.key] = input.value.split(',').map((part) => {
+          const raw = part.trim();
+          const n = Number(raw);
+          if (raw === '' || !Number.isInteger(n)) throw new Error(`${spec.label}: "${raw}" is not a whole number`);
+          return n;
+        });
+      });
     } else if (spec.kind === 'checkbox') {
       const input = document.createElement('input');
       Object.assign(input, { type: 'checkbox', name: spec.key, checked: spec.value });

@@ -51,10 +51,22 @@ function createView(output) {
       });
       renderTable(box, spec);
     },
+    /** Shows `content` as preformatted text under `title`. */
+    text(key, { title, content }) {
+      const box = slot('text', key, () => {
+        const f = el('figure', { className: 'text-output', dataset: { text: key } },
+          el('figcaption'), el('pre'));
+        chartsBox.before(f);
+        return f;
+      });
+      box.querySelector('figcaption').textContent = title;
+      box.querySelector('pre').textContent = content;
+    },
     clear() {
       for (const f of chartsBox.querySelectorAll('figure')) destroyChart(f);
       chartsBox.replaceChildren();
       tablesBox.replaceChildren();
+      for (const f of output.querySelectorAll('.text-output')) f.remove();
       slots.clear();
     },
   };
@@ -105,11 +117,13 @@ export function mountExperiment(parent, experiment, core) {
     const t0 = performance.now();
     let rendering = Promise.resolve();
     let reached = { done: 0, total: 0, label: '' };
+    let rendered = 0; // results drawn so far: progress within a point redraws nothing
     try {
       const results = await experiment.run(values, core, ({ done, total, label, results: partial }) => {
         reached = { done, total, label };
         progress.update(done, total, label);
-        if (partial.length > 0) {
+        if (partial.length > 0 && partial.length !== rendered) {
+          rendered = partial.length;
           const snapshot = partial.slice();
           rendering = rendering.then(() => experiment.render(snapshot, view, values));
         }

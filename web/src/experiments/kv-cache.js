@@ -1,0 +1,131 @@
+// KV cache: generation with and without it, and what MHA/GQA/MQA do to its size.
+import { checkbox, int, intList, text } from '../ui/controls.js';
+import { formatBytes, formatNumber } from '../ui/format.js';
+import { runSweep } from '../lib/sweep.js';
+import { variants } from './gqa.js';
+
+const colors = { cache: '#1c7ed6', none: '#d9480f', MHA: '#d9480f', GQA: '#2b8a3e', MQA: '#1c7ed6' };
+const tokensAxis = { label: 'generated tokens', log2: true, format: String };
+
+// Bytes as text: printable ASCII as is, everything else as \xNN.
+function printable(bytes) {
+  return bytes.map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+export default {
+  id: 'kv-cache',
+  order: 30,
+  title: 'KV cache',
+  intro: `
+    <p>A decoder generates one token at a time, and each new token attends to every
+    token before it. <b>Without a cache</b> each step runs the model over the whole
+    sequence again, recomputing the keys and values of every earlier token in every
+    layer: step <i>t</i> costs <i>t</i> token-passes, <i>n</i> tokens cost about
+    <i>n²/2</i>. <b>With a KV cache</b> the prompt runs once, and each step runs only
+    the newest token, appends its K and V to the cache and attends over it: <i>n</i>
+    tokens cost <i>n</i> token-passes. Same tokens, same logits — the tests check it.</p>
+    <p>The price is memory: <code>2 · layers · kv_heads · head_dim</code> floats per
+    token, for every token of every sequence being served. Grouped-query and
+    multi-query attention cut it by <code>heads / kv_heads</code>.</p>
+    <p>The model is memlab's tiny byte-level GPT with random (seeded) weights, sampled at
+    temperature 1 from the 40 likeliest bytes, so the text is noise; the speeds and the
+    bytes are real. A decoding step does little arithmetic per weight it reads, so it
+    is bound by memory bandwidth: the cached curve stays nearly flat, while the
+    uncached one falls roughly as 1/n.</p>`,
+  controls: [
+    intList('tokens', 'tokens', [10, 25, 50, 100, 200], 'generated per run'),
+    int('layers', 'layers', 4, 'decoder layers'),
+    int('dModel', 'd_model', 128, 'model width'),
+    int('heads', 'heads', 4, 'query heads'),
+    int('kvHeads', 'kv_heads', 4, 'K/V heads; divides heads'),
+    text('prompt', 'prompt', 'The cache ', 'text to continue'),
+    checkbox('noCache', 'without cache too', true, 'slow: O(n²)'),
+  ],
+
+  run(v, core, onProgress) {
+    const model = (kvHeads) => ({
+      layers: v.layers, dModel: v.dModel, heads: v.heads, kvHeads, dFf: 4 * v.dModel,
+      maxSeq: 512, tied: true,
+    });
+    const longest = Math.max(...v.tokens);
+    const points = [{ label: 'KV cache sizes', kind: 'bytes' }];
+    for (const tokens of v.tokens)
+      for (const useCache of v.noCache ? [true, false] : [true])
+        points.push({ label: `${tokens} tokens, ${useCache ? 'cache' : 'no cache'}`, kind: 'run', tokens, useCache });
+
+    const sampler = { temperature: 1, topK: 40, seed: 1 };
+    let index = 0;
+    return runSweep(points, async (p) => {
+      index = points.indexOf(p);
+      if (p.kind === 'bytes') {
+        const rows = [];
+        for (const variant of variants(v.heads))
+          for (let n = 8; n <= 512; n *= 2)
+            rows.push({ ...variant, length: n, bytes: await core.call('kvCacheBytes', model(variant.kvHeads), n) });
+        return { kind: 'bytes', rows, longest };
+      }
+      const config = { model: model(v.kvHeads), modelSeed: 1, prompt: v.prompt, tokens: p.tokens, useCache: p.useCache, sampler };
+      let last = 0;
+      const figures = await core.callWithProgress('runGeneration', [config], (done) => {
+        // Every tenth of the run: enough to see it move, little traffic.
+        if (done - last < p.tokens / 10 && done !== p.tokens) return;
+        last = done;
+        onProgress({ done: index, total: points.length, label: `${p.label}: token ${done} / ${p.tokens}`, results: [] });
+      });
+      return { kind: 'run', useCache: p.useCache, tokens: p.tokens, figures };
+    }, onProgress);
+  },
+
+  async render(results, view) {
+    const runs = results.filter((r) => r.kind === 'run');
+    const bytes = results.find((r) => r.kind === 'bytes');
+    const rate = (useCache) => runs.filter((r) => r.useCache === useCache).map((r) => [r.tokens, r.figures.tokensPerSecond]);
+
+    const newest = [...runs].reverse().find((r) => r.useCache);
+    if (newest)
+      view.text('generated', {
+        title: `Generated (${newest.tokens} tokens after “${newest.figures.config.prompt}”)`,
+        content: printable(newest.figures.tokens),
+      });
+    await view.chart('speed', {
+      title: 'Tokens per second',
+      x: tokensAxis,
+      y: { label: 'tokens / s', log2: true, format: (x) => formatNumber(x) },
+      series: [
+        { label: 'with KV cache', color: colors.cache, points: rate(true) },
+        { label: 'without cache', color: colors.none, points: rate(false) },
+      ],
+    });
+    if (bytes) {
+      const names = [...new Set(bytes.rows.map((r) => r.name))];
+      await view.chart('bytes', {
+        title: 'KV cache bytes for one sequence',
+        x: { label: 'tokens in the cache', log2: true, format: String },
+        y: { label: 'bytes', log2: true, format: formatBytes },
+        series: names.map((name) => {
+          const rows = bytes.rows.filter((r) => r.name === name);
+          return { label: `${name} (kv_heads ${rows[0].kvHeads})`, color: colors[name], points: rows.map((r) => [r.length, r.bytes]) };
+        }),
+      });
+    }
+    const lengths = [...new Set(runs.map((r) => r.tokens))];
+    const at = (tokens, useCache) => runs.find((r) => r.tokens === tokens && r.useCache === useCache)?.figures;
+    view.table('speedup', {
+      test: 'kv-table',
+      rows: lengths,
+      columns: [
+        { label: 'tokens', value: (n) => n },
+        { label: 'no cache tok/s', value: (n) => at(n, false)?.tokensPerSecond ?? NaN, format: formatNumber },
+        { label: 'cache tok/s', value: (n) => at(n, true)?.tokensPerSecond ?? NaN, format: formatNumber },
+        {
+          label: 'speedup',
+          value: (n) => (at(n, true)?.tokensPerSecond ?? NaN) / (at(n, false)?.tokensPerSecond ?? NaN),
+          format: (x) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–'),
+          attrs: (n) => ({ 'data-speedup': String((at(n, true)?.tokensPerSecond ?? NaN) / (at(n, false)?.tokensPerSecond ?? NaN)) }),
+        },
+        { label: 'KV cache allocated', value: (n) => at(n, true)?.cacheBytes ?? NaN, format: formatBytes },
+      ],
+      caption: 'The seed lab (TinyTorch) reported ~12 tok/s without and ~200 tok/s with cache at 100 tokens (16.7×), in Python.',
+    });
+  },
+};
