@@ -17,10 +17,6 @@ namespace memlab::attention {
 namespace {
 
 using kernels::block_rows;
-using kernels::lanes;
-using kernels::load;
-using kernels::store;
-using kernels::vfloat;
 
 const float* row(const tensor<3>& t, std::size_t head, std::size_t i) {
   return t.data() + (head * t.shape(1) + i) * t.shape(2);
@@ -37,38 +33,14 @@ void transpose_tile(const float* k, std::size_t cols, std::size_t d, float* kt, 
     for (std::size_t c = 0; c < d; ++c) kt[c * ld + j] = k[j * d + c];
 }
 
-// S = Q Kᵀ for a tile, register-blocked over R query rows: each load of a K
-// chunk feeds R multiply-adds, and the R accumulators stay in vector registers.
-// (P V is kernels::matmul_accumulate.)
-// s[r, j] = scale · (q_r · k_j) for r < R, j < cols. q rows have stride d; kt is
-// the transposed K tile [d, ld]; s rows have stride ld.
-template <std::size_t R>
-void scores_rows(const float* q, std::size_t d, const float* kt, std::size_t ld, std::size_t cols,
-                 float scale, float* s) {
-  std::size_t j = 0;
-  for (; j + lanes <= cols; j += lanes) {
-    vfloat acc[R] = {};
-    for (std::size_t c = 0; c < d; ++c) {
-      const vfloat ktc = load(kt + c * ld + j);
-      for (std::size_t r = 0; r < R; ++r) acc[r] += q[r * d + c] * ktc;
-    }
-    for (std::size_t r = 0; r < R; ++r) store(s + r * ld + j, acc[r] * scale);
-  }
-  for (; j < cols; ++j)
-    for (std::size_t r = 0; r < R; ++r) {
-      float acc = 0.0f;
-      for (std::size_t c = 0; c < d; ++c) acc += q[r * d + c] * kt[c * ld + j];
-      s[r * ld + j] = acc * scale;
-    }
-}
-
-// S = Q_tile K_tileᵀ · scale for `rows` query rows.
-void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt, std::size_t ld,
-                 std::size_t cols, float scale, float* s) {
-  std::size_t r = 0;
-  for (; r + block_rows <= rows; r += block_rows)
-    scores_rows<block_rows>(q + r * d, d, kt, ld, cols, scale, s + r * ld);
-  for (; r < rows; ++r) scores_rows<1>(q + r * d, d, kt, ld, cols, scale, s + r * ld);
+// S = Q_tile K_tileᵀ · scale for `rows` query rows (q rows of stride d), from K
+// transposed (kt: [d, cols] with row stride ldk), into s (row stride lds).
+void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt, std::size_t ldk,
+                 std::size_t cols, float scale, float* s, std::size_t lds) {
+  for (std::size_t r = 0; r < rows; ++r) std::fill_n(s + r * lds, cols, 0.0f);
+  kernels::matmul_accumulate(q, d, rows, d, kt, ldk, s, lds, cols);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < cols; ++j) s[r * lds + j] *= scale;
 }
 
 // Keys a query row sees: all seq_kv without a mask; with the end-aligned causal
@@ -179,12 +151,16 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
       std::size_t cols = 0;
       for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
         cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
-        if (rows >= block_rows) {
-          // Transposing the K tile costs cols · d moves, repaid over many rows.
+        if (const float* k_columns = kv.k_transposed(g, j0)) {
+          // K kept transposed (a KV cache): score the tile straight from it.
+          tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale,
+                      scores.data(), bc);
+        } else if (rows >= block_rows) {
+          // K by rows: transposing the tile costs cols · d moves, repaid over many rows.
           transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
-          tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data());
+          tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data(), bc);
         } else {
-          // A few rows (decoding one token): dot products straight off K's rows.
+          // K by rows and few query rows: dot products straight off K's rows.
           for (std::size_t r = 0; r < rows; ++r)
             kernels::scaled_dots(row(q, h, i0 + r), kv.k(g, j0), cols, d, scale, &scores(r, 0));
         }
@@ -208,7 +184,8 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
             for (std::size_t c = 0; c < d; ++c) o[c] *= correction;
           }
         }
-        kernels::matmul_accumulate(scores.data(), bc, rows, cols, kv.v(g, j0), d, row(out, h, i0));
+        kernels::matmul_accumulate(scores.data(), bc, rows, cols, kv.v(g, j0), d, row(out, h, i0),
+                                   d, d);
       }
       for (std::size_t r = 0; r < rows; ++r) {
         float* o = row(out, h, i0 + r);

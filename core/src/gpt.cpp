@@ -25,8 +25,7 @@ std::uint32_t u32(int x) { return static_cast<std::uint32_t>(x); }
 // y [n, out] = x [n, in] · w [in, out]
 tensor<2> linear(const tensor<2>& x, const tensor<2>& w) {
   tensor<2> y = xt::zeros<float>({x.shape(0), w.shape(1)});
-  kernels::matmul_accumulate(x.data(), x.shape(1), x.shape(0), x.shape(1), w.data(), w.shape(1),
-                             y.data());
+  kernels::matmul_accumulate(x.data(), x.shape(0), x.shape(1), w.data(), w.shape(1), y.data());
   return y;
 }
 
@@ -220,11 +219,11 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
     const tensor<3> k = split_heads(linear(h, w.wk), u(c.kv_heads));
     const tensor<3> v = split_heads(linear(h, w.wv), u(c.kv_heads));
     const tensor<2> a = merge_heads(attend(q, k, v, cache, layer));
-    kernels::matmul_accumulate(a.data(), a.shape(1), n, a.shape(1), w.wo.data(), d, x.data());
+    kernels::matmul_accumulate(a.data(), n, a.shape(1), w.wo.data(), d, x.data());
 
     tensor<2> m = linear(rms_norm(x, w.norm2), w.w1);
     gelu(m);
-    kernels::matmul_accumulate(m.data(), m.shape(1), n, m.shape(1), w.w2.data(), d, x.data());
+    kernels::matmul_accumulate(m.data(), n, m.shape(1), w.w2.data(), d, x.data());
   }
   return rms_norm(x, weights_.norm_f);
 }
@@ -233,7 +232,7 @@ void model::output_head(const float* h, std::size_t rows, float* logits) const {
   const std::size_t d = u(config_.d_model);
   if (!config_.tied) {
     std::fill_n(logits, rows * u(vocab), 0.0f);
-    kernels::matmul_accumulate(h, d, rows, d, weights_.lm_head.data(), u(vocab), logits);
+    kernels::matmul_accumulate(h, rows, d, weights_.lm_head.data(), u(vocab), logits);
     return;
   }
   // Tied: logits_t = h · token_embedding[t], the embedding row read as an output row.

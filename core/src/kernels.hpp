@@ -139,51 +139,51 @@ constexpr std::size_t block_rows = 2;
 constexpr std::size_t block_rows = 8;
 #endif
 
-// c_r[:width] += sum_{j<inner} a[r, j] · b_j[:width] for r < R: R rows of C += A B,
-// b and c rows of stride ld. Each loaded chunk of a b row feeds R multiply-adds, and
-// R · C accumulators (C chunks of `lanes` columns side by side) stay in
-// registers over j. They are also R · C independent dependency chains: a single
-// one (R = C = 1) would wait on each multiply-add's latency, which is why one
-// row (a matrix-vector product, as in decoding) takes C = 4 chunks at once.
+// c_r[:width] += sum_{j<inner} a[r, j] · b_j[:width] for r < R: R rows of
+// C += A B, with row strides lda, ldb, ldc. Each loaded chunk of a b row feeds R
+// multiply-adds, and R · C accumulators (C chunks of `lanes` columns side by
+// side) stay in registers over j. They are also R · C independent dependency
+// chains: a lone chain waits out every multiply-add's latency, so with few rows
+// the kernel takes several chunks at once, falling back 4 -> 2 -> 1 chunks for
+// what is left of the row.
 template <std::size_t R, std::size_t C>
-void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b, float* c,
-                 std::size_t ld, std::size_t width) {
+void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
+                 std::size_t ldb, float* c, std::size_t ldc, std::size_t width) {
   std::size_t col = 0;
   for (; col + C * lanes <= width; col += C * lanes) {
     vfloat acc[R][C];
     for (std::size_t r = 0; r < R; ++r)
-      for (std::size_t x = 0; x < C; ++x) acc[r][x] = load(c + r * ld + col + x * lanes);
+      for (std::size_t x = 0; x < C; ++x) acc[r][x] = load(c + r * ldc + col + x * lanes);
     for (std::size_t j = 0; j < inner; ++j) {
       vfloat bj[C];
-      for (std::size_t x = 0; x < C; ++x) bj[x] = load(b + j * ld + col + x * lanes);
+      for (std::size_t x = 0; x < C; ++x) bj[x] = load(b + j * ldb + col + x * lanes);
       for (std::size_t r = 0; r < R; ++r)
         for (std::size_t x = 0; x < C; ++x) acc[r][x] += a[r * lda + j] * bj[x];
     }
     for (std::size_t r = 0; r < R; ++r)
-      for (std::size_t x = 0; x < C; ++x) store(c + r * ld + col + x * lanes, acc[r][x]);
+      for (std::size_t x = 0; x < C; ++x) store(c + r * ldc + col + x * lanes, acc[r][x]);
   }
   if constexpr (C > 1) {
-    // The chunks left over, then the columns past the last whole chunk.
-    matmul_rows<R, 1>(a, lda, inner, b + col, c + col, ld, width - col);
+    matmul_rows<R, C / 2>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
   } else {
-    for (; col < width; ++col)
+    for (; col < width; ++col)  // the columns past the last whole chunk
       for (std::size_t r = 0; r < R; ++r) {
-        float acc = c[r * ld + col];
-        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ld + col];
-        c[r * ld + col] = acc;
+        float acc = c[r * ldc + col];
+        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col];
+        c[r * ldc + col] = acc;
       }
   }
 }
 
-// c[:n] += sum_j a[j] · b_j[:n]: one row times a matrix (decoding one token).
-// Memory-bound: every weight is used once, so the loop streams b row after row,
-// strictly in order (what prefetchers do best), adding each into c, which stays
-// in L1. Four chunks per step keep four independent chains in flight.
-inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t n,
-                              float* c) {
+// c[:n] += sum_j a[j] · b_j[:n]: one row times a wide matrix (a linear layer
+// while decoding one token). Memory-bound: every weight is used once, so the
+// loop streams b row after row, strictly in order (what prefetchers do best),
+// adding each into c, which stays in L1.
+inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,
+                              float* c, std::size_t n) {
   for (std::size_t j = 0; j < inner; ++j) {
     const float aj = a[j];
-    const float* bj = b + j * n;
+    const float* bj = b + j * ldb;
     std::size_t col = 0;
     for (; col + 4 * lanes <= n; col += 4 * lanes)
       for (std::size_t x = 0; x < 4; ++x)
@@ -193,14 +193,28 @@ inline void matvec_accumulate(const float* a, std::size_t inner, const float* b,
   }
 }
 
-// C += A B: a [rows, inner] with row stride lda, b [inner, n], c [rows, n].
-// P V in attention, and every linear layer.
+// C += A B: a [rows, inner], b [inner, width], c [rows, width], with row strides
+// lda, ldb, ldc. Attention's S = Q Kᵀ (from K transposed) and P V, and every
+// linear layer.
 inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows, std::size_t inner,
-                              const float* b, std::size_t n, float* c) {
+                              const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                              std::size_t width) {
   std::size_t r = 0;
   for (; r + block_rows <= rows; r += block_rows)
-    matmul_rows<block_rows, 1>(a + r * lda, lda, inner, b, c + r * n, n, n);
-  for (; r < rows; ++r) matvec_accumulate(a + r * lda, inner, b, n, c + r * n);
+    matmul_rows<block_rows, 1>(a + r * lda, lda, inner, b, ldb, c + r * ldc, ldc, width);
+  for (; r < rows; ++r) {
+    // A single row: a narrow C fits in registers; a wide one is streamed.
+    if (width <= 4 * lanes)
+      matmul_rows<1, 4>(a + r * lda, lda, inner, b, ldb, c + r * ldc, ldc, width);
+    else
+      matvec_accumulate(a + r * lda, inner, b, ldb, c + r * ldc, width);
+  }
+}
+
+// C += A B for dense row-major matrices: a [rows, inner], b [inner, n], c [rows, n].
+inline void matmul_accumulate(const float* a, std::size_t rows, std::size_t inner, const float* b,
+                              std::size_t n, float* c) {
+  matmul_accumulate(a, inner, rows, inner, b, n, c, n, n);
 }
 
 // tanh(x) = 1 - 2 / (e^(2x) + 1), through exp_approx so loops over it vectorize;

@@ -16,7 +16,7 @@ contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_head
   require(head_dim > 0, "head_dim", head_dim, "at least 1");
   layers_.resize(layers);
   for (auto& store : layers_) {
-    store.keys = tensor<3>::from_shape({kv_heads, max_seq, head_dim});
+    store.keys = tensor<3>::from_shape({kv_heads, head_dim, max_seq});
     store.values = tensor<3>::from_shape({kv_heads, max_seq, head_dim});
   }
 }
@@ -37,13 +37,15 @@ void contiguous_kv_cache::append(std::size_t layer, const tensor<3>& k, const te
     return "at most " + named("max_seq", max_seq_) + " (the cache holds " +
            std::to_string(store.length) + " and " + std::to_string(n) + " more were appended)";
   });
-  // Copy the new rows into place: nothing already stored moves.
-  for (std::size_t g = 0; g < kv_heads_; ++g) {
-    const std::size_t from = g * n * head_dim_;
-    const std::size_t to = (g * max_seq_ + store.length) * head_dim_;
-    std::copy_n(k.data() + from, n * head_dim_, store.keys.data() + to);
-    std::copy_n(v.data() + from, n * head_dim_, store.values.data() + to);
-  }
+  // Write the new tokens into place; nothing already stored moves. K goes in
+  // transposed: dimension c of token t at keys(g, c, length + t).
+  for (std::size_t g = 0; g < kv_heads_; ++g)
+    for (std::size_t t = 0; t < n; ++t) {
+      const float* k_row = k.data() + (g * n + t) * head_dim_;
+      for (std::size_t c = 0; c < head_dim_; ++c) store.keys(g, c, store.length + t) = k_row[c];
+      std::copy_n(v.data() + (g * n + t) * head_dim_, head_dim_,
+                  store.values.data() + (g * max_seq_ + store.length + t) * head_dim_);
+    }
   store.length += n;
 }
 

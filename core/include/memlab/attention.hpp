@@ -44,12 +44,20 @@ struct shape {
   std::size_t group() const { return heads / kv_heads; }  // query heads per KV head
 };
 
-// K and V of one attention layer, as the kernels read them: for KV head g and
-// position p, rows k(g, p) and v(g, p) of head_dim floats. Storage may come in
+// K and V of one attention layer, as the kernels read them. Storage may come in
 // pieces — a paged KV cache keeps one piece per block — so contiguous(p) tells
-// how many rows from p on follow each other in memory (k and v alike), and
-// kernels stream whole runs. Two tensors are one run per head; a contiguous KV
-// cache too; a paged cache is one run per block.
+// how many positions from p on are stored one after another (runs), and the
+// kernels stream whole runs.
+//
+// V is read by rows: v(g, p) is head_dim floats. K comes in one of two layouts:
+// * by rows, k(g, p), like V (two tensors, the input of a forward pass);
+// * transposed, [head_dim, positions] per run: k_transposed(g, p) points at
+//   dimension 0 of position p, dimension c is k_transposed_stride() floats
+//   further. This is what scoring queries against many keys wants — the keys
+//   of one dimension sit side by side, so the scores of a tile are vector
+//   multiply-adds along positions, with no horizontal sums and no transposing.
+//   KV caches keep K this way; appending a token writes head_dim strided floats.
+// A source returns nullptr from the layout it does not keep.
 class kv_source {
  public:
   virtual ~kv_source() = default;
@@ -57,8 +65,10 @@ class kv_source {
   virtual std::size_t seq() const = 0;
   virtual std::size_t head_dim() const = 0;
   virtual const float* k(std::size_t kv_head, std::size_t pos) const = 0;
+  virtual const float* k_transposed(std::size_t, std::size_t) const { return nullptr; }
+  virtual std::size_t k_transposed_stride() const { return 0; }
   virtual const float* v(std::size_t kv_head, std::size_t pos) const = 0;
-  // Rows p, p+1, ..., p+n-1 are consecutive (stride head_dim); n >= 1 for p < seq.
+  // Positions p, p+1, ..., p+n-1 are stored consecutively; n >= 1 for p < seq.
   virtual std::size_t contiguous(std::size_t pos) const = 0;
 };
 

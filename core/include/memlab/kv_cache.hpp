@@ -68,20 +68,25 @@ class contiguous_kv_cache final : public kv_cache {
                                std::size_t head_dim);
 
  private:
-  // One layer: K and V as [kv_heads, max_seq, head_dim], of which the first
+  // One layer. K is kept transposed, [kv_heads, head_dim, max_seq], so that
+  // scoring a query against the cached keys runs along positions (see
+  // attention::kv_source); V as [kv_heads, max_seq, head_dim]. The first
   // `length` positions of every head hold tokens.
   struct layer_store final : attention::kv_source {
     tensor<3> keys, values;
     std::size_t length = 0;
-    std::size_t kv_heads() const override { return keys.shape(0); }
+    std::size_t kv_heads() const override { return values.shape(0); }
     std::size_t seq() const override { return length; }
-    std::size_t head_dim() const override { return keys.shape(2); }
-    const float* k(std::size_t g, std::size_t p) const override { return at(keys, g, p); }
-    const float* v(std::size_t g, std::size_t p) const override { return at(values, g, p); }
-    std::size_t contiguous(std::size_t p) const override { return length - p; }
-    static const float* at(const tensor<3>& t, std::size_t g, std::size_t p) {
-      return t.data() + (g * t.shape(1) + p) * t.shape(2);
+    std::size_t head_dim() const override { return values.shape(2); }
+    const float* k(std::size_t, std::size_t) const override { return nullptr; }
+    const float* k_transposed(std::size_t g, std::size_t p) const override {
+      return keys.data() + g * keys.shape(1) * keys.shape(2) + p;
     }
+    std::size_t k_transposed_stride() const override { return keys.shape(2); }
+    const float* v(std::size_t g, std::size_t p) const override {
+      return values.data() + (g * values.shape(1) + p) * values.shape(2);
+    }
+    std::size_t contiguous(std::size_t p) const override { return length - p; }
   };
 
   std::size_t kv_heads_, max_seq_, head_dim_;
