@@ -35,5 +35,10 @@ endforeach()
 
 add_library(xtensor INTERFACE)
 target_include_directories(xtensor SYSTEM INTERFACE "${staged}")
-add_compile_options(-msimd128 -fexceptions)
-add_link_options(-fexceptions)
+# Native WebAssembly exceptions, not Emscripten's JS-based ones: with -fexceptions
+# every call that may throw from a frame with cleanups goes through a JS
+# trampoline (invoke_*), which made a one-token decoding step several times
+# slower; -fwasm-exceptions costs nothing until something throws. Chromium and
+# node >= 17 support it; Debian's Emscripten ships the libraries it links.
+add_compile_options(-msimd128 -fwasm-exceptions)
+add_link_options(-fwasm-exceptions)
