@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <optional>
 
 #include "memlab/error.hpp"
 #include "memlab/random.hpp"
@@ -44,9 +43,12 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
   return ids[k - 1];
 }
 
-generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
-                    bool use_cache, const sampling& s, bool keep_logits,
-                    const progress_callback& on_token) {
+namespace {
+
+// Generation with an optional cache (nullptr: recompute the whole prefix each step).
+generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+               kv_cache* cache, const sampling& s, bool keep_logits,
+               const progress_callback& on_token) {
   const auto& c = m.cfg();
   require(!prompt.empty(), "prompt", "empty", "at least 1 token");
   require(prompt.size() <= static_cast<std::size_t>(c.max_seq), "prompt length", prompt.size(),
@@ -56,22 +58,18 @@ generation generate(const gpt::model& m, const std::vector<int>& prompt, int max
   const std::size_t room = static_cast<std::size_t>(c.max_seq) - prompt.size();
   require(static_cast<std::size_t>(max_new_tokens) <= room, "max_new_tokens", max_new_tokens,
           [&] { return "at most max_seq - prompt length = " + std::to_string(room); });
+  if (cache) require(cache->length() == 0, "cache length", cache->length(), "0 (an empty cache)");
 
   generation out;
   rng gen(s.seed);
-  std::optional<contiguous_kv_cache> cache;
-  if (use_cache) {
-    cache.emplace(m.make_cache());
-    out.cache_bytes = cache->bytes();
-  }
   const auto start = std::chrono::steady_clock::now();
   std::vector<int> sequence = prompt;
   for (int step = 0; step < max_new_tokens; ++step) {
     // With a cache: the whole prompt once, then only the newest token.
     // Without: the whole sequence, every step.
-    const tensor<1> logits = !use_cache  ? m.next_logits(sequence)
-                             : step == 0 ? m.next_logits(prompt, &*cache)
-                                         : m.next_logits({sequence.back()}, &*cache);
+    const tensor<1> logits = !cache      ? m.next_logits(sequence)
+                             : step == 0 ? m.next_logits(prompt, cache)
+                                         : m.next_logits({sequence.back()}, cache);
     const int token = sample(logits, s, gen);
     sequence.push_back(token);
     out.tokens.push_back(token);
@@ -81,6 +79,24 @@ generation generate(const gpt::model& m, const std::vector<int>& prompt, int max
   out.ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return out;
+}
+
+}  // namespace
+
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    bool use_cache, const sampling& s, bool keep_logits,
+                    const progress_callback& on_token) {
+  if (!use_cache) return run(m, prompt, max_new_tokens, nullptr, s, keep_logits, on_token);
+  contiguous_kv_cache cache = m.make_cache();
+  generation out = run(m, prompt, max_new_tokens, &cache, s, keep_logits, on_token);
+  out.cache_bytes = cache.bytes();
+  return out;
+}
+
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    kv_cache& cache, const sampling& s, bool keep_logits,
+                    const progress_callback& on_token) {
+  return run(m, prompt, max_new_tokens, &cache, s, keep_logits, on_token);
 }
 
 namespace experiments {
@@ -97,8 +113,7 @@ generation_figures run_generation(const generation_config& config,
                                                         static_cast<std::size_t>(c.kv_heads), 1,
                                                         static_cast<std::size_t>(c.head_dim()));
   memory::peak_scope scope;
-  const generation g =
-      generate(m, gpt::encode(config.prompt), config.tokens, config.use_cache,
+  const generation g = generate(m, gpt::encode(config.prompt), config.tokens, config.use_cache,
                                 config.sampler, false, on_token);
   f.peak_bytes = scope.peak_bytes();
   f.text = gpt::decode(g.tokens);

@@ -187,6 +187,8 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
   for (std::size_t i = 0; i < n; ++i)
     require(tokens[i] >= 0 && tokens[i] < vocab, "token", tokens[i],
             [&] { return "a byte value in [0, 256) at index " + std::to_string(i); });
+  // A cache that cannot take n more tokens refuses them in the first layer's
+  // append (every layer appends the same n), before anything is stored.
   const std::size_t start = cache ? cache->length() : 0;
   if (cache) {
     require(cache->layers() == u(c.layers) && cache->kv_heads() == u(c.kv_heads) &&
@@ -196,11 +198,6 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
                 std::to_string(cache->kv_heads()) + ", head_dim " +
                 std::to_string(cache->head_dim()),
             "the model's layers, kv_heads and head_dim");
-    // Checked before any layer appends, so a failed call leaves the cache as it was.
-    require(start + n <= cache->capacity(), "tokens", start + n, [&] {
-      return "at most the cache's capacity = " + std::to_string(cache->capacity()) + " (it holds " +
-             std::to_string(start) + ", " + std::to_string(n) + " new)";
-    });
   }
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });

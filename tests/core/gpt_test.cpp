@@ -250,15 +250,20 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(gpt::model(bad, 1), "d_model = 30: expected a multiple of heads = 4",
                        invalid_argument);
 
-  // Past the cache's capacity: refused before any layer appends, so nothing is corrupted.
+  // Past the model's positions, or past a (smaller) cache's capacity: refused before
+  // any layer stores anything (the first layer's append is the one that refuses).
   auto cache = m.make_cache();
   m.forward(std::vector<int>(60, 'a'), &cache);
-  CHECK_THROWS_WITH_AS(
-      m.forward(std::vector<int>(5, 'b'), &cache),
-      "tokens = 65: expected at most the cache's capacity = 64 (it holds 60, 5 new)",
-      invalid_argument);
+  CHECK_THROWS_WITH_AS(m.forward(std::vector<int>(5, 'b'), &cache),
+                       "position = 64: expected less than max_seq = 64", invalid_argument);
   CHECK(cache.length() == 60);
-  for (std::size_t layer = 0; layer < 2; ++layer) CHECK(cache.layer(layer).seq() == 60);
+  contiguous_kv_cache small_cache(2, 2, 32, 8);
+  m.forward(std::vector<int>(30, 'a'), &small_cache);
+  CHECK_THROWS_WITH_AS(m.forward(std::vector<int>(5, 'b'), &small_cache),
+                       "tokens = 35: expected at most max_seq = 32 (the cache holds 30 and 5 more "
+                       "were appended)",
+                       invalid_argument);
+  for (std::size_t layer = 0; layer < 2; ++layer) CHECK(small_cache.layer(layer).seq() == 30);
   contiguous_kv_cache wrong(2, 4, 64, 8);
   CHECK_THROWS_AS(m.forward({1}, &wrong), invalid_argument);
 }

@@ -45,6 +45,11 @@ generation generate(const gpt::model& m, const std::vector<int>& prompt, int max
                     bool use_cache, const sampling& s = {}, bool keep_logits = false,
                     const progress_callback& on_token = {});
 
+// The same with a cache of the caller's (e.g. a paged one), which must be empty.
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    kv_cache& cache, const sampling& s = {}, bool keep_logits = false,
+                    const progress_callback& on_token = {});
+
 namespace experiments {
 
 struct generation_config {
