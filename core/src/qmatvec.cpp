@@ -1,0 +1,250 @@
+#include "memlab/qmatvec.hpp"
+
+#include <string>
+
+#include "kernels.hpp"
+#include "memlab/error.hpp"
+#include "qkernels.hpp"
+
+namespace memlab::qmatvec {
+namespace {
+
+using ggml::block_q4_0;
+using ggml::block_q4_1;
+using ggml::block_q8_0;
+using qkernels::fvec;
+constexpr std::size_t qk = ggml::block_values;
+
+void check_x(const tensor<1>& x, std::size_t cols) {
+  require(x.size() == cols, "x.size", x.size(), "cols = " + std::to_string(cols) + " of the weights");
+  quant::check_values(x.data(), x.size(), "x");
+}
+
+tensor<1> output(std::size_t rows) { return tensor<1>::from_shape({rows}); }
+
+// Σ over a row's blocks of scale_b · chunk_b, with two accumulators so that two
+// blocks are in flight; `chunk(b)` returns block b's vector of partial sums and
+// `scale(b)` its scale.
+template <class Chunk, class Scale>
+float sum_blocks(std::size_t nb, Chunk chunk, Scale scale) {
+  fvec a0 = qkernels::zero(), a1 = qkernels::zero();
+  std::size_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    a0 = qkernels::fmadd(a0, chunk(b), scale(b));
+    a1 = qkernels::fmadd(a1, chunk(b + 1), scale(b + 1));
+  }
+  if (b < nb) a0 = qkernels::fmadd(a0, chunk(b), scale(b));
+  return qkernels::hsum(qkernels::add(a0, a1));
+}
+
+// The activations' block scales as fp32 (converted once, not once per row).
+buffer<float> activation_scales(const buffer<block_q8_0>& xq) {
+  buffer<float> dx(xq.size());
+  for (std::size_t b = 0; b < xq.size(); ++b) dx[b] = fp16::to_float(xq[b].d);
+  return dx;
+}
+
+}  // namespace
+
+buffer<block_q8_0> quantize_activations(const tensor<1>& x) {
+  require(x.size() > 0 && x.size() % qk == 0, "x.size", x.size(), "a positive multiple of 32 (the Q8_0 block)");
+  quant::check_values(x.data(), x.size(), "x");
+  buffer<block_q8_0> xq(x.size() / qk);
+  ggml::quantize_row_q8_0_ref(x.data(), xq.data(), x.size());
+  return xq;
+}
+
+tensor<1> fp32(const tensor<2>& w, const tensor<1>& x) {
+  const std::size_t rows = w.shape(0), cols = w.shape(1);
+  check_x(x, cols);
+  tensor<1> y = output(rows);
+  for (std::size_t r = 0; r < rows; ++r) y[r] = kernels::dot(w.data() + r * cols, x.data(), cols);
+  return y;
+}
+
+tensor<1> fp16(const fp16::fp16_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  tensor<1> y = output(w.rows);
+  for (std::size_t r = 0; r < w.rows; ++r)
+    y[r] = qkernels::dot_f16_f32(w.values.data() + r * w.cols, x.data(), w.cols);
+  return y;
+}
+
+tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  const buffer<block_q8_0> xq = quantize_activations(x);
+  const buffer<float> dx = activation_scales(xq);
+  tensor<1> y = output(w.rows);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const block_q8_0* row = w.row(r);
+    y[r] = sum_blocks(
+        w.blocks_per_row(), [&](std::size_t b) { return qkernels::dot_q8_q8(row[b].qs, xq[b].qs); },
+        [&](std::size_t b) { return fp16::to_float(row[b].d) * dx[b]; });
+  }
+  return y;
+}
+
+tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  const buffer<block_q8_0> xq = quantize_activations(x);
+  const buffer<float> dx = activation_scales(xq);
+  tensor<1> y = output(w.rows);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const block_q4_0* row = w.row(r);
+    y[r] = sum_blocks(
+        w.blocks_per_row(), [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 8); },
+        [&](std::size_t b) { return fp16::to_float(row[b].d) * dx[b]; });
+  }
+  return y;
+}
+
+tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  const buffer<block_q8_0> xq = quantize_activations(x);
+  const buffer<float> dx = activation_scales(xq);
+  // d_x · Σ_j q_x[j] per block: what the min m of a weight block multiplies.
+  buffer<float> sx(xq.size());
+  for (std::size_t b = 0; b < xq.size(); ++b) {
+    int sum = 0;
+    for (std::size_t j = 0; j < qk; ++j) sum += xq[b].qs[j];
+    sx[b] = dx[b] * static_cast<float>(sum);
+  }
+  tensor<1> y = output(w.rows);
+  const std::size_t nb = w.blocks_per_row();
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const block_q4_1* row = w.row(r);
+    float mins = 0;
+    for (std::size_t b = 0; b < nb; ++b) mins += fp16::to_float(row[b].m) * sx[b];
+    y[r] = mins + sum_blocks(
+                      nb, [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 0); },
+                      [&](std::size_t b) { return fp16::to_float(row[b].d) * dx[b]; });
+  }
+  return y;
+}
+
+tensor<1> affine(const quant::affine_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  tensor<1> y = output(w.rows);
+  const bool int8 = w.format.bits == 8;
+  // A row is a run of groups (per tensor: the row is part of the one group).
+  const std::size_t group = std::min(w.group_size, w.cols);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const std::uint8_t* codes = w.codes.data() + r * w.row_bytes;
+    fvec acc = qkernels::zero();
+    float tail = 0;
+    for (std::size_t c0 = 0; c0 < w.cols; c0 += group) {
+      const std::size_t g = w.group_of(r, c0);
+      const int z = w.zero_point(g);
+      fvec part = qkernels::zero();
+      std::size_t c = c0;
+      // 16 values per chunk; int4 chunks must start on a byte (c even).
+      for (; c + 16 <= c0 + group && (int8 || c % 2 == 0); c += 16)
+        part = qkernels::add(part, int8 ? qkernels::dot_u8_f32(codes + c, z, x.data() + c)
+                                        : qkernels::dot_u4_f32(codes + c / 2, z, x.data() + c));
+      float rest = 0;
+      for (; c < c0 + group; ++c) rest += static_cast<float>(static_cast<int>(w.code(r, c)) - z) * x[c];
+      acc = qkernels::fmadd(acc, part, w.scales[g]);
+      tail += rest * w.scales[g];
+    }
+    y[r] = qkernels::hsum(acc) + tail;
+  }
+  return y;
+}
+
+tensor<1> nf4(const nf4::nf4_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  tensor<1> y = output(w.rows);
+  const std::size_t per_row = w.cols / w.block;
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    fvec acc = qkernels::zero();
+    float tail = 0;
+    for (std::size_t k = 0; k < per_row; ++k) {
+      const std::size_t b = r * per_row + k, first = b * w.block;
+      const float* xb = x.data() + k * w.block;
+      const float a = w.block_absmax(b);
+      fvec part = qkernels::zero();
+      std::size_t j = 0;
+      for (; j + 16 <= w.block; j += 16)
+        part = qkernels::add(part, qkernels::dot_nf4_f32(w.codes.data() + (first + j) / 2, xb + j));
+      float rest = 0;
+      for (; j < w.block; ++j) rest += nf4::code[w.code_at(r, k * w.block + j)] * xb[j];
+      acc = qkernels::fmadd(acc, part, a);
+      tail += rest * a;
+    }
+    y[r] = qkernels::hsum(acc) + tail;
+  }
+  return y;
+}
+
+tensor<1> fp32_reference(const tensor<2>& w, const tensor<1>& x) {
+  const std::size_t rows = w.shape(0), cols = w.shape(1);
+  check_x(x, cols);
+  tensor<1> y = output(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (std::size_t c = 0; c < cols; ++c) sum += static_cast<double>(w(r, c)) * x[c];
+    y[r] = static_cast<float>(sum);
+  }
+  return y;
+}
+
+tensor<1> q8_0_reference(const ggml::q8_0_matrix& w, const buffer<block_q8_0>& xq) {
+  require(xq.size() == w.blocks_per_row(), "xq.size", xq.size(), "cols / 32 of the weights");
+  tensor<1> y = output(w.rows);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const block_q8_0* row = w.row(r);
+    float sumf = 0;
+    for (std::size_t ib = 0; ib < xq.size(); ++ib) {
+      int sumi = 0;
+      for (std::size_t j = 0; j < qk; j++) sumi += row[ib].qs[j] * xq[ib].qs[j];
+      sumf += sumi * (fp16::to_float(row[ib].d) * fp16::to_float(xq[ib].d));
+    }
+    y[r] = sumf;
+  }
+  return y;
+}
+
+tensor<1> q4_0_reference(const ggml::q4_0_matrix& w, const buffer<block_q8_0>& xq) {
+  require(xq.size() == w.blocks_per_row(), "xq.size", xq.size(), "cols / 32 of the weights");
+  tensor<1> y = output(w.rows);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const block_q4_0* row = w.row(r);
+    float sumf = 0;
+    for (std::size_t ib = 0; ib < xq.size(); ++ib) {
+      int sumi0 = 0, sumi1 = 0;
+      for (std::size_t j = 0; j < qk / 2; ++j) {
+        const int v0 = (row[ib].qs[j] & 0x0F) - 8;
+        const int v1 = (row[ib].qs[j] >> 4) - 8;
+        sumi0 += v0 * xq[ib].qs[j];
+        sumi1 += v1 * xq[ib].qs[j + qk / 2];
+      }
+      const int sumi = sumi0 + sumi1;
+      sumf += sumi * fp16::to_float(row[ib].d) * fp16::to_float(xq[ib].d);
+    }
+    y[r] = sumf;
+  }
+  return y;
+}
+
+tensor<1> q4_1_reference(const ggml::q4_1_matrix& w, const buffer<block_q8_0>& xq) {
+  require(xq.size() == w.blocks_per_row(), "xq.size", xq.size(), "cols / 32 of the weights");
+  tensor<1> y = output(w.rows);
+  for (std::size_t r = 0; r < w.rows; ++r) {
+    const block_q4_1* row = w.row(r);
+    float sumf = 0;
+    for (std::size_t ib = 0; ib < xq.size(); ++ib) {
+      int sumi0 = 0, sumi1 = 0, sumx = 0;
+      for (std::size_t j = 0; j < qk / 2; ++j) {
+        sumi0 += (row[ib].qs[j] & 0x0F) * xq[ib].qs[j];
+        sumi1 += (row[ib].qs[j] >> 4) * xq[ib].qs[j + qk / 2];
+        sumx += xq[ib].qs[j] + xq[ib].qs[j + qk / 2];
+      }
+      const float dx = fp16::to_float(xq[ib].d);
+      sumf += (sumi0 + sumi1) * fp16::to_float(row[ib].d) * dx + fp16::to_float(row[ib].m) * (dx * sumx);
+    }
+    y[r] = sumf;
+  }
+  return y;
+}
+
+}  // namespace memlab::qmatvec
