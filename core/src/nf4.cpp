@@ -95,12 +95,6 @@ float nf4_matrix::block_absmax(std::size_t b) const {
   return dynamic_map()[absmax_codes[b]] * absmax_scales[b / absmax_block] + offset[0];
 }
 
-std::uint8_t nf4_matrix::code_at(std::size_t r, std::size_t c) const {
-  const std::size_t i = r * cols + c;
-  const std::uint8_t byte = codes[i / 2];
-  return i % 2 ? byte & 0x0F : byte >> 4;
-}
-
 std::size_t nf4_matrix::bytes() const {
   return codes.size() + absmax.size() * sizeof(float) + absmax_codes.size() +
          absmax_scales.size() * sizeof(float) + offset.size() * sizeof(float);

@@ -144,13 +144,17 @@ inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
 
 #else  // GCC (or clang) vector extensions, natively
 
+// Loads go through memcpy into plain vector types, and widening goes one step
+// at a time (8 -> 16 -> 32 bits): GCC 12 turns a direct u8 -> i32 conversion,
+// or a dereferenced under-aligned vector pointer, into 16 scalar byte loads.
 constexpr int lanes = 16;
 typedef float fvec __attribute__((vector_size(lanes * sizeof(float))));
 typedef std::int32_t ivec __attribute__((vector_size(lanes * sizeof(std::int32_t))));
 typedef std::int16_t svec __attribute__((vector_size(lanes * sizeof(std::int16_t))));
-typedef std::int8_t bvec __attribute__((vector_size(lanes), aligned(1)));
-typedef std::uint8_t ubvec __attribute__((vector_size(lanes), aligned(1)));
-typedef std::uint8_t ubvec8 __attribute__((vector_size(8), aligned(1)));
+typedef std::uint16_t usvec __attribute__((vector_size(lanes * sizeof(std::uint16_t))));
+typedef std::int8_t bvec __attribute__((vector_size(lanes)));
+typedef std::uint8_t ubvec __attribute__((vector_size(lanes)));
+typedef std::uint8_t ubvec8 __attribute__((vector_size(8)));
 
 inline fvec zero() { return fvec{}; }
 inline fvec fmadd(fvec acc, fvec v, float s) { return acc + v * s; }
@@ -160,48 +164,61 @@ inline float hsum(fvec v) {
   for (int l = 0; l < lanes; ++l) sum += v[l];
   return sum;
 }
-inline fvec load(const float* p) {
-  fvec v;
+template <class V>
+inline V load(const void* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline svec widen(bvec v) { return __builtin_convertvector(v, svec); }
+// 16 unsigned bytes minus a zero point, as floats.
+inline fvec to_float(ubvec v, int zero) {
+  return __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(v, usvec), ivec) - zero, fvec);
+}
+
+typedef std::int8_t bvec32 __attribute__((vector_size(2 * lanes)));
+typedef std::int16_t svec32 __attribute__((vector_size(2 * lanes * sizeof(std::int16_t))));
+
+// 32 int8 products as int16 (exact: |a·b| <= 128·127), their two halves added
+// (exact: 2·128·127 < 2^15), as 16 floats.
+inline fvec products_to_float(bvec32 a, bvec32 b) {
+  const svec32 p = __builtin_convertvector(a, svec32) * __builtin_convertvector(b, svec32);
+  const svec s = __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) +
+                 __builtin_shufflevector(p, p, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+  return __builtin_convertvector(s, fvec);
+}
 
 inline fvec dot_q8_q8(const std::int8_t* a, const std::int8_t* b) {
-  const svec p = widen(*reinterpret_cast<const bvec*>(a)) * widen(*reinterpret_cast<const bvec*>(b)) +
-                 widen(*reinterpret_cast<const bvec*>(a + 16)) * widen(*reinterpret_cast<const bvec*>(b + 16));
-  return __builtin_convertvector(p, fvec);
+  return products_to_float(load<bvec32>(a), load<bvec32>(b));
 }
 
 inline fvec dot_q4_q8(const std::uint8_t* qs, const std::int8_t* b, int offset) {
-  const ubvec q = *reinterpret_cast<const ubvec*>(qs);
-  const bvec lo = reinterpret_cast<bvec>(q & 0x0F) - static_cast<std::int8_t>(offset);
-  const bvec hi = reinterpret_cast<bvec>(q >> 4) - static_cast<std::int8_t>(offset);
-  const svec p = widen(lo) * widen(*reinterpret_cast<const bvec*>(b)) +
-                 widen(hi) * widen(*reinterpret_cast<const bvec*>(b + 16));
-  return __builtin_convertvector(p, fvec);
+  const ubvec q = load<ubvec>(qs);
+  const bvec lo = reinterpret_cast<bvec>(q & 0x0F), hi = reinterpret_cast<bvec>(q >> 4);
+  // values 0..15 in the low nibbles, 16..31 in the high ones: side by side they are in order
+  const bvec32 w = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+                                           19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) -
+                   static_cast<std::int8_t>(offset);
+  return products_to_float(w, load<bvec32>(b));
 }
 
 inline fvec dot_u8_f32(const std::uint8_t* c, int zero, const float* x) {
-  const ivec v = __builtin_convertvector(*reinterpret_cast<const ubvec*>(c), ivec) - zero;
-  return __builtin_convertvector(v, fvec) * load(x);
+  return to_float(load<ubvec>(c), zero) * load<fvec>(x);
 }
 
 // 8 bytes -> 16 nibbles in value order (see the wasm version).
 inline ubvec nibbles(const std::uint8_t* bytes, bool low_first) {
-  const ubvec8 v = *reinterpret_cast<const ubvec8*>(bytes);
+  const ubvec8 v = load<ubvec8>(bytes);
   const ubvec8 lo = v & 0x0F, hi = v >> 4;
-  const ubvec8 first = low_first ? lo : hi, second = low_first ? hi : lo;
-  return __builtin_shufflevector(first, second, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  return low_first ? __builtin_shufflevector(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)
+                   : __builtin_shufflevector(hi, lo, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
 inline fvec dot_u4_f32(const std::uint8_t* bytes, int zero, const float* x) {
-  const ivec v = __builtin_convertvector(nibbles(bytes, true), ivec) - zero;
-  return __builtin_convertvector(v, fvec) * load(x);
+  return to_float(nibbles(bytes, true), zero) * load<fvec>(x);
 }
 
 inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
-  const ivec idx = __builtin_convertvector(nibbles(bytes, false), ivec);
+  const ivec idx = __builtin_convertvector(__builtin_convertvector(nibbles(bytes, false), usvec), ivec);
 #if defined(__clang__)
   fvec values;
   for (int l = 0; l < lanes; ++l) values[l] = nf4::code[static_cast<std::size_t>(idx[l])];
@@ -214,10 +231,24 @@ inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
   }();
   const fvec values = __builtin_shuffle(table, idx);
 #endif
-  return values * load(x);
+  return values * load<fvec>(x);
 }
 
 #endif
+
+// Σ_{k < chunks} chunk(k), with two accumulators so that two chunks are in
+// flight (one would wait for the previous add on every chunk).
+template <class Chunk>
+inline fvec sum_chunks(std::size_t chunks, Chunk chunk) {
+  fvec a0 = zero(), a1 = zero();
+  std::size_t k = 0;
+  for (; k + 2 <= chunks; k += 2) {
+    a0 = add(a0, chunk(k));
+    a1 = add(a1, chunk(k + 1));
+  }
+  if (k < chunks) a0 = add(a0, chunk(k));
+  return add(a0, a1);
+}
 
 // Σ_j fp16(w[j])·x[j] over n values, converting as it goes; 16 accumulators so
 // that both compilers vectorize the conversion (it is branch-free bit work).

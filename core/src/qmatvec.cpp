@@ -122,54 +122,67 @@ tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
   return y;
 }
 
+namespace {
+
+// One row of an affine matrix: Σ_groups s_g · Σ_{c in g} (code - z_g) · x[c].
+// Whole 16-value chunks go through the vector kernel; int4 chunks need an even
+// start (two codes per byte), so a group starting mid-byte, and the values past
+// the last whole chunk, take the scalar path.
+template <int Bits>
+float affine_row(const quant::affine_matrix& w, std::size_t r, const float* x, std::size_t group) {
+  const std::uint8_t* codes = w.codes.data() + r * w.row_bytes;
+  fvec acc = qkernels::zero();
+  float tail = 0;
+  for (std::size_t c0 = 0; c0 < w.cols; c0 += group) {
+    const std::size_t g = w.group_of(r, c0);
+    const int z = w.zero_point(g);
+    const float s = w.scales[g];
+    const std::size_t chunks = (Bits == 8 || c0 % 2 == 0) ? group / 16 : 0;
+    const fvec part = qkernels::sum_chunks(chunks, [&](std::size_t k) {
+      const std::size_t c = c0 + 16 * k;
+      return Bits == 8 ? qkernels::dot_u8_f32(codes + c, z, x + c) : qkernels::dot_u4_f32(codes + c / 2, z, x + c);
+    });
+    float rest = 0;
+    for (std::size_t c = c0 + 16 * chunks; c < c0 + group; ++c)
+      rest += static_cast<float>(static_cast<int>(w.code(r, c)) - z) * x[c];
+    acc = qkernels::fmadd(acc, part, s);
+    tail += rest * s;
+  }
+  return qkernels::hsum(acc) + tail;
+}
+
+}  // namespace
+
 tensor<1> affine(const quant::affine_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
   tensor<1> y = output(w.rows);
-  const bool int8 = w.format.bits == 8;
   // A row is a run of groups (per tensor: the row is part of the one group).
   const std::size_t group = std::min(w.group_size, w.cols);
-  for (std::size_t r = 0; r < w.rows; ++r) {
-    const std::uint8_t* codes = w.codes.data() + r * w.row_bytes;
-    fvec acc = qkernels::zero();
-    float tail = 0;
-    for (std::size_t c0 = 0; c0 < w.cols; c0 += group) {
-      const std::size_t g = w.group_of(r, c0);
-      const int z = w.zero_point(g);
-      fvec part = qkernels::zero();
-      std::size_t c = c0;
-      // 16 values per chunk; int4 chunks must start on a byte (c even).
-      for (; c + 16 <= c0 + group && (int8 || c % 2 == 0); c += 16)
-        part = qkernels::add(part, int8 ? qkernels::dot_u8_f32(codes + c, z, x.data() + c)
-                                        : qkernels::dot_u4_f32(codes + c / 2, z, x.data() + c));
-      float rest = 0;
-      for (; c < c0 + group; ++c) rest += static_cast<float>(static_cast<int>(w.code(r, c)) - z) * x[c];
-      acc = qkernels::fmadd(acc, part, w.scales[g]);
-      tail += rest * w.scales[g];
-    }
-    y[r] = qkernels::hsum(acc) + tail;
-  }
+  for (std::size_t r = 0; r < w.rows; ++r)
+    y[r] = w.format.bits == 8 ? affine_row<8>(w, r, x.data(), group) : affine_row<4>(w, r, x.data(), group);
   return y;
 }
 
 tensor<1> nf4(const nf4::nf4_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
   tensor<1> y = output(w.rows);
-  const std::size_t per_row = w.cols / w.block;
+  const std::size_t per_row = w.cols / w.block, chunks = w.block / 16;
+  buffer<float> absmax(per_row);  // the row's block scales, restored once per row
   for (std::size_t r = 0; r < w.rows; ++r) {
+    for (std::size_t k = 0; k < per_row; ++k) absmax[k] = w.block_absmax(r * per_row + k);
+    const std::uint8_t* codes = w.codes.data() + r * w.cols / 2;
     fvec acc = qkernels::zero();
     float tail = 0;
     for (std::size_t k = 0; k < per_row; ++k) {
-      const std::size_t b = r * per_row + k, first = b * w.block;
-      const float* xb = x.data() + k * w.block;
-      const float a = w.block_absmax(b);
-      fvec part = qkernels::zero();
-      std::size_t j = 0;
-      for (; j + 16 <= w.block; j += 16)
-        part = qkernels::add(part, qkernels::dot_nf4_f32(w.codes.data() + (first + j) / 2, xb + j));
+      const std::size_t c0 = k * w.block;
+      const fvec part = qkernels::sum_chunks(chunks, [&](std::size_t j) {
+        const std::size_t c = c0 + 16 * j;
+        return qkernels::dot_nf4_f32(codes + c / 2, x.data() + c);
+      });
       float rest = 0;
-      for (; j < w.block; ++j) rest += nf4::code[w.code_at(r, k * w.block + j)] * xb[j];
-      acc = qkernels::fmadd(acc, part, a);
-      tail += rest * a;
+      for (std::size_t c = c0 + 16 * chunks; c < c0 + w.block; ++c) rest += nf4::code[w.code_at(r, c)] * x[c];
+      acc = qkernels::fmadd(acc, part, absmax[k]);
+      tail += rest * absmax[k];
     }
     y[r] = qkernels::hsum(acc) + tail;
   }

@@ -106,34 +106,6 @@ void check_format(const affine_format& f, std::size_t cols) {
   }
 }
 
-std::size_t affine_matrix::groups_per_row() const {
-  switch (format.scope) {
-    case granularity::tensor: return 0;
-    case granularity::channel: return 1;
-    case granularity::group: return cols / format.group;
-  }
-  return 0;
-}
-
-std::size_t affine_matrix::group_of(std::size_t r, std::size_t c) const {
-  switch (format.scope) {
-    case granularity::tensor: return 0;
-    case granularity::channel: return r;
-    case granularity::group: return r * groups_per_row() + c / format.group;
-  }
-  return 0;
-}
-
-std::uint8_t affine_matrix::code(std::size_t r, std::size_t c) const {
-  if (format.bits == 8) return codes[r * row_bytes + c];
-  const std::uint8_t byte = codes[r * row_bytes + c / 2];
-  return c % 2 ? byte >> 4 : byte & 0x0F;
-}
-
-int affine_matrix::zero_point(std::size_t group) const {
-  return format.symmetric ? 1 << (format.bits - 1) : zero_points[group];
-}
-
 float affine_matrix::value(std::size_t r, std::size_t c) const {
   const std::size_t g = group_of(r, c);
   return scales[g] * static_cast<float>(static_cast<int>(code(r, c)) - zero_point(g));

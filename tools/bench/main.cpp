@@ -2,6 +2,8 @@
 //
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
 //                          [--causal] [--block N] [--repeats N] [--json]
+//   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
+//                      [--group N] [--distribution gaussian|heavy] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   CLI::App app{"memlab-bench: run memlab's experiments natively and print their figures"};
   app.require_subcommand(1);
   memlab::bench::add_attention_command(app);
+  memlab::bench::add_quant_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -80,7 +80,10 @@ struct nf4_matrix {
   std::size_t blocks() const { return rows * cols / block; }
   // The absmax dequantization uses for block b: exact, or restored from 8 bits.
   float block_absmax(std::size_t b) const;
-  std::uint8_t code_at(std::size_t r, std::size_t c) const;
+  std::uint8_t code_at(std::size_t r, std::size_t c) const {
+    const std::size_t i = r * cols + c;
+    return i % 2 ? codes[i / 2] & 0x0F : codes[i / 2] >> 4;
+  }
   std::size_t bytes() const;         // all of the above, exactly
   double bits_per_weight() const;    // 8 · bytes() / (rows · cols)
 };

@@ -84,10 +84,25 @@ struct affine_matrix {
   buffer<float> scales;              // [groups]
   buffer<std::uint8_t> zero_points;  // [groups], empty when symmetric
 
-  std::size_t groups_per_row() const;             // 0 for granularity::tensor
-  std::size_t group_of(std::size_t r, std::size_t c) const;  // index into scales
-  std::uint8_t code(std::size_t r, std::size_t c) const;
-  int zero_point(std::size_t group) const;        // z; 2^(bits-1) when symmetric
+  // Groups in one row: 0 for granularity::tensor (the row is part of one group).
+  std::size_t groups_per_row() const {
+    return format.scope == granularity::group ? cols / format.group : format.scope == granularity::channel;
+  }
+  // Index into scales of value (r, c).
+  std::size_t group_of(std::size_t r, std::size_t c) const {
+    return format.scope == granularity::tensor  ? 0
+           : format.scope == granularity::channel ? r
+                                                  : r * groups_per_row() + c / format.group;
+  }
+  // z; 2^(bits-1) when symmetric.
+  int zero_point(std::size_t group) const {
+    return format.symmetric ? 1 << (format.bits - 1) : zero_points[group];
+  }
+  std::uint8_t code(std::size_t r, std::size_t c) const {
+    if (format.bits == 8) return codes[r * row_bytes + c];
+    const std::uint8_t byte = codes[r * row_bytes + c / 2];
+    return c % 2 ? byte >> 4 : byte & 0x0F;
+  }
   float value(std::size_t r, std::size_t c) const;  // ŵ[r, c]
   std::size_t bytes() const;          // codes + scales + zero points, exactly
   double bits_per_weight() const;     // 8 · bytes() / (rows · cols)
