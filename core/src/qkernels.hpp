@@ -68,21 +68,26 @@ inline fvec dot_q4_q8(const std::uint8_t* qs, const std::int8_t* b, int offset) 
   return wasm_f32x4_convert_i32x4(wasm_i32x4_extadd_pairwise_i16x8(s));
 }
 
-// Σ_j v[j]·x[j], j < 16, for 16 int16 values in two i16x8.
-inline fvec dot_i16_f32(v128_t v0, v128_t v1, const float* x) {
-  const fvec p0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v0)), wasm_v128_load(x));
-  const fvec p1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v0)), wasm_v128_load(x + 4));
-  const fvec p2 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(v1)), wasm_v128_load(x + 8));
-  const fvec p3 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(v1)), wasm_v128_load(x + 12));
+// Σ_j (c[j] - zero)·x[j], j < 16, for 16 codes in the bytes of v. The codes are
+// widened unsigned to 32 bits and the zero point subtracted there: clang 14
+// folds a sign extension followed by a conversion into a conversion from i16,
+// which it then does lane by lane.
+inline fvec dot_codes_f32(v128_t v, int zero, const float* x) {
+  const v128_t z = wasm_i32x4_splat(zero);
+  const v128_t lo = wasm_u16x8_extend_low_u8x16(v), hi = wasm_u16x8_extend_high_u8x16(v);
+  auto part = [&](v128_t c32, const float* xs) {
+    return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_sub(c32, z)), wasm_v128_load(xs));
+  };
+  const fvec p0 = part(wasm_u32x4_extend_low_u16x8(lo), x);
+  const fvec p1 = part(wasm_u32x4_extend_high_u16x8(lo), x + 4);
+  const fvec p2 = part(wasm_u32x4_extend_low_u16x8(hi), x + 8);
+  const fvec p3 = part(wasm_u32x4_extend_high_u16x8(hi), x + 12);
   return wasm_f32x4_add(wasm_f32x4_add(p0, p1), wasm_f32x4_add(p2, p3));
 }
 
 // Σ_j (c[j] - zero)·x[j], j < 16, one byte per code (affine int8).
 inline fvec dot_u8_f32(const std::uint8_t* c, int zero, const float* x) {
-  const v128_t v = wasm_v128_load(c);
-  const v128_t z = wasm_i16x8_splat(static_cast<std::int16_t>(zero));
-  return dot_i16_f32(wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(v), z),
-                     wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(v), z), x);
+  return dot_codes_f32(wasm_v128_load(c), zero, x);
 }
 
 // 8 bytes -> 16 nibble indexes in value order; low_first: value 2i in the low
@@ -97,10 +102,7 @@ inline v128_t nibbles(const std::uint8_t* bytes, bool low_first) {
 
 // Σ_j (c[j] - zero)·x[j], j < 16, two codes per byte, low nibble first (affine int4).
 inline fvec dot_u4_f32(const std::uint8_t* bytes, int zero, const float* x) {
-  const v128_t c = nibbles(bytes, true);
-  const v128_t z = wasm_i16x8_splat(static_cast<std::int16_t>(zero));
-  return dot_i16_f32(wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(c), z),
-                     wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(c), z), x);
+  return dot_codes_f32(nibbles(bytes, true), zero, x);
 }
 
 // The NF4 code book split into its four byte planes: i8x16.swizzle looks up 16
@@ -118,9 +120,11 @@ struct nf4_planes {
   }
 };
 
+// Built once at start-up: a function-local static would cost a guard call per use.
+inline const nf4_planes planes{};
+
 // Σ_j code[c[j]]·x[j], j < 16, two codes per byte, high nibble first (NF4).
 inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
-  static const nf4_planes planes;
   const v128_t idx = nibbles(bytes, false);
   const v128_t b0 = wasm_i8x16_swizzle(planes.plane[0], idx);
   const v128_t b1 = wasm_i8x16_swizzle(planes.plane[1], idx);
@@ -224,12 +228,7 @@ inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
   for (int l = 0; l < lanes; ++l) values[l] = nf4::code[static_cast<std::size_t>(idx[l])];
 #else
   // A 16-entry table in one vector: one permute (vpermps on AVX-512).
-  static const fvec table = [] {
-    fvec t;
-    for (int l = 0; l < lanes; ++l) t[l] = nf4::code[static_cast<std::size_t>(l)];
-    return t;
-  }();
-  const fvec values = __builtin_shuffle(table, idx);
+  const fvec values = __builtin_shuffle(load<fvec>(nf4::code.data()), idx);
 #endif
   return values * load<fvec>(x);
 }
