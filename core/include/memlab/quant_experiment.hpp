@@ -35,7 +35,7 @@ struct quant_config {
   int group = 128;                       // values per scale with granularity group
   std::string distribution = "gaussian"; // gaussian | heavy
   bool run_matvec = true;                // time the products (else only storage and error)
-  int repeats = 5;
+  int repeats = 5;                       // timed matrix-vector products (median)
   std::uint32_t seed = 1;
 };
 
@@ -46,7 +46,7 @@ struct quant_figures {
   std::size_t fp32_bytes = 0;        // 4 · rows · cols
   double bits_per_weight = 0;        // 8 · weight_bytes / (rows · cols)
   quant::error_figures error;        // W against dequantize(quantize(W))
-  run_figures quantize;              // time and tracked peak of quantizing W
+  run_figures quantize;              // time (one run after a warm-up) and tracked peak of quantizing W
   run_figures matvec;                // y = W x with the format's kernel
   run_figures fp32_matvec;           // the fp32 baseline on the same W and x
   double speedup = 0;                // fp32_matvec.median_ms / matvec.median_ms

@@ -17,6 +17,9 @@ function warmUp(api) {
     blockQ: 64, blockKv: 64, repeats: 3, seed: 1, runNaive: true };
   api.runAttention(config);
   api.runAttention({ ...config, causal: true });
+  for (const format of api.quantFormats())
+    api.runQuant({ rows: 256, cols: 1024, format, granularity: 'group', group: 128,
+      distribution: 'gaussian', runMatvec: true, repeats: 3, seed: 1 });
   return api;
 }
 
