@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels.hpp"
 #include "memlab/fp16.hpp"
 #include "memlab/nf4.hpp"
 
@@ -151,8 +152,8 @@ inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
 // Loads go through memcpy into plain vector types, and widening goes one step
 // at a time (8 -> 16 -> 32 bits): GCC 12 turns a direct u8 -> i32 conversion,
 // or a dereferenced under-aligned vector pointer, into 16 scalar byte loads.
-constexpr int lanes = 16;
-typedef float fvec __attribute__((vector_size(lanes * sizeof(float))));
+using kernels::lanes;
+using fvec = kernels::vfloat;  // 16 floats, as in core's other kernels
 typedef std::int32_t ivec __attribute__((vector_size(lanes * sizeof(std::int32_t))));
 typedef std::int16_t svec __attribute__((vector_size(lanes * sizeof(std::int16_t))));
 typedef std::uint16_t usvec __attribute__((vector_size(lanes * sizeof(std::uint16_t))));
@@ -165,7 +166,7 @@ inline fvec fmadd(fvec acc, fvec v, float s) { return acc + v * s; }
 inline fvec add(fvec a, fvec b) { return a + b; }
 inline float hsum(fvec v) {
   float sum = 0;
-  for (int l = 0; l < lanes; ++l) sum += v[l];
+  for (std::size_t l = 0; l < lanes; ++l) sum += v[l];
   return sum;
 }
 template <class V>
@@ -225,7 +226,7 @@ inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
   const ivec idx = __builtin_convertvector(__builtin_convertvector(nibbles(bytes, false), usvec), ivec);
 #if defined(__clang__)
   fvec values;
-  for (int l = 0; l < lanes; ++l) values[l] = nf4::code[static_cast<std::size_t>(idx[l])];
+  for (std::size_t l = 0; l < lanes; ++l) values[l] = nf4::code[static_cast<std::size_t>(idx[l])];
 #else
   // A 16-entry table in one vector: one permute (vpermps on AVX-512).
   const fvec values = __builtin_shuffle(load<fvec>(nf4::code.data()), idx);

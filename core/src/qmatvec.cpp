@@ -37,6 +37,15 @@ float sum_blocks(std::size_t nb, Chunk chunk, Scale scale) {
   return qkernels::hsum(qkernels::add(a0, a1));
 }
 
+// s[b] = d_w[b] · d_x[b] for one row of weight blocks, in a loop of its own: GCC
+// vectorizes it, and Q4_0 at 4096 x 4096 went from 2.4 to 1.85 ms natively. In
+// wasm the loop stays scalar and the products are ~10% slower than with the
+// conversion inline; one code path (and the same tracked scratch) for both wins.
+template <class Block>
+void row_scales(const Block* row, const buffer<float>& dx, buffer<float>& s) {
+  for (std::size_t b = 0; b < s.size(); ++b) s[b] = fp16::to_float(row[b].d) * dx[b];
+}
+
 // The activations' block scales as fp32 (converted once, not once per row).
 buffer<float> activation_scales(const buffer<block_q8_0>& xq) {
   buffer<float> dx(xq.size());
@@ -75,11 +84,12 @@ tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
   const buffer<block_q8_0> xq = quantize_activations(x);
   const buffer<float> dx = activation_scales(xq);
   tensor<1> y = output(w.rows);
+  buffer<float> s(w.blocks_per_row());
   for (std::size_t r = 0; r < w.rows; ++r) {
     const block_q8_0* row = w.row(r);
+    row_scales(row, dx, s);
     y[r] = sum_blocks(
-        w.blocks_per_row(), [&](std::size_t b) { return qkernels::dot_q8_q8(row[b].qs, xq[b].qs); },
-        [&](std::size_t b) { return fp16::to_float(row[b].d) * dx[b]; });
+        s.size(), [&](std::size_t b) { return qkernels::dot_q8_q8(row[b].qs, xq[b].qs); }, [&](std::size_t b) { return s[b]; });
   }
   return y;
 }
@@ -89,11 +99,12 @@ tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
   const buffer<block_q8_0> xq = quantize_activations(x);
   const buffer<float> dx = activation_scales(xq);
   tensor<1> y = output(w.rows);
+  buffer<float> s(w.blocks_per_row());
   for (std::size_t r = 0; r < w.rows; ++r) {
     const block_q4_0* row = w.row(r);
+    row_scales(row, dx, s);
     y[r] = sum_blocks(
-        w.blocks_per_row(), [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 8); },
-        [&](std::size_t b) { return fp16::to_float(row[b].d) * dx[b]; });
+        s.size(), [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 8); }, [&](std::size_t b) { return s[b]; });
   }
   return y;
 }
@@ -110,14 +121,15 @@ tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
     sx[b] = dx[b] * static_cast<float>(sum);
   }
   tensor<1> y = output(w.rows);
-  const std::size_t nb = w.blocks_per_row();
+  buffer<float> s(w.blocks_per_row());
   for (std::size_t r = 0; r < w.rows; ++r) {
     const block_q4_1* row = w.row(r);
+    row_scales(row, dx, s);
     float mins = 0;
-    for (std::size_t b = 0; b < nb; ++b) mins += fp16::to_float(row[b].m) * sx[b];
+    for (std::size_t b = 0; b < s.size(); ++b) mins += fp16::to_float(row[b].m) * sx[b];
     y[r] = mins + sum_blocks(
-                      nb, [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 0); },
-                      [&](std::size_t b) { return fp16::to_float(row[b].d) * dx[b]; });
+                      s.size(), [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 0); },
+                      [&](std::size_t b) { return s[b]; });
   }
   return y;
 }

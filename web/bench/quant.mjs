@@ -5,19 +5,12 @@
 //
 // Gaussian W, one matvec per format against the fp32 one on the same W and x;
 // medians after a warm-up.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchChromium } from '../e2e/chromium.mjs';
-import { serveStatic } from '../e2e/static-server.mjs';
+import { openPage } from '../e2e/helpers.mjs';
 
 const [rows = 4096, cols = 4096, repeats = 7] = process.argv.slice(2).map(Number);
-const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const server = await serveStatic(dist, '/');
-const browser = await launchChromium();
+const opened = await openPage({ coreTimeout: 60_000 });
 try {
-  const { page } = browser;
-  await page.goto(server.url);
-  await page.waitForSelector('#core-status[data-state=ready]', { timeout: 60_000 });
+  const { page } = opened;
   const section = page.locator('section#quantization');
   // A small error sweep; the matvec at the size asked for.
   const values = { rows: 128, cols: 256, group: 128, mvRows: rows, mvCols: cols, repeats };
@@ -35,6 +28,5 @@ try {
     .map((h) => h.padStart(14)).join(''));
   for (const r of table) console.log(r.map((c) => c.replace(/ok$/, '').padStart(14)).join(''));
 } finally {
-  await browser.close();
-  await server.close();
+  await opened.close();
 }

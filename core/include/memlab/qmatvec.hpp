@@ -22,9 +22,10 @@
 //   the sum is scaled once by the block's scale (affine: Σ (c - z)·x, times s).
 //
 // Time O(rows·cols) for all; reads rows·cols·bits/8 bytes of weights. Extra
-// memory: y; the Q8_0 activations (cols/32 · 34 bytes) plus their scales as fp32
-// (cols/32 · 4) for the ggml formats, and for Q4_1 the activation block sums
-// (cols/32 · 4). The inner loops (core/src/qkernels.hpp) are vectorized natively
+// memory: y; for the ggml formats the Q8_0 activations (cols/32 · 34 bytes), their
+// scales as fp32 and one row's products of scales d_w·d_x (cols/32 · 4 each), and
+// for Q4_1 the activation block sums (cols/32 · 4); for NF4 one row's absmax
+// values (cols/block · 4). The inner loops (core/src/qkernels.hpp) are vectorized natively
 // and in wasm (-msimd128); measured figures are in the README.
 //
 // Each fast kernel has a plain reference that the tests hold it to:
