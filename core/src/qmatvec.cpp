@@ -79,34 +79,45 @@ tensor<1> fp16(const fp16::fp16_matrix& w, const tensor<1>& x) {
   return y;
 }
 
-tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
-  check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
-  const buffer<float> dx = activation_scales(xq);
+namespace {
+
+// The ggml products: x as Q8_0 blocks, then per row
+//   y[r] = extra(r, row) + Σ_b d_w[b]·d_x[b] · dot(row[b], xq[b])
+// where dot is the block's integer dot product and extra adds what a format
+// needs besides (Q4_1: its minimums).
+template <class Block, class Dot, class Extra>
+tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const buffer<block_q8_0>& xq, const buffer<float>& dx,
+                       Dot dot, Extra extra) {
   tensor<1> y = output(w.rows);
   buffer<float> s(w.blocks_per_row());
   for (std::size_t r = 0; r < w.rows; ++r) {
-    const block_q8_0* row = w.row(r);
+    const Block* row = w.row(r);
     row_scales(row, dx, s);
-    y[r] = sum_blocks(
-        s.size(), [&](std::size_t b) { return qkernels::dot_q8_q8(row[b].qs, xq[b].qs); }, [&](std::size_t b) { return s[b]; });
+    y[r] = extra(row) + sum_blocks(
+                            s.size(), [&](std::size_t b) { return dot(row[b], xq[b]); },
+                            [&](std::size_t b) { return s[b]; });
   }
   return y;
+}
+
+constexpr auto no_extra = [](const auto*) { return 0.0f; };
+
+}  // namespace
+
+tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
+  check_x(x, w.cols);
+  const buffer<block_q8_0> xq = quantize_activations(x);
+  return ggml_product(
+      w, xq, activation_scales(xq),
+      [](const block_q8_0& a, const block_q8_0& b) { return qkernels::dot_q8_q8(a.qs, b.qs); }, no_extra);
 }
 
 tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
   const buffer<block_q8_0> xq = quantize_activations(x);
-  const buffer<float> dx = activation_scales(xq);
-  tensor<1> y = output(w.rows);
-  buffer<float> s(w.blocks_per_row());
-  for (std::size_t r = 0; r < w.rows; ++r) {
-    const block_q4_0* row = w.row(r);
-    row_scales(row, dx, s);
-    y[r] = sum_blocks(
-        s.size(), [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 8); }, [&](std::size_t b) { return s[b]; });
-  }
-  return y;
+  return ggml_product(
+      w, xq, activation_scales(xq),
+      [](const block_q4_0& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 8); }, no_extra);
 }
 
 tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
@@ -120,18 +131,13 @@ tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
     for (std::size_t j = 0; j < qk; ++j) sum += xq[b].qs[j];
     sx[b] = dx[b] * static_cast<float>(sum);
   }
-  tensor<1> y = output(w.rows);
-  buffer<float> s(w.blocks_per_row());
-  for (std::size_t r = 0; r < w.rows; ++r) {
-    const block_q4_1* row = w.row(r);
-    row_scales(row, dx, s);
-    float mins = 0;
-    for (std::size_t b = 0; b < s.size(); ++b) mins += fp16::to_float(row[b].m) * sx[b];
-    y[r] = mins + sum_blocks(
-                      s.size(), [&](std::size_t b) { return qkernels::dot_q4_q8(row[b].qs, xq[b].qs, 0); },
-                      [&](std::size_t b) { return s[b]; });
-  }
-  return y;
+  return ggml_product(
+      w, xq, dx, [](const block_q4_1& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 0); },
+      [&](const block_q4_1* row) {
+        float mins = 0;
+        for (std::size_t b = 0; b < sx.size(); ++b) mins += fp16::to_float(row[b].m) * sx[b];
+        return mins;
+      });
 }
 
 namespace {
