@@ -15,6 +15,7 @@ namespace memlab::bench {
 // Adds the subcommand to app; its callback runs the experiment and prints.
 void add_attention_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_quant_command(CLI::App& app);
 
 // "1.50 MiB"; "n/a" for negative (unknown) sizes.
 std::string bytes_text(double bytes);

@@ -3,6 +3,8 @@
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
 //                          [--causal] [--block N] [--repeats N] [--json]
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--table] [--json]
+//   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
+//                      [--group N] [--distribution gaussian|heavy] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   memlab::bench::add_attention_command(app);
   memlab::bench::add_generate_command(app);
+  memlab::bench::add_quant_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,10 +4,10 @@
 //   npm run build && npm run bench:kv-cache -- [tokens]   (default "10, 25, 50, 100, 200, 500")
 //
 // The tiny GPT: 4 layers, d_model 128, 4 heads (MHA), max_seq 512.
-import { printTable, runSection } from './page.mjs';
+import { benchSection, printTable } from './page.mjs';
 
 const tokens = process.argv[2] ?? '10, 25, 50, 100, 200, 500';
-const { rows, browserName } = await runSection('kv-cache',
+const { rows, browserName } = await benchSection('kv-cache',
   { tokens, layers: 4, dModel: 128, heads: 4, kvHeads: 4, noCache: true },
   '[data-test=kv-table]');
 console.log(`KV cache in ${browserName}: 4 layers, d_model 128, 4 heads`);

@@ -3,48 +3,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchChromium } from './chromium.mjs';
-import { serveStatic } from './static-server.mjs';
+import { chartPoints, expectDone, openPage, runSection, shots } from './helpers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-let server, browser, page;
-const problems = [];
-
-async function run(values) {
-  const section = page.locator('section#kv-cache');
-  for (const [name, value] of Object.entries(values)) {
-    const input = section.locator(`[name=${name}]`);
-    if (typeof value === 'boolean') await input.setChecked(value);
-    else await input.fill(String(value));
-  }
-  await section.locator('button[data-action=run]').click();
-  await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('kv-cache').dataset.state),
-    null, { timeout: 60_000 });
-  return section;
-}
+let opened;
 
 describe('KV cache section', { timeout: 120_000 }, () => {
-  before(async () => {
-    server = await serveStatic(path.join(here, '..', 'dist'), '/');
-    browser = await launchChromium();
-    page = browser.page;
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-    await page.goto(server.url);
-    await page.waitForSelector('#core-status[data-state=ready]', { timeout: 30_000 });
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  before(async () => { opened = await openPage(); });
+  after(async () => { await opened?.close(); });
 
   it('generates with and without the cache: both charts, the speedup table, the text', async () => {
-    const section = await run({ tokens: '8, 32', layers: 2, dModel: 64, heads: 4, kvHeads: 2, noCache: true });
-    assert.equal(await section.getAttribute('data-state'), 'done', await section.locator('[role=alert]').textContent());
-    assert.equal(await section.locator('[data-chart=speed]').getAttribute('data-points'), '4', 'speed chart: 2 lengths × 2');
-    // MHA, GQA (kv_heads 2), MQA × 7 lengths (8 ... 512)
-    assert.equal(await section.locator('[data-chart=bytes]').getAttribute('data-points'), '21');
+    const section = await runSection(opened.page, 'kv-cache',
+      { tokens: '8, 32', layers: 2, dModel: 64, heads: 4, kvHeads: 2, noCache: true }, 60_000);
+    await expectDone(section);
+    assert.equal(await chartPoints(section, 'speed'), 4, 'speed chart: 2 lengths × with and without cache');
+    assert.equal(await chartPoints(section, 'bytes'), 21, 'bytes chart: MHA, GQA, MQA × 7 lengths (8 … 512)');
     const speedups = await section.locator('[data-test=kv-table] [data-speedup]').evaluateAll(
       (cells) => cells.map((c) => Number(c.dataset.speedup)));
     assert.equal(speedups.length, 2);
@@ -54,13 +26,13 @@ describe('KV cache section', { timeout: 120_000 }, () => {
   });
 
   it('names a bad kv_heads, then runs again', async () => {
-    let section = await run({ kvHeads: 3 });
+    let section = await runSection(opened.page, 'kv-cache', { kvHeads: 3 });
     assert.equal(await section.getAttribute('data-state'), 'error');
     assert.match(await section.locator('[role=alert]').textContent(), /kv_heads = 3: expected a divisor of heads = 4/);
-    section = await run({ kvHeads: 1, noCache: false });
-    assert.equal(await section.getAttribute('data-state'), 'done');
-    mkdirSync(path.join(here, 'screenshots'), { recursive: true });
-    await section.screenshot({ path: path.join(here, 'screenshots', 'kv-cache.png') });
-    assert.deepEqual(problems, []);
+    section = await runSection(opened.page, 'kv-cache', { kvHeads: 1, noCache: false });
+    await expectDone(section);
+    mkdirSync(shots, { recursive: true });
+    await section.screenshot({ path: path.join(shots, 'kv-cache.png') });
+    assert.deepEqual(opened.errors, []);
   });
 });

@@ -4,80 +4,29 @@
 // saves a full-page screenshot to e2e/screenshots/page.png.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchChromium } from './chromium.mjs';
-import { serveStatic } from './static-server.mjs';
+import { openPage, runSection, expectDone, chartPoints as points, shots } from './helpers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.join(here, '..', 'dist');
-const shots = path.join(here, 'screenshots');
 const TOLERANCE = 1e-5;
-const RUN_TIMEOUT = 30_000;
 
-let server, browser, page;
-const consoleErrors = [];
-
-/** Sets the named inputs of a section, then runs it and waits until it is done or failed. */
-async function run(sectionId, values) {
-  const section = page.locator(`section#${sectionId}`);
-  for (const [name, value] of Object.entries(values)) {
-    const input = section.locator(`[name=${name}]`);
-    if (typeof value === 'boolean') await input.setChecked(value);
-    else await input.fill(String(value));
-  }
-  const button = section.locator('button[data-action=run]');
-  await button.click();
-  await page.waitForFunction(
-    (id) => ['done', 'error'].includes(document.getElementById(id).dataset.state),
-    sectionId,
-    { timeout: RUN_TIMEOUT },
-  ).catch(() => { throw new Error(`#${sectionId}: the run did not finish within ${RUN_TIMEOUT / 1000} s`); });
-  assert.equal(await button.isEnabled(), true, `#${sectionId}: Run stays disabled after the run`);
-  return section;
-}
-
-async function expectDone(section) {
-  const state = await section.getAttribute('data-state');
-  if (state !== 'done') {
-    const alert = await section.locator('[role=alert]').textContent();
-    assert.fail(`#${await section.getAttribute('id')}: expected a finished run, got state ${state}: ${alert}`);
-  }
-}
-
-async function points(section, chart) {
-  const figure = section.locator(`[data-chart=${chart}]`);
-  assert.equal(await figure.count(), 1, `chart ${chart} missing`);
-  return Number(await figure.getAttribute('data-points'));
-}
+let opened, page;
+const run = (sectionId, values) => runSection(page, sectionId, values);
 
 describe('memlab page', { timeout: 90_000 }, () => {
   before(async () => {
-    assert.ok(existsSync(path.join(dist, 'index.html')), `${dist}/index.html missing: run \`npm run build\` first`);
-    server = await serveStatic(dist, '/some/sub/path/');
-    browser = await launchChromium();
-    page = browser.page;
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
-    page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
+    opened = await openPage({ coreTimeout: 15_000 });
+    page = opened.page;
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await opened?.close();
   });
 
   it('loads from a sub-path and the core becomes ready', async () => {
-    await page.goto(server.url);
     assert.equal(await page.locator('h1').textContent(), 'memlab');
-    await page.waitForSelector('#core-status[data-state=ready]', { timeout: 15_000 }).catch(async () => {
-      const s = page.locator('#core-status');
-      throw new Error(`the core did not load: ${await s.textContent()} ${(await s.getAttribute('title')) ?? ''}`);
-    });
     for (const id of ['flash-vs-naive', 'gqa'])
-      assert.equal(await page.locator(`section#${id}`).count(), 1, `section #${id} missing`);
+      assert.equal(await page.locator(`section.experiment#${id}`).count(), 1, `section #${id} missing`);
   });
 
   it('flash vs naive: a small sweep draws both charts and every diff is within 1e-5', async () => {
@@ -120,6 +69,6 @@ describe('memlab page', { timeout: 90_000 }, () => {
   it('saves a screenshot, with no console errors', async () => {
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, 'page.png'), fullPage: true });
-    assert.deepEqual(consoleErrors, [], `console errors:\n${consoleErrors.join('\n')}`);
+    assert.deepEqual(opened.errors, [], `console errors:\n${opened.errors.join('\n')}`);
   });
 });

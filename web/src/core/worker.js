@@ -22,6 +22,9 @@ function warmUp(api) {
   const sampler = { temperature: 0, topK: 0, seed: 1 };
   for (const useCache of [true, false])
     api.runGeneration({ model, modelSeed: 1, prompt: 'warm', tokens: 40, useCache, sampler }, undefined);
+  for (const format of api.quantFormats())
+    api.runQuant({ rows: 256, cols: 1024, format, granularity: 'group', group: 128,
+      distribution: 'gaussian', runMatvec: true, repeats: 3, seed: 1 });
   return api;
 }
 

@@ -1,11 +1,16 @@
 // Line charts over Chart.js, for figures that span orders of magnitude.
 //
 // A spec:
-//   { title, x: axis, y: axis, series: [{ label, color?, points: [[x, y], ...] }] }
-//   axis = { label, log2?: boolean, format?: (value) => string }
+//   { title, x: axis, y: axis, series: [{ label, color?, points: [[x, y, name?], ...], style? }] }
+//   axis = { label, log2?: boolean, log10?: boolean, format?: (value) => string }
+// spec.mode picks the tooltip's points: 'index' (default: the same point of every
+// series) or 'nearest'. A point's optional name heads its tooltip (e.g. the scheme of a scatter point);
+// `style` holds extra Chart.js dataset options, e.g. { showLine: false } for a
+// scatter, or { pointStyle: 'line', rotation: 90 } for vertical tick marks.
 // A log2 axis plots log2(value) on a linear scale, so ticks fall on powers of two
 // (64, 128, 256 ... or 1 KiB, 4 KiB, 16 KiB ...) and a straight line of slope k on
-// a log-log chart means value ~ seq^k. Points that cannot be plotted (NaN, or <= 0
+// a log-log chart means value ~ seq^k; a log10 axis does the same with powers of
+// ten (errors: 1e-4, 1e-3, ...). Points that cannot be plotted (NaN, or <= 0
 // on a log axis) are left out; the figure's data-points attribute counts the rest.
 //
 // Chart.js is loaded lazily, so the page shell appears before it arrives.
@@ -20,25 +25,30 @@ export const palette = ['#d9480f', '#1c7ed6', '#2b8a3e', '#7048e8', '#c2255c', '
 
 const charts = new WeakMap(); // canvas -> Chart
 
+// The base of a logarithmic axis (2 or 10), or null for a linear one.
+const logBase = (axis) => (axis.log10 ? 10 : axis.log2 ? 2 : null);
+
 function plotted(value, axis) {
   if (!Number.isFinite(value)) return null;
-  if (!axis.log2) return value;
-  return value > 0 ? Math.log2(value) : null;
+  const base = logBase(axis);
+  if (!base) return value;
+  return value > 0 ? (base === 10 ? Math.log10(value) : Math.log2(value)) : null;
 }
 
 function scaleFor(axis, values) {
   const format = axis.format ?? ((v) => String(Number(v.toPrecision(3))));
+  const base = logBase(axis);
   const scale = {
     type: 'linear',
     title: { display: true, text: axis.label },
-    ticks: { callback: axis.log2 ? (v) => format(2 ** v) : (v) => format(v) },
+    ticks: { callback: base ? (v) => format(base ** v) : (v) => format(v) },
   };
-  if (axis.log2 && values.length > 0) {
+  if (base && values.length > 0) {
     let lo = Math.floor(Math.min(...values));
     let hi = Math.ceil(Math.max(...values));
     if (hi - lo < 2) { lo -= 1; hi += 1; }
     const step = Math.max(1, Math.ceil((hi - lo) / 8));
-    lo = Math.floor(lo / step) * step; // ticks on whole powers of two
+    lo = Math.floor(lo / step) * step; // ticks on whole powers of the base
     hi = Math.ceil(hi / step) * step;
     Object.assign(scale, { min: lo, max: hi });
     scale.ticks.stepSize = step;
@@ -54,14 +64,15 @@ export async function renderChart(figure, spec) {
   const datasets = spec.series.map((s, i) => {
     const color = s.color ?? palette[i % palette.length];
     const data = [];
-    for (const [rx, ry] of s.points) {
+    for (const [rx, ry, name] of s.points) {
       const x = plotted(rx, spec.x);
       const y = plotted(ry, spec.y);
-      if (x !== null && y !== null) data.push({ x, y, rx, ry });
+      if (x !== null && y !== null) data.push({ x, y, rx, ry, name });
     }
     return {
       label: s.label, data, borderColor: color, backgroundColor: color,
       borderWidth: 2, pointRadius: 3, pointHoverRadius: 5, tension: 0, clip: false,
+      ...s.style,
     };
   });
   const all = datasets.flatMap((d) => d.data);
@@ -69,13 +80,17 @@ export async function renderChart(figure, spec) {
     responsive: true,
     maintainAspectRatio: false,
     animation: false,
-    interaction: { mode: 'index', intersect: false },
+    interaction: { mode: spec.mode ?? 'index', intersect: false },
     scales: { x: scaleFor(spec.x, all.map((p) => p.x)), y: scaleFor(spec.y, all.map((p) => p.y)) },
     plugins: {
       legend: { position: 'bottom', labels: { boxWidth: 12, boxHeight: 12 } },
       tooltip: {
         callbacks: {
-          title: (items) => (items.length ? `${spec.x.label} ${fx(items[0].raw.rx)}` : ''),
+          title: (items) => {
+            if (!items.length) return '';
+            const { name, rx } = items[0].raw;
+            return name ? `${name} (${spec.x.label} ${fx(rx)})` : `${spec.x.label} ${fx(rx)}`;
+          },
           label: (item) => `${item.dataset.label}: ${fy(item.raw.ry)}`,
         },
       },

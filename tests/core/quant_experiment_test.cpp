@@ -1,0 +1,114 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "memlab/error.hpp"
+#include "memlab/quant_experiment.hpp"
+#include "memlab/quantized_matrix.hpp"
+
+using namespace memlab;
+
+TEST_CASE("the quantization experiment reports exact storage and small kernel differences, every format") {
+  for (const auto& name : quant::format_names()) {
+    CAPTURE(name);
+    experiments::quant_config c;
+    c.rows = 64;
+    c.cols = 256;
+    c.format = name;
+    c.repeats = 1;
+    const auto f = experiments::run_quant(c);
+    REQUIRE(f.matvec.ran);
+    REQUIRE(f.fp32_matvec.ran);
+    CHECK(f.fp32_bytes == 64 * 256 * 4);
+    CHECK(f.bits_per_weight == 8.0 * f.weight_bytes / (64 * 256));
+    CHECK(f.quantize.peak_bytes >= f.weight_bytes);
+    CHECK(f.kernel_rel_diff <= 1e-5);
+    CHECK(f.error.rel_frobenius < (name == "fp32" ? 1e-12 : 0.15));
+    CHECK(f.output_rel_error < (name == "fp32" ? 1e-6 : 0.15));
+    CHECK(f.speedup > 0);
+  }
+}
+
+TEST_CASE("the quantization experiment: fewer bits, more error, on Gaussian weights") {
+  auto run = [](const char* name) {
+    experiments::quant_config c;
+    c.rows = 128;
+    c.cols = 512;
+    c.format = name;
+    c.run_matvec = false;
+    return experiments::run_quant(c);
+  };
+  const auto f16 = run("fp16"), q8 = run("q8_0"), q4 = run("q4_0"), n4 = run("nf4");
+  experiments::quant_config c;
+  c.rows = 128;
+  c.cols = 512;
+  c.format = "int4_sym";
+  c.group = 64;
+  c.run_matvec = false;
+  const auto i4 = experiments::run_quant(c);  // absmax int4, fp32 scale per 64: 4.5 bits like NF4
+  CHECK(f16.bits_per_weight == 16);
+  CHECK(q8.bits_per_weight == 8.5);
+  CHECK(q4.bits_per_weight == 4.5);
+  CHECK(f16.error.rel_frobenius < q8.error.rel_frobenius);
+  CHECK(q8.error.rel_frobenius < q4.error.rel_frobenius);
+  CHECK(n4.bits_per_weight == 4.5);
+  CHECK(i4.bits_per_weight == 4.5);
+  CHECK(n4.error.rel_frobenius < 0.9 * i4.error.rel_frobenius);  // NF4 fits the Gaussian better
+  CHECK_FALSE(q4.matvec.ran);
+}
+
+TEST_CASE("the grid experiment: NF4 uses its 16 codes more evenly than int4 on Gaussian weights") {
+  experiments::quant_grid_config c;
+  c.cols = 4096;
+  const auto g = experiments::run_quant_grid(c);
+  CHECK(g.row.size() == 4096);
+  CHECK(g.int4_grid.size() == 15);
+  CHECK(g.nf4_grid.size() == 16);
+  CHECK(std::accumulate(g.int4_counts.begin(), g.int4_counts.end(), std::size_t{0}) == 4096);
+  CHECK(std::accumulate(g.nf4_counts.begin(), g.nf4_counts.end(), std::size_t{0}) == 4096);
+  CHECK(g.nf4_entropy_bits > g.int4_entropy_bits + 0.3);
+  CHECK(g.nf4_entropy_bits <= 4.0);
+  CHECK(g.nf4_rmse < g.int4_rmse);
+  // Both grids span the row: the largest magnitude is a grid end.
+  const float amax = std::fabs(*std::max_element(g.row.begin(), g.row.end(), [](float a, float b) {
+    return std::fabs(a) < std::fabs(b);
+  }));
+  CHECK(g.int4_grid.back() == doctest::Approx(amax));
+  CHECK(g.nf4_grid.back() == doctest::Approx(amax));
+}
+
+TEST_CASE("the quantization experiments name a bad parameter") {
+  using memlab::invalid_argument;
+  auto config = [](auto change) {
+    experiments::quant_config c;
+    c.rows = 8;
+    c.cols = 64;
+    c.repeats = 1;
+    change(c);
+    return c;
+  };
+  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.rows = -2; })),
+                       "rows = -2: expected a positive integer", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.format = "int2"; })),
+                       "format = int2: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
+                       "q8_0, q4_0, q4_1, nf4, nf4_dq",
+                       invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) {
+                         c.format = "int4_sym";
+                         c.group = 48;
+                       })),
+                       "group = 48: expected a divisor of cols = 64", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) {
+                         c.format = "int4_sym";
+                         c.granularity = "block";
+                       })),
+                       "granularity = block: expected one of tensor, channel, group", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.cols = 48; })),
+                       "cols = 48: expected a multiple of 32 (the Q4_0 block)", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.distribution = "uniform"; })),
+                       "distribution = uniform: expected gaussian or heavy", invalid_argument);
+  experiments::quant_grid_config g;
+  g.cols = 0;
+  CHECK_THROWS_WITH_AS(experiments::run_quant_grid(g), "cols = 0: expected a positive integer", invalid_argument);
+}

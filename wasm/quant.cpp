@@ -1,0 +1,111 @@
+// quant.cpp — quantization for JS: the storage/error/matvec experiment per format,
+// the int4-vs-NF4 grid of one weight row, the raw bytes of ggml blocks, and the
+// list of format names.
+// Translation only.
+#include <string>
+#include <vector>
+
+#include "api.hpp"
+#include "memlab/error.hpp"
+#include "memlab/ggml_blocks.hpp"
+#include "memlab/quant_experiment.hpp"
+#include "memlab/quantized_matrix.hpp"
+
+using namespace emscripten;
+using namespace memlab;
+using memlab::wasm::def;
+
+namespace {
+
+template <class T>
+val to_array(const std::vector<T>& values) {
+  // A view into wasm memory, copied by slice() before the vector is freed.
+  return val(typed_memory_view(values.size(), values.data())).call<val>("slice");
+}
+
+val quant_grid(experiments::quant_grid_config config) {
+  const auto g = experiments::run_quant_grid(config);
+  const std::vector<double> int4_counts(g.int4_counts.begin(), g.int4_counts.end());
+  const std::vector<double> nf4_counts(g.nf4_counts.begin(), g.nf4_counts.end());
+  val out = val::object();
+  out.set("config", g.config);
+  out.set("row", to_array(g.row));
+  out.set("int4Grid", to_array(g.int4_grid));
+  out.set("nf4Grid", to_array(g.nf4_grid));
+  out.set("int4Counts", to_array(int4_counts));
+  out.set("nf4Counts", to_array(nf4_counts));
+  out.set("int4Rmse", g.int4_rmse);
+  out.set("nf4Rmse", g.nf4_rmse);
+  out.set("int4EntropyBits", g.int4_entropy_bits);
+  out.set("nf4EntropyBits", g.nf4_entropy_bits);
+  return out;
+}
+
+// The raw bytes of ggml blocks (q8_0, q4_0, q4_1) for a row of values, to show
+// and test the layout from JS.
+val quant_block_bytes(std::string format, val values) {
+  const std::vector<float> v = convertJSArrayToNumberVector<float>(values);
+  auto w = tensor<2>::from_shape({1, v.size()});
+  std::copy(v.begin(), v.end(), w.begin());
+  const quant::format f = quant::parse_format(format);
+  std::vector<std::uint8_t> bytes;
+  auto copy = [&](const auto& m) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(m.blocks.data());
+    bytes.assign(p, p + m.bytes());
+  };
+  if (f.kind == quant::scheme::q8_0) copy(ggml::quantize_q8_0(w));
+  else if (f.kind == quant::scheme::q4_0) copy(ggml::quantize_q4_0(w));
+  else if (f.kind == quant::scheme::q4_1) copy(ggml::quantize_q4_1(w));
+  else require(false, "format", format, "q8_0, q4_0 or q4_1 (a ggml block format)");
+  return to_array(bytes);
+}
+
+val quant_formats() {
+  val names = val::array();
+  for (const auto& name : quant::format_names()) names.call<void>("push", name);
+  return names;
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(memlab_quant) {
+  value_object<experiments::quant_config>("QuantConfig")
+      .field("rows", &experiments::quant_config::rows)
+      .field("cols", &experiments::quant_config::cols)
+      .field("format", &experiments::quant_config::format)
+      .field("granularity", &experiments::quant_config::granularity)
+      .field("group", &experiments::quant_config::group)
+      .field("distribution", &experiments::quant_config::distribution)
+      .field("runMatvec", &experiments::quant_config::run_matvec)
+      .field("repeats", &experiments::quant_config::repeats)
+      .field("seed", &experiments::quant_config::seed);
+
+  value_object<quant::error_figures>("QuantError")
+      .field("maxAbs", &quant::error_figures::max_abs)
+      .field("rmse", &quant::error_figures::rmse)
+      .field("relFrobenius", &quant::error_figures::rel_frobenius);
+
+  value_object<experiments::quant_figures>("QuantFigures")
+      .field("config", &experiments::quant_figures::config)
+      .field("label", &experiments::quant_figures::label)
+      .field("weightBytes", &experiments::quant_figures::weight_bytes)
+      .field("fp32Bytes", &experiments::quant_figures::fp32_bytes)
+      .field("bitsPerWeight", &experiments::quant_figures::bits_per_weight)
+      .field("error", &experiments::quant_figures::error)
+      .field("quantize", &experiments::quant_figures::quantize)
+      .field("matvec", &experiments::quant_figures::matvec)
+      .field("fp32Matvec", &experiments::quant_figures::fp32_matvec)
+      .field("speedup", &experiments::quant_figures::speedup)
+      .field("outputRelError", &experiments::quant_figures::output_rel_error)
+      .field("kernelRelDiff", &experiments::quant_figures::kernel_rel_diff);
+
+  value_object<experiments::quant_grid_config>("QuantGridConfig")
+      .field("cols", &experiments::quant_grid_config::cols)
+      .field("distribution", &experiments::quant_grid_config::distribution)
+      .field("seed", &experiments::quant_grid_config::seed);
+
+  def<&experiments::run_quant>("runQuant");
+  def<&quant_grid>("runQuantGrid");
+  def<&quant_formats>("quantFormats");
+  def<&quant_block_bytes>("quantBlockBytes");
+}
