@@ -7,6 +7,9 @@
 #include <iterator>
 #include <stdexcept>
 
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xnoalias.hpp>
+
 #include "kernels.hpp"
 #include "memlab/attention.hpp"
 #include "memlab/error.hpp"
@@ -175,6 +178,46 @@ model::model(const config& c, weights w) : config_(c), weights_(std::move(w)) {
 
 std::size_t model::parameter_count() const { return parameters_of(config_); }
 
+std::size_t model::weight_bytes() const {
+  std::size_t bytes = parameter_count() * sizeof(float);
+  for (const auto& ql : quantized_)
+    for (const auto* m : {&ql.wq, &ql.wk, &ql.wv, &ql.wo, &ql.w1, &ql.w2})
+      bytes = bytes - m->rows() * m->cols() * sizeof(float) + m->bytes();
+  return bytes;
+}
+
+tensor<2> model::project(const tensor<2>& x, const tensor<2>& w,
+                         const quant::quantized_matrix* quantized) const {
+  if (!quantized) return linear(x, w);
+  auto y = tensor<2>::from_shape({x.shape(0), quantized->rows()});
+  auto row = tensor<1>::from_shape({x.shape(1)});
+  for (std::size_t i = 0; i < x.shape(0); ++i) {
+    std::copy_n(x.data() + i * x.shape(1), x.shape(1), row.data());
+    const tensor<1> out = quantized->matvec(row);
+    std::copy_n(out.data(), out.size(), y.data() + i * y.shape(1));
+  }
+  return y;
+}
+
+model model::quantized(const quant::format& format) const {
+  require(quantized_.empty(), "model", "quantized", "an fp32 model to quantize");
+  model q(*this);
+  auto quantize = [&](tensor<2>& w) {
+    const tensor<2> out_by_in = xt::transpose(w);
+    auto m = quant::quantized_matrix::quantize(out_by_in, format);
+    w = tensor<2>();  // the fp32 copy is not kept: the bytes are the quantized ones
+    return m;
+  };
+  for (auto& l : q.weights_.layers)
+    q.quantized_.push_back({quantize(l.wq), quantize(l.wk), quantize(l.wv), quantize(l.wo),
+                            quantize(l.w1), quantize(l.w2)});
+  return q;
+}
+
+const quant::format* model::weight_format() const {
+  return quantized_.empty() ? nullptr : &quantized_.front().wq.fmt();
+}
+
 contiguous_kv_cache model::make_cache() const {
   return contiguous_kv_cache(u(config_.layers), u(config_.kv_heads), u(config_.max_seq),
                              u(config_.head_dim()));
@@ -211,16 +254,17 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
 
   for (std::size_t layer = 0; layer < weights_.layers.size(); ++layer) {
     const layer_weights& w = weights_.layers[layer];
+    const quantized_layer* ql = quantized_.empty() ? nullptr : &quantized_[layer];
     const tensor<2> h = rms_norm(x, w.norm1);
-    const tensor<3> q = split_heads(linear(h, w.wq), u(c.heads));
-    const tensor<3> k = split_heads(linear(h, w.wk), u(c.kv_heads));
-    const tensor<3> v = split_heads(linear(h, w.wv), u(c.kv_heads));
+    const tensor<3> q = split_heads(project(h, w.wq, ql ? &ql->wq : nullptr), u(c.heads));
+    const tensor<3> k = split_heads(project(h, w.wk, ql ? &ql->wk : nullptr), u(c.kv_heads));
+    const tensor<3> v = split_heads(project(h, w.wv, ql ? &ql->wv : nullptr), u(c.kv_heads));
     const tensor<2> a = merge_heads(attend(q, k, v, cache, layer));
-    kernels::matmul_accumulate(a.data(), n, a.shape(1), w.wo.data(), d, x.data());
+    xt::noalias(x) += project(a, w.wo, ql ? &ql->wo : nullptr);
 
-    tensor<2> m = linear(rms_norm(x, w.norm2), w.w1);
+    tensor<2> m = project(rms_norm(x, w.norm2), w.w1, ql ? &ql->w1 : nullptr);
     gelu(m);
-    kernels::matmul_accumulate(m.data(), n, m.shape(1), w.w2.data(), d, x.data());
+    xt::noalias(x) += project(m, w.w2, ql ? &ql->w2 : nullptr);
   }
   return rms_norm(x, weights_.norm_f);
 }
@@ -254,6 +298,7 @@ tensor<1> model::next_logits(const std::vector<int>& tokens, kv_cache* cache) co
 }
 
 std::vector<std::uint8_t> model::to_bytes() const {
+  require(quantized_.empty(), "model", "quantized", "an fp32 model (quantized weights are not saved)");
   const config& c = config_;
   std::vector<std::uint8_t> bytes(magic, magic + sizeof magic);
   const std::uint32_t fields[8] = {u32(c.layers), u32(c.d_model), u32(c.heads),     u32(c.kv_heads),

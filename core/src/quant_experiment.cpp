@@ -1,5 +1,7 @@
 #include "memlab/quant_experiment.hpp"
 
+#include "memlab/generate.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -135,6 +137,47 @@ quant_grid_figures run_quant_grid(const quant_grid_config& config) {
   out.int4_entropy_bits = entropy_bits(out.int4_counts);
   out.nf4_entropy_bits = entropy_bits(out.nf4_counts);
   return out;
+}
+
+quantized_gpt_figures run_quantized_gpt(const quantized_gpt_config& config) {
+  require_positive(config.tokens, "tokens");
+  require(!config.text.empty(), "text", "empty", "at least 1 byte");
+  const gpt::model fp32(config.model, config.model_seed);
+  const gpt::model q = fp32.quantized(quant::parse_format(config.format));
+  quantized_gpt_figures f;
+  f.config = config;
+  f.fp32_weight_bytes = fp32.weight_bytes();
+  f.weight_bytes = q.weight_bytes();
+
+  std::vector<int> text = gpt::encode(config.text);
+  text.resize(std::min<std::size_t>(text.size(), static_cast<std::size_t>(config.model.max_seq)));
+  const tensor<2> expected = fp32.forward(text);
+  const tensor<2> got = q.forward(text);
+  double sum_diff = 0, sum_scale = 0;
+  std::size_t agree = 0;
+  for (std::size_t i = 0; i < expected.shape(0); ++i) {
+    std::size_t best_expected = 0, best_got = 0;
+    for (std::size_t t = 0; t < expected.shape(1); ++t) {
+      const double diff = std::abs(double(got(i, t)) - expected(i, t));
+      f.max_logit_diff = std::max(f.max_logit_diff, diff);
+      sum_diff += diff;
+      sum_scale += std::abs(double(expected(i, t)));
+      if (expected(i, t) > expected(i, best_expected)) best_expected = t;
+      if (got(i, t) > got(i, best_got)) best_got = t;
+    }
+    agree += best_expected == best_got;
+  }
+  f.mean_logit_diff = sum_diff / static_cast<double>(expected.size());
+  f.logit_scale = sum_scale / static_cast<double>(expected.size());
+  f.next_token_agreement = static_cast<double>(agree) / static_cast<double>(expected.shape(0));
+
+  const std::vector<int> prompt(text.begin(), text.begin() + 1);
+  const int n = std::min(config.tokens, config.model.max_seq - 1);
+  const generation a = generate(fp32, prompt, n, true);
+  const generation b = generate(q, prompt, n, true);
+  f.fp32_tokens_per_second = 1000.0 * n / a.ms;
+  f.tokens_per_second = 1000.0 * n / b.ms;
+  return f;
 }
 
 }  // namespace memlab::experiments

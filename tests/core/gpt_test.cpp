@@ -1,5 +1,7 @@
 #include "memlab/gpt.hpp"
 
+#include <xtensor/xmanipulation.hpp>
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -266,4 +268,50 @@ TEST_CASE(
   for (std::size_t layer = 0; layer < 2; ++layer) CHECK(small_cache.layer(layer).seq() == 30);
   contiguous_kv_cache wrong(2, 4, 64, 8);
   CHECK_THROWS_AS(m.forward({1}, &wrong), invalid_argument);
+}
+
+TEST_CASE("a model with quantized weights: exact bytes, and the logits of its dequantized twin") {
+  gpt::config c = small(2);
+  c.d_model = 64, c.d_ff = 128;  // inputs of 64 and 128: whole blocks for every format
+  const gpt::model fp32 = with_random_gains(c, 31);
+  const auto tokens = gpt::encode("weights in four bits");
+  for (const std::string name : {"nf4", "int8_sym", "q8_0", "q4_0"}) {
+    CAPTURE(name);
+    quant::format format = quant::parse_format(name);
+    format.group = 32;  // int8 in groups of 32 along the 64 or 128 inputs
+    const gpt::model q = fp32.quantized(format);
+    REQUIRE(q.weight_format() != nullptr);
+    CHECK(q.weight_format()->kind == format.kind);
+
+    // Bytes: fp32 embeddings and norms, plus each linear weight as its format stores it.
+    std::size_t expected = fp32.weight_bytes();
+    gpt::weights twin = fp32.params();
+    for (auto& l : twin.layers)
+      for (tensor<2>* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2}) {
+        const auto m = quant::quantized_matrix::quantize(xt::transpose(*w), format);
+        expected += m.bytes();
+        expected -= w->size() * sizeof(float);
+        *w = xt::transpose(m.dequantize());  // the twin: dequantized weights in fp32
+      }
+    CHECK(q.weight_bytes() == expected);
+    CHECK(q.weight_bytes() < fp32.weight_bytes());
+
+    // NF4 and int8 multiply dequantized weights: the same as the fp32 twin. Q8_0 and
+    // Q4_0 also round the activations to 8 bits (as ggml does), so only close.
+    const double tolerance = format.kind == quant::scheme::q8_0 || format.kind == quant::scheme::q4_0 ? 2e-2 : 1e-5;
+    const tensor<2> logits = q.forward(tokens);
+    const tensor<2> twin_logits = gpt::model(c, twin).forward(tokens);
+    double diff = 0;
+    for (std::size_t i = 0; i < logits.size(); ++i)
+      diff = std::max(diff, double(std::abs(logits.data()[i] - twin_logits.data()[i])));
+    CHECK(diff <= tolerance);
+    // With a cache, the same tokens as without.
+    CHECK(generate(q, tokens, 12, true).tokens == generate(q, tokens, 12, false).tokens);
+  }
+  using memlab::invalid_argument;
+  CHECK_THROWS_WITH_AS(fp32.quantized(quant::parse_format("nf4")).quantized(quant::parse_format("q8_0")),
+                       "model = quantized: expected an fp32 model to quantize", invalid_argument);
+  CHECK_THROWS_AS(fp32.quantized(quant::parse_format("nf4")).to_bytes(), invalid_argument);
+  CHECK_THROWS_AS(gpt::model(small(2), 1).quantized(quant::parse_format("int4_sym")),  // group 128 > 32 inputs
+                  invalid_argument);
 }

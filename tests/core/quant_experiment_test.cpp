@@ -112,3 +112,20 @@ TEST_CASE("the quantization experiments name a bad parameter") {
   g.cols = 0;
   CHECK_THROWS_WITH_AS(experiments::run_quant_grid(g), "cols = 0: expected a positive integer", invalid_argument);
 }
+
+TEST_CASE("the tiny GPT with Q8_0 weights: exact bytes, small logit changes, the same next tokens") {
+  experiments::quantized_gpt_config c;  // 4 layers, d_model 128, d_ff 512, max_seq 512, tied
+  c.format = "q8_0";
+  c.tokens = 8;
+  const auto f = experiments::run_quantized_gpt(c);
+  // fp32: embeddings 256·128 + 512·128, norms 2·4·128 + 128. Q8_0 blocks of 32 inputs
+  // (34 bytes: fp16 scale + 32 int8) per output: wq wk wv wo 128 outputs × 4 blocks,
+  // w1 512 × 4, w2 128 × 16.
+  const std::size_t fp32_part = (256 * 128 + 512 * 128 + 2 * 4 * 128 + 128) * 4;
+  const std::size_t per_layer = (4 * 128 * 4 + 512 * 4 + 128 * 16) * 34;
+  CHECK(f.weight_bytes == fp32_part + 4 * per_layer);
+  CHECK(f.fp32_weight_bytes == fp32_part + 4 * 4 * (4 * 128 * 128 + 2 * 128 * 512));
+  CHECK(f.mean_logit_diff < 0.02 * f.logit_scale);
+  CHECK(f.next_token_agreement >= 0.95);
+  CHECK(f.tokens_per_second > 0);
+}

@@ -17,7 +17,10 @@
 //
 // Weights are drawn from a seed (normal, std 0.02; the two residual
 // projections scaled by 1/sqrt(2 · layers) as in GPT-2), identical natively and
-// in wasm, and can be saved and loaded (format below).
+// in wasm, and can be saved and loaded (format below). quantized() gives the
+// same model with its linear layers stored in a quantized format
+// (memlab/quantized_matrix.hpp): what weight quantization does to memory,
+// logits and decoding speed.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +30,7 @@
 
 #include "memlab/kv_cache.hpp"
 #include "memlab/memory.hpp"
+#include "memlab/quantized_matrix.hpp"
 
 namespace memlab::gpt {
 
@@ -76,7 +80,8 @@ class model {
   const config& cfg() const { return config_; }
   const weights& params() const { return weights_; }
   std::size_t parameter_count() const;
-  std::size_t weight_bytes() const { return parameter_count() * sizeof(float); }
+  // Bytes of all weights as stored: 4 per parameter, less when quantized.
+  std::size_t weight_bytes() const;
 
   // Logits [n, vocab] for every one of the n tokens. Without a cache the tokens
   // are the whole sequence (positions 0 .. n-1). With one they follow the
@@ -85,6 +90,15 @@ class model {
   // Logits [vocab] of the last token only (what generation needs): the same as
   // the last row of forward(), without computing the other rows' output head.
   tensor<1> next_logits(const std::vector<int>& tokens, kv_cache* cache = nullptr) const;
+
+  // The same model with the six linear weights of every layer (wq wk wv wo w1
+  // w2) stored in `format`, each transposed to [out, in] so that blocks and
+  // groups run along the input dimension, the one a product sums over.
+  // Embeddings and norms stay fp32. Products then use the format's
+  // matrix-vector kernel, one token row at a time. Such a model cannot be saved.
+  model quantized(const quant::format& format) const;
+  // The format of the linear weights: nullptr when they are fp32.
+  const quant::format* weight_format() const;
 
   // A contiguous KV cache sized for this model (max_seq positions).
   contiguous_kv_cache make_cache() const;
@@ -106,8 +120,17 @@ class model {
   // logits [rows, vocab] from hidden rows h [rows, d_model].
   void output_head(const float* h, std::size_t rows, float* logits) const;
 
+  // W [in, out] of layer `layer` as named in layer_weights, quantized: [out, in].
+  struct quantized_layer {
+    quant::quantized_matrix wq, wk, wv, wo, w1, w2;
+  };
+  // y [n, out] = x [n, in] · W, through the quantized copy when there is one.
+  tensor<2> project(const tensor<2>& x, const tensor<2>& w,
+                    const quant::quantized_matrix* quantized) const;
+
   config config_;
   weights weights_;
+  std::vector<quantized_layer> quantized_;  // empty: fp32 linear layers
 };
 
 // Bytes of K and V a model with this config keeps for `tokens` tokens:

@@ -5,6 +5,10 @@
 //   exact storage (tracked bytes, bits per weight), the weight error, and the
 //   matrix-vector product y = W x against the fp32 one on the same W and x:
 //   times, and how much quantization moved y.
+// run_quantized_gpt: the tiny GPT with its linear weights in one format against
+//   the same model in fp32: weight bytes, how far the logits move and how often
+//   the next token (argmax) stays the same over a text read token by token, and
+//   decoding speed with a KV cache (fewer weight bytes to stream per token).
 // run_quant_grid: one row of weights and the values int4 and NF4 can represent
 //   for it (one scale for the whole row), with how often each code is used:
 //   the picture of why NF4 exists.
@@ -20,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "memlab/gpt.hpp"
 #include "memlab/measure.hpp"
 #include "memlab/quant.hpp"
 
@@ -56,6 +61,30 @@ struct quant_figures {
 };
 
 quant_figures run_quant(const quant_config& config);
+
+struct quantized_gpt_config {
+  gpt::config model;
+  std::uint32_t model_seed = 1;
+  std::string format = "q8_0";  // a name from quant::format_names(), default settings
+  // Read token by token by both models (teacher forcing): every position's
+  // logits are compared. Bytes, so any text.
+  std::string text = "The quick brown fox jumps over the lazy dog. A KV cache keeps keys and values.";
+  int tokens = 64;  // generated with a KV cache to time decoding
+};
+
+struct quantized_gpt_figures {
+  quantized_gpt_config config;
+  std::size_t fp32_weight_bytes = 0;
+  std::size_t weight_bytes = 0;       // embeddings and norms fp32, linear layers quantized
+  double max_logit_diff = 0;          // max |logit - fp32 logit| over all positions and tokens
+  double mean_logit_diff = 0;         // mean of |logit - fp32 logit|
+  double logit_scale = 0;             // mean |fp32 logit|, to read the two above against
+  double next_token_agreement = 0;    // share of positions where both argmaxes agree
+  double fp32_tokens_per_second = 0;  // decoding with a KV cache
+  double tokens_per_second = 0;
+};
+
+quantized_gpt_figures run_quantized_gpt(const quantized_gpt_config& config);
 
 struct quant_grid_config {
   int cols = 4096;
