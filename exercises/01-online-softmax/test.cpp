@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,11 @@ std::vector<double> reference_softmax(const std::vector<float>& x) {
 }
 
 std::string list(const std::vector<float>& x) {
-  std::string s = "{";
-  for (std::size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + std::to_string(x[i]);
-  return s + "}";
+  std::ostringstream s;
+  s << "{";
+  for (std::size_t i = 0; i < x.size(); ++i) s << (i ? ", " : "") << x[i];
+  s << "}";
+  return s.str();
 }
 
 // Runs online_softmax on x, into an output first filled with NaN.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,9 @@ std::vector<double> reference_gqa(const lab::matrix& q, const lab::matrix& k, co
 }
 
 std::string mib(std::uint64_t bytes) {
-  return std::to_string(bytes) + " bytes (" + std::to_string(bytes / (1024.0 * 1024.0)) + " MiB)";
+  std::ostringstream s;
+  s << bytes << " bytes (" << static_cast<double>(bytes) / (1024 * 1024) << " MiB)";
+  return s.str();
 }
 
 }  // namespace

@@ -132,9 +132,10 @@ inline std::string bytes(std::size_t n) {
 #define CHECK_CLOSE(name, actual, expected, tolerance) CHECK_CLOSE_MATRIX(name, actual, expected, 0, tolerance)
 
 // The same for a row-major matrix with `cols` columns: names [row][col].
-#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                            \
-  [&]() -> bool {                                                                              \
-    const ::lab::testing::difference memlab_d_ = ::lab::testing::compare((actual), (expected)); \
-    return CHECK_MESSAGE(memlab_d_.max_abs <= (tolerance),                                     \
-                         ::lab::testing::describe((name), memlab_d_, (tolerance), (cols)));    \
+#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                             \
+  [&]() -> bool {                                                                               \
+    const ::lab::testing::difference worst = ::lab::testing::compare((actual), (expected));     \
+    const double max_abs_difference = worst.max_abs;                                            \
+    return CHECK_MESSAGE(max_abs_difference <= (tolerance),                                     \
+                         ::lab::testing::describe((name), worst, (tolerance), (cols)));         \
   }()
