@@ -142,3 +142,11 @@ TEST_CASE("masked logits (-inf) get probability 0 and do not poison the sum") {
     CHECK_CLOSE("p", softmax_of(c.x), c.expected, 1e-7);
   }
 }
+
+// The page's chart once the tests pass: time and heap of online_softmax by length.
+MEMLAB_BENCHMARK("online_softmax", "n", 1000, 10000, 100000, 1000000) {
+  lab::rng gen(3);
+  std::vector<float> x(n), out(n);
+  gen.fill_normal(x, 5.0f);
+  lab::bench::report(n, lab::bench::measure([&] { online_softmax(x, out); }));
+}

@@ -104,3 +104,14 @@ TEST_CASE("peak heap does not grow with seq²: the scores are never materialised
                 "at seq 1024 the peak reaches an eighth of the " << lab::testing::bytes(scores_1024)
                 << " score matrix, expected far less: keep one block × block tile of scores");
 }
+
+// The page's chart once the tests pass: your flash_attention against the core's
+// (one head, d 64, tiles of 64) by sequence length.
+MEMLAB_BENCHMARK("flash_attention", "seq", 128, 256, 512, 1024, 2048) {
+  lab::rng gen(4);
+  const lab::matrix q = lab::testing::random_matrix(gen, n, 64);
+  const lab::matrix k = lab::testing::random_matrix(gen, n, 64);
+  const lab::matrix v = lab::testing::random_matrix(gen, n, 64);
+  lab::matrix out(n, 64);
+  lab::bench::report(n, lab::bench::measure([&] { flash_attention(q, k, v, out, 64); }));
+}

@@ -103,3 +103,11 @@ TEST_CASE("the future cannot leak: changing later keys and values leaves earlier
   const lab::span<const float> rows_after(after.out.data(), (last + 1) * d);
   CHECK_CLOSE_MATRIX("out after changing keys 21..39", rows_after, rows_before, d, 0.0);
 }
+
+// The page's chart once the tests pass: your causal_flash_attention against the
+// core's (one head, d 64, tiles of 64) by sequence length.
+MEMLAB_BENCHMARK("causal_flash_attention", "seq", 128, 256, 512, 1024, 2048) {
+  const inputs in = random_inputs(n, 64, 5);
+  lab::matrix out(n, 64);
+  lab::bench::report(n, lab::bench::measure([&] { causal_flash_attention(in.q, in.k, in.v, out, 64); }));
+}

@@ -115,3 +115,14 @@ TEST_CASE("GQA reads the shared K/V heads in place: no copy of K/V per query hea
                 << ", expected less than a quarter of one K/V head (" << lab::testing::bytes(one_head)
                 << "): read k and v where they are");
 }
+
+// The page's chart once the tests pass: your gqa_attention against the core's
+// (8 query heads over 2 K/V heads, d 64) by sequence length.
+MEMLAB_BENCHMARK("gqa_attention", "seq", 64, 128, 256, 512) {
+  lab::rng gen(7);
+  const lab::matrix q = lab::testing::random_matrix(gen, 8 * n, 64);
+  const lab::matrix k = lab::testing::random_matrix(gen, 2 * n, 64);
+  const lab::matrix v = lab::testing::random_matrix(gen, 2 * n, 64);
+  lab::matrix out(8 * n, 64);
+  lab::bench::report(n, lab::bench::measure([&] { gqa_attention(q, k, v, out, 8, 2); }));
+}

@@ -115,3 +115,15 @@ TEST_CASE("storage: 36 bytes per 32 values, 3.56x smaller than fp32") {
     CHECK_MESSAGE(q8_0_bytes(c.n) == c.expected, "q8_0_bytes(" << c.n << ") = " << q8_0_bytes(c.n) << ", expected "
                   << c.expected << " (" << c.n / 32 << " blocks of 36 bytes)");
 }
+
+// The page's chart once the tests pass: quantizing and dequantizing n values.
+MEMLAB_BENCHMARK("quantize + dequantize Q8_0", "n", 4096, 65536, 1048576) {
+  lab::rng gen(13);
+  std::vector<float> x(n), y(n);
+  gen.fill_normal(x);
+  std::vector<block_q8_0> blocks(n / q8_block);
+  lab::bench::report(n, lab::bench::measure([&] {
+    quantize_q8_0(x, blocks);
+    dequantize_q8_0(blocks, y);
+  }));
+}

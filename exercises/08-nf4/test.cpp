@@ -148,3 +148,15 @@ TEST_CASE("storage: 36 bytes per 64 values, 7.1x smaller than fp32") {
     CHECK_MESSAGE(nf4_bytes(c.n) == c.expected, "nf4_bytes(" << c.n << ") = " << nf4_bytes(c.n) << ", expected "
                   << c.expected << " (" << c.n / 64 << " blocks of 4 + 32 bytes)");
 }
+
+// The page's chart once the tests pass: quantizing and dequantizing n values.
+MEMLAB_BENCHMARK("quantize + dequantize NF4", "n", 4096, 65536, 1048576) {
+  lab::rng gen(14);
+  std::vector<float> x(n), y(n);
+  gen.fill_normal(x);
+  std::vector<block_nf4> blocks(n / nf4_block);
+  lab::bench::report(n, lab::bench::measure([&] {
+    quantize_nf4(x, blocks);
+    dequantize_nf4(blocks, y);
+  }));
+}

@@ -147,3 +147,12 @@ TEST_CASE("recomputation costs at most one extra forward per layer") {
                   << 2 * layers << " (the forward pass, then at most one recomputation per layer)");
   }
 }
+
+// The page's chart once the tests pass: backward_checkpointed with √n segments
+// by depth (width 1024): the activation heap grows like √layers.
+MEMLAB_BENCHMARK("backward_checkpointed, segments of sqrt(layers)", "layers", 16, 64, 256, 1024) {
+  const chain c = random_chain(n, 1024, 70);
+  const std::vector<float> x = random_input(1024, 71);
+  gradients g = nan_gradients(c);
+  lab::bench::report(n, lab::bench::measure([&] { backward_checkpointed(c, x, sqrt_segment(n), g); }));
+}

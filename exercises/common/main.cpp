@@ -3,12 +3,14 @@
 // It holds what does not change while a learner edits: doctest's implementation
 // and main(), the global operator new/delete that count heap bytes for
 // lab::heap(), and a "memlab" reporter that prints one JSON object per line (the
-// page reads it). Natively it is a static library; in the browser it is compiled
-// once to an object and cached, so a run compiles only test.cpp (which includes
+// page reads it). Natively it is a static library; for the browser it is compiled
+// once, when the page is built, so a run compiles only test.cpp (which includes
 // exercise.cpp).
 //
 //   ./test                    doctest's console report (what graders read)
 //   ./test --reporters=memlab JSON lines: {"event":"start"|"assert"|"end"|"summary", ...}
+//   ./test --memlab-bench     the test.cpp's MEMLAB_BENCHMARK instead of the tests:
+//                             {"event":"bench", ...} per size (memlab_test.hpp)
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -19,6 +21,7 @@
 #include <string>
 
 #include "memlab_lab.hpp"
+#include "memlab_test.hpp"
 
 // ---- counting operator new / delete ----------------------------------------------
 // Each block carries a header in front of the pointer handed out, holding the
@@ -205,7 +208,59 @@ struct memlab_reporter : doctest::IReporter {
 
 REGISTER_REPORTER("memlab", 1, memlab_reporter);
 
+// ---- benchmarks ---------------------------------------------------------------------
+
+namespace {
+
+struct benchmark {
+  const char* name = nullptr;
+  const char* axis = nullptr;
+  std::vector<std::size_t> sizes;
+  void (*run)(std::size_t) = nullptr;
+};
+
+benchmark& registered() {
+  static benchmark b;  // at most one per test program
+  return b;
+}
+
+int run_benchmark() {
+  const benchmark& b = registered();
+  if (b.run == nullptr) {
+    std::fputs("{\"event\":\"bench-none\"}\n", stdout);
+    return 0;
+  }
+  for (std::size_t i = 0; i < b.sizes.size(); ++i) {
+    memlab_reporter::emit("{\"event\":\"bench-start\",\"name\":" + json(b.name) + ",\"axis\":" + json(b.axis) +
+                          ",\"n\":" + std::to_string(b.sizes[i]) + ",\"index\":" + std::to_string(i) +
+                          ",\"count\":" + std::to_string(b.sizes.size()) + "}");
+    b.run(b.sizes[i]);
+  }
+  return 0;
+}
+
+}  // namespace
+
+namespace lab::bench {
+
+registrar::registrar(const char* name, const char* axis, std::vector<std::size_t> sizes, void (*run)(std::size_t)) {
+  registered() = {name, axis, std::move(sizes), run};
+}
+
+void report(std::size_t n, const point& p) {
+  std::ostringstream ms;
+  ms << p.median_ms;
+  const benchmark& b = registered();
+  memlab_reporter::emit("{\"event\":\"bench\",\"name\":" + json(b.name ? b.name : "") + ",\"axis\":" +
+                        json(b.axis ? b.axis : "") + ",\"n\":" + std::to_string(n) + ",\"ms\":" + ms.str() +
+                        ",\"peakBytes\":" + std::to_string(p.peak_bytes) + "}");
+}
+
+}  // namespace lab::bench
+
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--memlab-bench") return run_benchmark();
   doctest::Context context;
   context.applyCommandLine(argc, argv);
   return context.run();

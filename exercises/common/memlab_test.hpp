@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -124,6 +125,59 @@ inline std::string bytes(std::size_t n) {
 }
 
 }  // namespace lab::testing
+
+// ---- benchmarks -------------------------------------------------------------------
+// A test.cpp may define one benchmark of the learner's code over a sweep of sizes.
+// `./test --memlab-bench` runs it instead of the tests (the page does so once the
+// tests pass, to chart the learner's implementation against the core's) and prints
+// one JSON line per size:
+//   {"event":"bench","name":...,"axis":...,"n":N,"ms":median,"peakBytes":B}
+//
+//   MEMLAB_BENCHMARK("flash_attention", "seq", 256, 512, 1024) {
+//     ... inputs of size n, not measured ...
+//     lab::bench::report(n, lab::bench::measure([&] { flash_attention(q, k, v, out, 64); }));
+//   }
+namespace lab::bench {
+
+struct point {
+  double median_ms;        // of the timed runs
+  std::size_t peak_bytes;  // heap of one run above the live bytes before it (scratch)
+};
+
+// Runs fn once untimed (warm-up), then `repeats` times timed.
+template <class F>
+point measure(F&& fn, int repeats = 3) {
+  std::size_t peak = 0;
+  {
+    heap_scope scope;
+    fn();
+    peak = scope.peak_bytes();
+  }
+  std::vector<double> ms;
+  for (int r = 0; r < repeats; ++r) {
+    const timer t;
+    fn();
+    ms.push_back(t.elapsed_ms());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], peak};
+}
+
+// Prints the JSON line of size n (see above).
+void report(std::size_t n, const point& p);
+
+// Registers the benchmark (used by MEMLAB_BENCHMARK; defined in main.cpp).
+struct registrar {
+  registrar(const char* name, const char* axis, std::vector<std::size_t> sizes, void (*run)(std::size_t));
+};
+
+}  // namespace lab::bench
+
+#define MEMLAB_BENCHMARK(name, axis, ...)                                                         \
+  static void memlab_benchmark(std::size_t n);                                                    \
+  static const ::lab::bench::registrar memlab_benchmark_registrar(name, axis, {__VA_ARGS__},      \
+                                                                  &memlab_benchmark);             \
+  static void memlab_benchmark(std::size_t n)
 
 // One assertion over whole arrays (anything with size() and operator[]): on
 // failure it names the worst element, its value, the expected one and by how

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './chromium.mjs';
 import { serveStatic } from './static-server.mjs';
+import { exercisePage } from './exercise-page.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -28,35 +29,18 @@ const figures = [];
 
 const solution = (slug) => readFileSync(path.join(exercisesDir, slug, 'solution.cpp'), 'utf8');
 const skeleton = (slug) => readFileSync(path.join(exercisesDir, slug, 'exercise.cpp'), 'utf8');
-const tab = (slug) => page.locator(`#exercises [data-slug="${slug}"]`);
+let ui; // exercise-page.mjs on the page
+const tab = (slug) => ui.tab(slug);
+const open = (slug) => ui.open(slug);
+const type = (text) => ui.type(text);
+const editorText = () => ui.editorText();
 
-async function open(slug) {
-  await tab(slug).click();
-  await page.waitForFunction((s) => document.getElementById('exercises').dataset.exercise === s, slug);
-}
-
-/** Replaces the editor's text as typed input (one insertion, no auto-indent). */
-async function type(text) {
-  await page.locator('#exercises .cm-content').click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(text);
-}
-
-async function editorText() {
-  return page.evaluate(() => document.getElementById('exercises').editorText());
-}
-
-/** Clicks Compile & Test and waits for the outcome; returns the results box's verdict. */
+/** Compile & Test; records the time under `label`; returns the verdict. */
 async function compileAndTest(label) {
-  const t0 = Date.now();
-  await page.locator('#exercises [data-action=test]').click();
-  await page.waitForFunction(() => document.getElementById('exercises').dataset.state === 'done', null,
-    { timeout: RUN_TIMEOUT }).catch(() => { throw new Error(`${label}: no outcome within ${RUN_TIMEOUT / 1000} s`); });
-  const seconds = (Date.now() - t0) / 1000;
-  const timing = await page.locator('#exercises [data-test=timing]').textContent();
+  const { outcome, seconds, timing } = await ui.compileAndTest(RUN_TIMEOUT)
+    .catch(() => { throw new Error(`${label}: no outcome within ${RUN_TIMEOUT / 1000} s`); });
   figures.push(`${label}: ${seconds.toFixed(1)} s — ${timing}`);
-  return page.locator('#exercises [data-test=results]').getAttribute('data-outcome');
+  return outcome;
 }
 
 async function cases() {
@@ -77,13 +61,14 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     server = await serveStatic(dist, '/some/sub/path/');
     browser = await launchChromium();
     page = browser.page;
+    ui = exercisePage(page);
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
     page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
     page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
     mkdirSync(shots, { recursive: true });
     await page.goto(server.url);
-    await page.waitForSelector('#exercises .cm-content', { timeout: 30_000 });
+    await ui.ready();
   });
 
   after(async () => {
@@ -130,6 +115,19 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     const list = await cases();
     assert.equal(list.length, 3);
     assert.ok(list.every((c) => c.state === 'passed'), `every case should pass: ${JSON.stringify(list)}`);
+  });
+
+  it('after the tests pass, charts the learner\'s flash_attention against the core\'s', async () => {
+    const box = page.locator('#exercises [data-test=comparison]');
+    const t0 = Date.now();
+    await page.waitForFunction(() => ['done', 'error', 'none'].includes(
+      document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
+    figures.push(`exercise 2, comparison with the core (5 sizes each): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
+    // seq 128 .. 2048: 5 points each for yours and the core's
+    for (const chart of ['time', 'heap'])
+      assert.equal(await box.locator(`[data-chart=${chart}]`).getAttribute('data-points'), '10', `${chart} chart`);
+    assert.match(await box.locator('.comparison-note').textContent(), /At seq 2048: yours .* the core/);
     await page.locator('#exercises').screenshot({ path: path.join(shots, 'exercises-passed.png') });
   });
 
@@ -148,6 +146,14 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     assert.equal(await page.locator('#exercises .cm-lint-marker-error').count(), 1);
     assert.equal(await statusOf('03-causal-attention'), 'failing');
     await page.locator('#exercises').screenshot({ path: path.join(shots, 'exercises-compile-error.png') });
+  });
+
+  it('compiles ahead when the learner pauses typing: errors appear without a click, then Compile & Test is instant', async () => {
+    await type(skeleton('03-causal-attention').replace('return 0;', 'return 0  // a missing semicolon'));
+    await page.waitForSelector('#exercises .cm-lintRange-error', { timeout: 30_000 });
+    const { outcome, timing } = await ui.compileAndTest(RUN_TIMEOUT);
+    assert.equal(outcome, 'compile-error');
+    assert.match(timing, /already compiled/);
   });
 
   it('an infinite loop is stopped by the watchdog, the page stays responsive, the next run works', async () => {
@@ -187,7 +193,7 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     const mine = solution('01-online-softmax');
     assert.equal(await editorText(), mine, 'switching back should show the saved code');
     await page.reload();
-    await page.waitForSelector('#exercises .cm-content', { timeout: 30_000 });
+    await ui.ready();
     await open('01-online-softmax');
     assert.equal(await editorText(), mine, 'the code should survive a reload');
     assert.equal(await statusOf('01-online-softmax'), 'passing');
@@ -211,7 +217,7 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
       skeleton('01-online-softmax'), { timeout: 5_000 }).catch(() => assert.fail('Reset should restore the skeleton'));
     assert.equal(await statusOf('01-online-softmax'), 'not-started');
     await page.reload();
-    await page.waitForSelector('#exercises .cm-content', { timeout: 30_000 });
+    await ui.ready();
     await open('01-online-softmax');
     assert.equal(await editorText(), skeleton('01-online-softmax'), 'the reset should be saved');
   });

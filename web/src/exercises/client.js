@@ -92,8 +92,10 @@ export function createExerciseLab({ timeoutMs = 10_000, compileTimeoutMs = 120_0
     });
   }
 
+  let stopRun = null; // stops the run in progress (a benchmark the learner no longer waits for)
+
   /** Runs test.wasm in a fresh worker under the watchdog; resolves with the outcome. */
-  function run(wasm, args, onLine) {
+  function run(wasm, args, onLine, limitMs = timeoutMs) {
     const worker = new Worker(new URL('./runner.worker.js', import.meta.url), { type: 'module' });
     const lines = [];
     const stderr = [];
@@ -103,13 +105,14 @@ export function createExerciseLab({ timeoutMs = 10_000, compileTimeoutMs = 120_0
       const finish = (outcome) => {
         clearTimeout(timer);
         worker.terminate();
+        stopRun = null;
         const report = parseReport(lines);
         resolve({ ...outcome, report, stderr, runMs: performance.now() - t0 });
       };
       worker.onmessage = ({ data }) => {
         if (data.type === 'started') {
           t0 = performance.now();
-          timer = setTimeout(() => finish({ kind: 'timeout', seconds: timeoutMs / 1000 }), timeoutMs);
+          timer = setTimeout(() => finish({ kind: 'timeout', seconds: limitMs / 1000 }), limitMs);
         } else if (data.type === 'stdout') {
           lines.push(data.line);
           onLine?.(data.line);
@@ -125,15 +128,21 @@ export function createExerciseLab({ timeoutMs = 10_000, compileTimeoutMs = 120_0
         event.preventDefault();
         finish({ kind: 'trap', message: `the test runner failed: ${event.message || 'could not load'}` });
       };
+      stopRun = () => finish({ kind: 'cancelled' });
       worker.postMessage({ wasm, args }, [wasm.buffer]);
     });
   }
 
+  let toolchainWanted = false; // set by the first Compile & Test: the toolchain is loaded on first use
+
   async function compileAndTest(files, onProgress) {
+    stopRun?.();
+    toolchainWanted = true;
     const compiled = await compile(files, onProgress);
     const times = { ...compiled.times };
     if (compiled.type === 'failed')
-      return { kind: 'compile-error', stage: compiled.stage, diagnostics: compiled.diagnostics, log: compiled.log, times };
+      return { kind: 'compile-error', stage: compiled.stage, diagnostics: compiled.diagnostics, log: compiled.log,
+        cached: compiled.cached, times };
     onProgress?.({ phase: 'run', done: 0, total: 1 });
     const outcome = await run(compiled.wasm, ['--reporters=memlab'], (line) => {
       if (line.startsWith('{"event":"start"')) {
@@ -145,8 +154,45 @@ export function createExerciseLab({ timeoutMs = 10_000, compileTimeoutMs = 120_0
       cached: compiled.cached, times };
   }
 
+  /**
+   * Runs the test program's MEMLAB_BENCHMARK (memlab_test.hpp) under a longer
+   * watchdog: { kind, points: [{ name, axis, n, ms, peakBytes }] }. The program
+   * is the one just tested, so it is not compiled again.
+   */
+  async function benchmark(files, onPoint, limitMs = 60_000) {
+    const compiled = await compile(files);
+    if (compiled.type !== 'compiled') return { kind: 'compile-error', points: [] };
+    const points = [];
+    const outcome = await run(compiled.wasm, ['--memlab-bench'], (line) => {
+      if (!line.startsWith('{"event":"bench')) return;
+      try {
+        const event = JSON.parse(line);
+        if (event.event === 'bench') points.push(event);
+        onPoint?.(event, points);
+      } catch { /* not ours */ }
+    }, limitMs);
+    return { kind: outcome.kind, message: outcome.message, seconds: outcome.seconds, points };
+  }
+
+  /**
+   * Compiles ahead (no run), once the toolchain is in use: the page calls it when
+   * the learner pauses typing, so that Compile & Test finds the program built.
+   * Resolves with the compiler's answer ({type, diagnostics}), or null when the
+   * toolchain was never asked for or another compile ahead is still running.
+   */
+  let ahead = null; // the compile ahead in flight: at most one, later pauses skip
+  async function precompile(files) {
+    if (!toolchainWanted || ahead) return null;
+    ahead = compile(files);
+    try { return await ahead; } finally { ahead = null; }
+  }
+
   return {
     compileAndTest,
+    precompile,
+    benchmark,
+    /** Stops a test program still running (e.g. a benchmark when a new run starts). */
+    stop() { stopRun?.(); },
     /** Stops the compiler worker (the toolchain is reloaded, from the cache, on next use). */
     terminate() { compiler?.terminate(); compiler = null; },
   };

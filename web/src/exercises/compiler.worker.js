@@ -121,7 +121,10 @@ export function parseDiagnostics(log) {
 
 // ---- requests ------------------------------------------------------------------------
 
-const compiled = new Map(); // exercise.cpp + test.cpp -> test.wasm, the last few
+// exercise.cpp + test.cpp -> the promise of their result, for the last few: an
+// unchanged request, or one arriving while the same code is being compiled (the
+// page compiles ahead while the learner pauses typing), waits for that result.
+const compiled = new Map();
 const remembered = 8;
 
 async function clang(runClang, args, files) {
@@ -136,17 +139,8 @@ async function clang(runClang, args, files) {
   }
 }
 
-async function handle({ id, files }) {
-  const post = (message, transfer) => self.postMessage({ id, ...message }, transfer ?? []);
-  const progress = (phase, done, total) => post({ type: 'progress', phase, done, total });
+async function build(files, progress) {
   const times = {};
-  const key = `${files['test.cpp']}\0${files['exercise.cpp']}`;
-  if (compiled.has(key)) {
-    const hit = compiled.get(key);
-    post({ type: 'compiled', ...hit, wasm: hit.wasm.slice(), times, cached: true });
-    return;
-  }
-
   let t0 = performance.now();
   toolchain ??= loadToolchain(progress);
   const tools = await toolchain;
@@ -160,24 +154,32 @@ async function handle({ id, files }) {
   } });
   const compile = await clang(tools.runClang, testCommand(flags), tree);
   times.compile = performance.now() - t0;
-  if (!compile.ok) {
-    post({ type: 'failed', stage: 'compile', diagnostics: parseDiagnostics(compile.log), log: compile.log, times });
-    return;
-  }
+  if (!compile.ok)
+    return { type: 'failed', stage: 'compile', diagnostics: parseDiagnostics(compile.log), log: compile.log, times };
 
   progress('link', 0, 1);
   t0 = performance.now();
   const link = await clang(tools.runClang, linkCommand(),
     { 'test.o': compile.files['test.o'], 'prelude.o': tools.preludeObject, 'main.o': tools.mainObject });
   times.link = performance.now() - t0;
-  if (!link.ok) {
-    post({ type: 'failed', stage: 'link', diagnostics: parseDiagnostics(link.log), log: link.log, times });
-    return;
+  if (!link.ok) return { type: 'failed', stage: 'link', diagnostics: parseDiagnostics(link.log), log: link.log, times };
+  return { type: 'compiled', wasm: link.files['test.wasm'], diagnostics: parseDiagnostics(compile.log), log: compile.log, times };
+}
+
+async function handle({ id, files }) {
+  const progress = (phase, done, total) => self.postMessage({ id, type: 'progress', phase, done, total });
+  const key = `${files['test.cpp']}\0${files['exercise.cpp']}`;
+  let result = compiled.get(key);
+  const cached = result !== undefined;
+  if (!cached) {
+    result = build(files, progress);
+    compiled.set(key, result);
+    result.catch(() => compiled.delete(key));
+    if (compiled.size > remembered) compiled.delete(compiled.keys().next().value);
   }
-  const result = { wasm: link.files['test.wasm'], diagnostics: parseDiagnostics(compile.log), log: compile.log };
-  compiled.set(key, result);
-  if (compiled.size > remembered) compiled.delete(compiled.keys().next().value);
-  post({ type: 'compiled', ...result, wasm: result.wasm.slice(), times, cached: false });
+  const r = await result;
+  // a copy of the program: the page transfers it to the runner
+  self.postMessage({ id, ...r, wasm: r.wasm?.slice(), times: cached ? {} : r.times, cached });
 }
 
 self.onmessage = ({ data }) => {

@@ -36,6 +36,7 @@ export function mountExercises(parent, { core, compare } = {}) {
   const lab = createExerciseLab();
   let current = exercises.find((e) => e.slug === store.selected()) ?? exercises[0];
   let saveTimer = null;
+  let aheadTimer = null;
 
   const list = el('ol', { className: 'exercise-list', role: 'tablist', 'aria-label': 'Exercises' });
   const readme = el('article', { className: 'exercise-readme markdown' });
@@ -81,6 +82,8 @@ export function mountExercises(parent, { core, compare } = {}) {
     onChange: (text) => {
       clearTimeout(saveTimer);
       saveTimer = setTimeout(() => store.saveCode(current, text), 250);
+      clearTimeout(aheadTimer);
+      aheadTimer = setTimeout(compileAhead, 1200);
     },
     onRun: () => testButton.click(),
   });
@@ -116,6 +119,7 @@ export function mountExercises(parent, { core, compare } = {}) {
 
   // Shows an exercise without saving the editor's text first.
   function show(exercise) {
+    lab.stop(); // a comparison still measuring the previous exercise
     current = exercise;
     store.saveSelected(exercise.slug);
     for (const [slug, { tab }] of tabs) tab.setAttribute('aria-selected', String(slug === exercise.slug));
@@ -125,13 +129,28 @@ export function mountExercises(parent, { core, compare } = {}) {
     results.replaceChildren();
     delete results.dataset.outcome;
     comparison.replaceChildren();
+    delete comparison.dataset.state;
     progress.hide();
     timing.textContent = '';
+  }
+
+  // ---- compiling ahead --------------------------------------------------------------
+  // When the learner pauses typing (and the toolchain is already loaded), compile
+  // in the background like Compiler Explorer: errors appear on the editor's lines,
+  // and Compile & Test then finds the program built.
+  async function compileAhead() {
+    if (section.dataset.state === 'running') return;
+    const exercise = current;
+    const text = editor.get();
+    const answer = await lab.precompile({ 'exercise.cpp': text, 'test.cpp': exercise.test }).catch(() => null);
+    if (!answer || exercise !== current || editor.get() !== text || section.dataset.state === 'running') return;
+    editor.markDiagnostics(answer.diagnostics.filter((d) => d.file === 'exercise.cpp'));
   }
 
   // ---- compile & test ------------------------------------------------------------
   async function compileAndTest() {
     if (section.dataset.state === 'running') return;
+    clearTimeout(aheadTimer);
     const exercise = current;
     saveNow();
     section.dataset.state = 'running';
@@ -141,6 +160,7 @@ export function mountExercises(parent, { core, compare } = {}) {
     results.replaceChildren();
     delete results.dataset.outcome;
     comparison.replaceChildren();
+    delete comparison.dataset.state;
     timing.textContent = '';
     progress.update(0, 1, 'starting…');
     const t0 = performance.now();
@@ -155,7 +175,7 @@ export function mountExercises(parent, { core, compare } = {}) {
       store.saveStatus(exercise, v === 'passed' ? 'passing' : 'failing');
       showStatus(exercise);
       const t = outcome.times;
-      const parts = [outcome.cached ? 'unchanged: not recompiled' : null,
+      const parts = [outcome.cached ? 'already compiled' : null,
         t.load > 50 ? `toolchain ${formatSeconds(t.load)}` : null,
         t.compile != null ? `compile ${formatSeconds(t.compile)}` : null,
         t.link != null ? `link ${formatSeconds(t.link)}` : null,
@@ -163,9 +183,13 @@ export function mountExercises(parent, { core, compare } = {}) {
       timing.textContent = `${formatSeconds(total)} (${parts.join(', ')})`;
       timing.dataset.totalMs = String(Math.round(total));
       progress.hide();
-      if (v === 'passed' && compare) compare(exercise, editor.get(), comparison, { lab, core }).catch((e) => {
-        comparison.replaceChildren(el('div', { className: 'error', role: 'alert', textContent: `Comparison failed: ${e.message}` }));
-      });
+      if (v === 'passed' && compare) {
+        compare(exercise, editor.get(), comparison, { lab, core, progress }).catch((e) => {
+          progress.hide();
+          comparison.dataset.state = 'error';
+          comparison.replaceChildren(el('div', { className: 'error', role: 'alert', textContent: `The comparison failed: ${e.message}` }));
+        });
+      }
     } catch (err) {
       progress.fail('stopped');
       results.replaceChildren(el('div', { className: 'error', role: 'alert' }, el('strong', { textContent: 'Error: ' }), err.message));

@@ -1,7 +1,8 @@
 // Line charts over Chart.js, for figures that span orders of magnitude.
 //
 // A spec:
-//   { title, x: axis, y: axis, series: [{ label, color?, points: [[x, y], ...] }] }
+//   { title, x: axis, y: axis, series: [{ label, color?, dash?, points: [[x, y], ...] }] }
+//   (dash: a Canvas line dash such as [6, 4], to tell apart lines that may overlap)
 //   axis = { label, log2?: boolean, format?: (value) => string }
 // A log2 axis plots log2(value) on a linear scale, so ticks fall on powers of two
 // (64, 128, 256 ... or 1 KiB, 4 KiB, 16 KiB ...) and a straight line of slope k on
@@ -60,7 +61,7 @@ export async function renderChart(figure, spec) {
       if (x !== null && y !== null) data.push({ x, y, rx, ry });
     }
     return {
-      label: s.label, data, borderColor: color, backgroundColor: color,
+      label: s.label, data, borderColor: color, backgroundColor: color, borderDash: s.dash ?? [],
       borderWidth: 2, pointRadius: 3, pointHoverRadius: 5, tension: 0, clip: false,
     };
   });

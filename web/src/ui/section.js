@@ -8,7 +8,7 @@ import { renderTable } from './table.js';
 import { el } from './dom.js';
 
 /** Output slots, created in the order render() first asks for them. */
-function createView(output) {
+export function createView(output) {
   const chartsBox = el('div', { className: 'charts' });
   const tablesBox = el('div', { className: 'tables' });
   output.append(chartsBox, tablesBox);
