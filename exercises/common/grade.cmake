@@ -65,9 +65,25 @@ if(NOT status EQUAL 0)
   verdict(OFF "FAIL — does not compile (${exercise})")
 endif()
 
-execute_process(COMMAND "${program}" TIMEOUT ${RUN_TIMEOUT}
+# doctest's console report for the grader, and memlab's JSON lines (main.cpp) to
+# name the test case that was running when a run times out or crashes.
+execute_process(COMMAND "${program}" --reporters=console,memlab TIMEOUT ${RUN_TIMEOUT}
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
-message("${out}")
+set(running "")
+set(report "")
+string(REPLACE ";" "\\;" out "${out}")
+string(REPLACE "\n" ";" lines "${out}")
+foreach(line IN LISTS lines)
+  if(line MATCHES "^{\"event\":\"start\",\"name\":\"(.*)\",\"line\"")
+    set(running "${CMAKE_MATCH_1}")
+  elseif(line MATCHES "^{\"event\":\"end\"")
+    set(running "")
+  elseif(NOT line MATCHES "^{\"event\":")
+    string(APPEND report "${line}\n")
+  endif()
+endforeach()
+message("${report}")
+set(out "${report}")
 
 # doctest's summary: "[doctest] test cases: 5 | 3 passed | 2 failed | 0 skipped"
 if(out MATCHES "test cases: *([0-9]+) \\| *([0-9]+) passed \\| *([0-9]+) failed")
@@ -76,6 +92,9 @@ if(out MATCHES "test cases: *([0-9]+) \\| *([0-9]+) passed \\| *([0-9]+) failed"
   set(failed ${CMAKE_MATCH_3})
 else()
   # killed by the timeout, a signal, or an abort before the summary
+  if(running)
+    set(status "${status}, in test case \"${running}\"")
+  endif()
   verdict(OFF "FAIL — the tests did not run to the end (${status})")
 endif()
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './chromium.mjs';
+import { collectErrors, launchChromium } from './chromium.mjs';
 import { serveStatic } from './static-server.mjs';
 import { exercisePage } from './exercise-page.mjs';
 
@@ -24,7 +24,7 @@ const shots = path.join(here, 'screenshots');
 const RUN_TIMEOUT = 120_000; // the first run loads ~120 MB of toolchain
 
 let server, browser, page;
-const consoleErrors = [];
+let consoleErrors = [];
 const figures = [];
 
 const solution = (slug) => readFileSync(path.join(exercisesDir, slug, 'solution.cpp'), 'utf8');
@@ -62,10 +62,7 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     browser = await launchChromium();
     page = browser.page;
     ui = exercisePage(page);
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
-    page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
+    consoleErrors = collectErrors(page);
     mkdirSync(shots, { recursive: true });
     await page.goto(server.url);
     await ui.ready();
@@ -82,7 +79,7 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     assert.deepEqual(slugs, ['01-online-softmax', '02-flash-attention', '03-causal-attention', '04-gqa', '05-kv-cache',
       '06-paged-kv-cache', '07-q8-0', '08-nf4', '09-checkpointing']);
     for (const slug of slugs) assert.equal(await statusOf(slug), 'not-started', `${slug} should start as not started`);
-    assert.match(await page.locator('#exercises .exercise-readme h1').textContent(), /Online softmax/);
+    assert.match(await page.locator('#exercises .exercise-readme h3').first().textContent(), /Online softmax/);
     assert.equal(await editorText(), skeleton('01-online-softmax'), 'the editor should hold the skeleton');
   });
 

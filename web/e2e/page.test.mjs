@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './chromium.mjs';
+import { collectErrors, launchChromium } from './chromium.mjs';
 import { serveStatic } from './static-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,7 +17,7 @@ const TOLERANCE = 1e-5;
 const RUN_TIMEOUT = 30_000;
 
 let server, browser, page;
-const consoleErrors = [];
+let consoleErrors = [];
 
 /** Sets the named inputs of a section, then runs it and waits until it is done or failed. */
 async function run(sectionId, values) {
@@ -58,10 +58,7 @@ describe('memlab page', { timeout: 90_000 }, () => {
     server = await serveStatic(dist, '/some/sub/path/');
     browser = await launchChromium();
     page = browser.page;
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
-    page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
+    consoleErrors = collectErrors(page);
   });
 
   after(async () => {

@@ -2,7 +2,7 @@
 // editor holding the learner's code, Compile & Test / Reset / Download, progress,
 // results marked on the editor, and, once the tests pass, a comparison with the
 // core. data-state on the section: idle, running, done; data-exercise: the slug.
-import { marked } from 'marked';
+import { Marked } from 'marked';
 import { el } from '../ui/dom.js';
 import { createProgress } from '../ui/progress.js';
 import { exercises } from './catalog.js';
@@ -13,6 +13,9 @@ import { statuses, store } from './store.js';
 import doctestLicenseUrl from '@exercises-generated/doctest-LICENSE.txt?url';
 
 const formatSeconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+// A README's "# 1. Title" is a heading inside the section's h2: shift them all down two levels.
+const readmeMarkdown = new Marked({ walkTokens(token) { if (token.type === 'heading') token.depth = Math.min(token.depth + 2, 6); } });
 
 function progressLabel({ phase, done, total, label }) {
   if (phase === 'download') return `loading the C++ toolchain (once): ${(done / 1e6).toFixed(0)} / ${(total / 1e6).toFixed(0)} MB`;
@@ -124,7 +127,7 @@ export function mountExercises(parent, { core, compare } = {}) {
     store.saveSelected(exercise.slug);
     for (const [slug, { tab }] of tabs) tab.setAttribute('aria-selected', String(slug === exercise.slug));
     section.dataset.exercise = exercise.slug;
-    readme.innerHTML = marked.parse(exercise.readme);
+    readme.innerHTML = readmeMarkdown.parse(exercise.readme);
     editor.set(store.code(exercise));
     results.replaceChildren();
     delete results.dataset.outcome;
