@@ -10,7 +10,7 @@
 // asking first; Download. Screenshots go to e2e/screenshots/exercises-*.png.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectErrors, launchChromium } from './chromium.mjs';
@@ -81,6 +81,12 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     for (const slug of slugs) assert.equal(await statusOf(slug), 'not-started', `${slug} should start as not started`);
     assert.match(await page.locator('#exercises .exercise-readme h3').first().textContent(), /Online softmax/);
     assert.equal(await editorText(), skeleton('01-online-softmax'), 'the editor should hold the skeleton');
+    // every solution.cpp starts with this line; no file of the site may hold it
+    for (const file of readdirSync(dist, { recursive: true })) {
+      if (!/\.(js|html|css|txt|h)$/.test(file)) continue;
+      assert.ok(!readFileSync(path.join(dist, file), 'utf8').includes('reference solution (used by CI'),
+        `${file} holds a solution.cpp`);
+    }
   });
 
   it('the skeleton compiles and every test case fails, with messages', async () => {
