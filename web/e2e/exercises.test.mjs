@@ -91,7 +91,17 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
 
   it('the skeleton compiles and every test case fails, with messages', async () => {
     await open('01-online-softmax');
+    // what the progress line says along the way, from the toolchain's download to the run
+    await page.evaluate(() => {
+      window.progressTexts = [];
+      const text = document.querySelector('#exercises .progress-text');
+      new MutationObserver(() => window.progressTexts.push(text.textContent))
+        .observe(text, { childList: true, characterData: true, subtree: true });
+    });
     assert.equal(await compileAndTest('first Compile & Test (toolchain load, skeleton of 1)'), 'failed');
+    const said = (await page.evaluate(() => window.progressTexts)).join('\n');
+    for (const step of [/loading the C\+\+ toolchain \(once\): \d+ \/ 1\d\d MB/, /compiling/, /linking/, /running/])
+      assert.match(said, step, `the progress line should have said ${step}`);
     const list = await cases();
     assert.equal(list.length, 5, 'exercise 1 has 5 test cases');
     for (const c of list) {
@@ -203,6 +213,11 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     assert.equal(await statusOf('02-flash-attention'), 'passing');
     assert.equal(await statusOf('03-causal-attention'), 'failing');
     assert.equal(await statusOf('05-kv-cache'), 'not-started');
+    // the toolchain stays in Cache Storage for the next visit
+    const cached = await page.evaluate(async () =>
+      (await (await caches.open('memlab-exercise-toolchain')).keys()).map((r) => r.url));
+    for (const file of [/llvm\.core-[\w-]+\.wasm$/, /llvm-resources-[\w-]+\.tar$/, /prelude-[\w-]+\.pch$/, /main-[\w-]+\.o$/])
+      assert.ok(cached.some((url) => file.test(url)), `${file} should be in Cache Storage: ${cached.join(', ')}`);
 
     const [download] = await Promise.all([page.waitForEvent('download'),
       page.locator('#exercises [data-action=download]').click()]);
