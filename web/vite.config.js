@@ -11,10 +11,15 @@ import { defineConfig } from 'vite';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { memlabExercises } from './plugins/exercises.js';
 
 const webDir = path.dirname(fileURLToPath(import.meta.url));
 const wasmDir = path.resolve(webDir, process.env.MEMLAB_WASM_DIR || '../build/wasm/wasm');
 const wasmFiles = ['memlab.mjs', 'memlab-core.js', 'memlab-core.wasm'];
+// The exercises: their folders (README.md, exercise.cpp, test.cpp — never
+// solution.cpp) and what plugins/exercises.js generates for the in-browser compiler.
+const exercisesDir = path.resolve(webDir, '..', 'exercises');
+const generatedDir = path.join(webDir, '.generated', 'exercises');
 
 function checkWasmDir() {
   const missing = wasmFiles.filter((f) => !existsSync(path.join(wasmDir, f)));
@@ -33,15 +38,26 @@ export default defineConfig(({ command, isPreview }) => {
   if (command === 'build' || (command === 'serve' && !isPreview)) checkWasmDir();
   return {
     base: './',
-    resolve: { alias: { '@memlab/wasm': wasmDir } },
+    plugins: [memlabExercises({ exercisesDir, outDir: generatedDir })],
+    resolve: {
+      alias: { '@memlab/wasm': wasmDir, '@exercises': exercisesDir, '@exercises-generated': generatedDir },
+    },
     worker: { format: 'es' },
-    server: { fs: { allow: [webDir, wasmDir] } },
+    server: { fs: { allow: [webDir, wasmDir, exercisesDir] } },
+    // @yowasp/clang finds its ~100 MB of wasm and resources with
+    // new URL('./file', import.meta.url): kept out of the dev pre-bundle so those
+    // URLs stay valid; the build emits the files as assets of the site.
+    optimizeDeps: { exclude: ['@yowasp/clang'] },
     build: {
       outDir: 'dist',
       emptyOutDir: true,
       target: 'es2022',
-      // the .wasm stays a file of its own, fetched by the worker (never a data: URL)
-      assetsInlineLimit: (file) => (file.endsWith('.wasm') ? false : undefined),
+      // the exercises' chunk holds CodeMirror and marked (~680 kB, ~220 kB gzipped),
+      // loaded after the experiments; the compiler (~100 MB) only on first use
+      chunkSizeWarningLimit: 1000,
+      // wasm modules, clang's resources, objects and headers stay files of their
+      // own, fetched by the workers (never data: URLs)
+      assetsInlineLimit: (file) => (/\.(wasm|tar|o|pch|h|txt)$/.test(file) ? false : undefined),
     },
   };
 });

@@ -29,3 +29,14 @@ export async function launchChromium() {
     },
   };
 }
+
+/** Collects what a page reports as wrong (console errors, page errors, failed or
+ *  4xx/5xx requests) into the returned array, for a test to expect it empty. */
+export function collectErrors(page) {
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
+  return errors;
+}

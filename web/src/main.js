@@ -17,6 +17,23 @@ for (const exp of experiments) {
   nav.append(a);
 }
 
+// The exercises (editor, in-browser compiler) come in a chunk of their own, after
+// the experiments; the compiler itself loads only on the first Compile & Test.
+const exercisesLink = document.createElement('a');
+exercisesLink.href = '#exercises';
+exercisesLink.textContent = 'Exercises';
+nav.append(exercisesLink);
+import('./exercises/index.js').then(
+  ({ mountExercises }) => mountExercises(main, { core }),
+  (err) => {
+    const box = document.createElement('div');
+    box.className = 'error';
+    box.setAttribute('role', 'alert');
+    box.textContent = `The exercises failed to load: ${err.message}`;
+    main.append(box);
+  },
+);
+
 // Load the module and the charts while the learner reads.
 core.ready().then(
   () => { status.textContent = 'core ready'; status.dataset.state = 'ready'; },

@@ -1,8 +1,10 @@
 // Line charts over Chart.js, for figures that span orders of magnitude.
 //
 // A spec:
-//   { title, x: axis, y: axis, series: [{ label, color?, points: [[x, y, name?], ...], style? }] }
+//   { title, x: axis, y: axis,
+//     series: [{ label, color?, dash?, points: [[x, y, name?], ...], style? }] }
 //   axis = { label, log2?: boolean, log10?: boolean, format?: (value) => string }
+// dash: a Canvas line dash such as [6, 4], to tell apart lines that may overlap.
 // spec.mode picks the tooltip's points: 'index' (default: the same point of every
 // series) or 'nearest'. A point's optional name heads its tooltip (e.g. the scheme of a scatter point);
 // `style` holds extra Chart.js dataset options, e.g. { showLine: false } for a
@@ -70,7 +72,7 @@ export async function renderChart(figure, spec) {
       if (x !== null && y !== null) data.push({ x, y, rx, ry, name });
     }
     return {
-      label: s.label, data, borderColor: color, backgroundColor: color,
+      label: s.label, data, borderColor: color, backgroundColor: color, borderDash: s.dash ?? [],
       borderWidth: 2, pointRadius: 3, pointHoverRadius: 5, tension: 0, clip: false,
       ...s.style,
     };

@@ -5,20 +5,10 @@ import { renderControls } from './controls.js';
 import { createProgress } from './progress.js';
 import { renderChart, destroyChart } from './charts.js';
 import { renderTable } from './table.js';
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k in node) node[k] = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
+import { el } from './dom.js';
 
 /** Output slots, created in the order render() first asks for them. */
-function createView(output) {
+export function createView(output) {
   const chartsBox = el('div', { className: 'charts' });
   const tablesBox = el('div', { className: 'tables' });
   output.append(chartsBox, tablesBox);

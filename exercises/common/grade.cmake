@@ -1,0 +1,113 @@
+# grade.cmake — compile one exercise's test program and run it; one verdict line.
+#
+#   cmake -DSLUG=01-online-softmax -DTEST_DIR=<folder of test.cpp>
+#         -DSUBMISSION_DIR=<folder of the exercise.cpp to grade> -DWORK_DIR=<scratch>
+#         -DCXX=<compiler> -DFLAGS=<;-list> -DCOMMON_DIR=<exercises/common>
+#         -DMAIN_LIB=<libmemlab_exercise_main.a> [-DEXPECT=pass|fail] [-DRUN_TIMEOUT=10]
+#         -P grade.cmake
+#
+# The test program is built at test time, not at build time, so that a
+# submission that does not compile is a failed verdict with the compiler's
+# message, and the other exercises are still graded.
+#
+# test.cpp does `#include "exercise.cpp"`, and a quoted include looks first in
+# the including file's own folder. So test.cpp is copied into WORK_DIR, where
+# there is no exercise.cpp, and SUBMISSION_DIR comes first on the quoted path:
+# the graded exercise.cpp is the one in SUBMISSION_DIR.
+#
+# EXPECT=pass (the default) succeeds when every test case passes. EXPECT=fail is
+# the other half of the both-ways check: the skeleton must compile, run to the
+# end and fail every one of its test cases, which proves each case can fail.
+cmake_minimum_required(VERSION 3.25)
+
+foreach(var SLUG TEST_DIR SUBMISSION_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "grade.cmake: -D${var}=... missing")
+  endif()
+endforeach()
+if(NOT DEFINED EXPECT)
+  set(EXPECT pass)
+endif()
+if(NOT DEFINED RUN_TIMEOUT)
+  set(RUN_TIMEOUT 10)
+endif()
+
+# FLAGS comes with "|" between flags (a ";" would split the ctest command line).
+string(REPLACE "|" ";" FLAGS "${FLAGS}")
+
+# The verdict line; a failed one ends the script with a non-zero status.
+function(verdict ok text)
+  if(ok)
+    message("${SLUG}: ${text}")
+  else()
+    message(FATAL_ERROR "${SLUG}: ${text}")
+  endif()
+endfunction()
+
+set(exercise "${SUBMISSION_DIR}/exercise.cpp")
+if(NOT EXISTS "${exercise}")
+  verdict(OFF "FAIL — no submission (${exercise} does not exist)")
+endif()
+
+file(MAKE_DIRECTORY "${WORK_DIR}")
+file(COPY_FILE "${TEST_DIR}/test.cpp" "${WORK_DIR}/test.cpp" ONLY_IF_DIFFERENT)
+set(program "${WORK_DIR}/test")
+file(REMOVE "${program}")
+execute_process(
+  COMMAND "${CXX}" ${FLAGS} -include prelude.hpp
+          "-fmacro-prefix-map=${WORK_DIR}=${TEST_DIR}"
+          -iquote "${SUBMISSION_DIR}" -I "${COMMON_DIR}"
+          "${WORK_DIR}/test.cpp" "${MAIN_LIB}" -o "${program}"
+  RESULT_VARIABLE status
+  OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0)
+  message("${out}")
+  verdict(OFF "FAIL — does not compile (${exercise})")
+endif()
+
+# doctest's console report for the grader, and memlab's JSON lines (main.cpp) to
+# name the test case that was running when a run times out or crashes.
+execute_process(COMMAND "${program}" --reporters=console,memlab TIMEOUT ${RUN_TIMEOUT}
+  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+set(running "")
+set(report "")
+string(REPLACE ";" "\\;" out "${out}")
+string(REPLACE "\n" ";" lines "${out}")
+foreach(line IN LISTS lines)
+  if(line MATCHES "^{\"event\":\"start\",\"name\":\"(.*)\",\"line\"")
+    set(running "${CMAKE_MATCH_1}")
+  elseif(line MATCHES "^{\"event\":\"end\"")
+    set(running "")
+  elseif(NOT line MATCHES "^{\"event\":")
+    string(APPEND report "${line}\n")
+  endif()
+endforeach()
+message("${report}")
+set(out "${report}")
+
+# doctest's summary: "[doctest] test cases: 5 | 3 passed | 2 failed | 0 skipped"
+if(out MATCHES "test cases: *([0-9]+) \\| *([0-9]+) passed \\| *([0-9]+) failed")
+  set(total ${CMAKE_MATCH_1})
+  set(passed ${CMAKE_MATCH_2})
+  set(failed ${CMAKE_MATCH_3})
+else()
+  # killed by the timeout, a signal, or an abort before the summary
+  if(running)
+    set(status "${status}, in test case \"${running}\"")
+  endif()
+  verdict(OFF "FAIL — the tests did not run to the end (${status})")
+endif()
+
+if(EXPECT STREQUAL "pass")
+  if(status EQUAL 0 AND failed EQUAL 0 AND total GREATER 0)
+    verdict(ON "PASS — ${passed}/${total} test cases")
+  else()
+    verdict(OFF "FAIL — ${passed}/${total} test cases pass")
+  endif()
+else()
+  if(passed EQUAL 0 AND total GREATER 0)
+    verdict(ON "as expected, the skeleton fails all ${total} test cases")
+  else()
+    verdict(OFF "the skeleton passes ${passed}/${total} test cases: a test that cannot fail")
+  endif()
+endif()

@@ -1,0 +1,195 @@
+// memlab_test.hpp — what the exercises' tests share: comparisons whose failure
+// says where, by how much and what was expected, and plain double-precision
+// references. Standard library and doctest only.
+//
+//   CHECK_CLOSE("out", out, expected, 1e-5);
+//     -> out[3][5] = 0.12, expected 0.5: |difference| 0.38 > tolerance 1e-05
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "memlab_lab.hpp"
+
+namespace lab::testing {
+
+// The worst element of actual against expected. NaN, infinities and a size
+// mismatch count as infinitely far.
+struct difference {
+  double max_abs = 0;
+  std::size_t index = 0;
+  double actual = 0;
+  double expected = 0;
+  std::size_t actual_size = 0;
+  std::size_t expected_size = 0;
+};
+
+template <class A, class E>
+difference compare(const A& actual, const E& expected) {
+  difference d;
+  d.actual_size = actual.size();
+  d.expected_size = expected.size();
+  if (d.actual_size != d.expected_size) {
+    d.max_abs = std::numeric_limits<double>::infinity();
+    return d;
+  }
+  for (std::size_t i = 0; i < d.actual_size; ++i) {
+    const double a = actual[i];
+    const double e = expected[i];
+    double diff = std::fabs(a - e);
+    if (!(diff <= std::numeric_limits<double>::max())) diff = std::numeric_limits<double>::infinity();
+    if (a == e) diff = 0;  // equal infinities
+    if (diff > d.max_abs || (i == 0 && diff == d.max_abs)) {
+      d.max_abs = diff;
+      d.index = i;
+      d.actual = a;
+      d.expected = e;
+    }
+  }
+  return d;
+}
+
+// "name[i]" or, with cols > 0, "name[row][col]".
+inline std::string element(const std::string& name, std::size_t index, std::size_t cols) {
+  std::ostringstream s;
+  if (cols > 0)
+    s << name << "[" << index / cols << "][" << index % cols << "]";
+  else
+    s << name << "[" << index << "]";
+  return s.str();
+}
+
+inline std::string describe(const std::string& name, const difference& d, double tolerance,
+                            std::size_t cols = 0) {
+  std::ostringstream s;
+  if (d.actual_size != d.expected_size) {
+    s << name << " has " << d.actual_size << " values, expected " << d.expected_size;
+    return s.str();
+  }
+  s.precision(8);
+  s << element(name, d.index, cols) << " = " << d.actual << ", expected " << d.expected
+    << ": |difference| " << d.max_abs << " > tolerance " << tolerance;
+  return s.str();
+}
+
+// A double-precision softmax(q kᵀ · scale) v, one query row at a time. q is
+// [seq_q, d], k and v [seq_kv, d]; with causal, query i sees keys j <= i.
+// Returns [seq_q, d] row-major.
+inline std::vector<double> reference_attention(matrix_view<const float> q, matrix_view<const float> k,
+                                               matrix_view<const float> v, bool causal) {
+  const std::size_t d = q.cols();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  std::vector<double> out(q.rows() * d, 0.0);
+  std::vector<double> p(k.rows());
+  for (std::size_t i = 0; i < q.rows(); ++i) {
+    const std::size_t seen = causal ? i + 1 : k.rows();
+    double max = -std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < seen; ++j) {
+      double s = 0;
+      for (std::size_t c = 0; c < d; ++c) s += static_cast<double>(q(i, c)) * k(j, c);
+      p[j] = s * scale;
+      max = std::max(max, p[j]);
+    }
+    double sum = 0;
+    for (std::size_t j = 0; j < seen; ++j) sum += (p[j] = std::exp(p[j] - max));
+    for (std::size_t j = 0; j < seen; ++j)
+      for (std::size_t c = 0; c < d; ++c) out[i * d + c] += p[j] / sum * v(j, c);
+  }
+  return out;
+}
+
+// A rows × cols matrix of normal values (scale · N(0, 1)).
+inline matrix random_matrix(rng& gen, std::size_t rows, std::size_t cols, float scale = 1.0f) {
+  matrix m(rows, cols);
+  for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = scale * gen.normal();
+  return m;
+}
+
+inline std::string bytes(std::size_t n) {
+  std::ostringstream s;
+  if (n >= 1024 * 1024)
+    s << static_cast<double>(n) / (1024 * 1024) << " MiB";
+  else if (n >= 1024)
+    s << static_cast<double>(n) / 1024 << " KiB";
+  else
+    s << n << " B";
+  s << " (" << n << " bytes)";
+  return s.str();
+}
+
+}  // namespace lab::testing
+
+// ---- benchmarks -------------------------------------------------------------------
+// A test.cpp may define one benchmark of the learner's code over a sweep of sizes.
+// `./test --memlab-bench` runs it instead of the tests (the page does so once the
+// tests pass, to chart the learner's implementation against the core's) and prints
+// one JSON line per size:
+//   {"event":"bench","name":...,"axis":...,"n":N,"ms":median,"peakBytes":B}
+//
+//   MEMLAB_BENCHMARK("flash_attention", "seq", 256, 512, 1024) {
+//     ... inputs of size n, not measured ...
+//     lab::bench::report(n, lab::bench::measure([&] { flash_attention(q, k, v, out, 64); }));
+//   }
+namespace lab::bench {
+
+struct point {
+  double median_ms;        // of the timed runs
+  std::size_t peak_bytes;  // heap of one run above the live bytes before it (scratch)
+};
+
+// Runs fn once untimed (warm-up), then `repeats` times timed.
+template <class F>
+point measure(F&& fn, int repeats = 3) {
+  std::size_t peak = 0;
+  {
+    heap_scope scope;
+    fn();
+    peak = scope.peak_bytes();
+  }
+  std::vector<double> ms;
+  for (int r = 0; r < repeats; ++r) {
+    const timer t;
+    fn();
+    ms.push_back(t.elapsed_ms());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], peak};
+}
+
+// Prints the JSON line of size n (see above).
+void report(std::size_t n, const point& p);
+
+// Registers the benchmark (used by MEMLAB_BENCHMARK; defined in main.cpp).
+struct registrar {
+  registrar(const char* name, const char* axis, std::vector<std::size_t> sizes, void (*run)(std::size_t));
+};
+
+}  // namespace lab::bench
+
+#define MEMLAB_BENCHMARK(name, axis, ...)                                                         \
+  static void memlab_benchmark(std::size_t n);                                                    \
+  static const ::lab::bench::registrar memlab_benchmark_registrar(name, axis, {__VA_ARGS__},      \
+                                                                  &memlab_benchmark);             \
+  static void memlab_benchmark(std::size_t n)
+
+// One assertion over whole arrays (anything with size() and operator[]): on
+// failure it names the worst element, its value, the expected one and by how
+// much. Like every assertion here (DOCTEST_CONFIG_ASSERTS_RETURN_VALUES) it is
+// true when it passed:  if (!CHECK_CLOSE(...)) return;
+#define CHECK_CLOSE(name, actual, expected, tolerance) CHECK_CLOSE_MATRIX(name, actual, expected, 0, tolerance)
+
+// The same for a row-major matrix with `cols` columns: names [row][col].
+#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                             \
+  [&]() -> bool {                                                                               \
+    const ::lab::testing::difference worst = ::lab::testing::compare((actual), (expected));     \
+    const double max_abs_difference = worst.max_abs;                                            \
+    return CHECK_MESSAGE(max_abs_difference <= (tolerance),                                     \
+                         ::lab::testing::describe((name), worst, (tolerance), (cols)));         \
+  }()

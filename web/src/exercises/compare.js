@@ -1,0 +1,93 @@
+// Once an exercise's tests pass: the learner's implementation measured over a
+// sweep of sizes (the test.cpp's MEMLAB_BENCHMARK, run in the browser), charted
+// against the core's implementation of the same technique (the memlab wasm
+// module, in the core worker) where the core has one: time (median of 3 runs
+// after a warm-up) and peak scratch heap.
+//
+// Heap figures are comparable: the learner's is the lab's operator new counter
+// over one call with inputs and output allocated before; the core's is its
+// tracker's peak of one call minus the output tensor it returns.
+import { el } from '../ui/dom.js';
+import { createView } from '../ui/section.js';
+import { formatBytes, formatMs, formatMsUnit } from '../ui/format.js';
+
+// One flash attention forward of the core at sequence length n, d 64, tiles of 64.
+const coreAttention = (shape) => async (core, n) => {
+  const f = await core.call('runAttention', {
+    seq: n, headDim: 64, heads: 1, kvHeads: 1, causal: false, blockQ: 64, blockKv: 64,
+    repeats: 3, seed: 1, runNaive: false, ...shape,
+  });
+  const outputBytes = f.config.heads * n * 64 * 4;
+  return { ms: f.flash.medianMs, peakBytes: Math.max(f.flash.peakBytes - outputBytes, 0) };
+};
+
+/** The core's counterpart of each exercise's benchmark; add one where the core gains it. */
+export const coreCounterparts = {
+  '02-flash-attention': { label: 'core (attention::flash)', run: coreAttention({}) },
+  '03-causal-attention': { label: 'core (attention::flash, causal)', run: coreAttention({ causal: true }) },
+  '04-gqa': { label: 'core (attention::flash, 8 heads, 2 K/V heads)', run: coreAttention({ heads: 8, kvHeads: 2 }) },
+};
+
+const colors = { yours: '#2b8a3e', core: '#1c7ed6' };
+
+/**
+ * Runs the comparison into `box` (its data-state: running, done, error, none).
+ * lab: the exercise lab (client.js); core: the core client; progress: ui/progress.js.
+ */
+export async function compareWithCore(exercise, code, box, { lab, core, progress }) {
+  box.replaceChildren();
+  box.dataset.state = 'running';
+  const counterpart = coreCounterparts[exercise.slug];
+  const heading = el('h3', { textContent: counterpart ? 'Your implementation against the core' : 'Your implementation by size' });
+  const note = el('p', { className: 'comparison-note' });
+  const output = el('div');
+  box.append(heading, note, output);
+
+  const files = { 'exercise.cpp': code, 'test.cpp': exercise.test };
+  const mine = await lab.benchmark(files, (event, points) => {
+    if (event.event === 'bench-start') progress?.update(event.index, event.count, `measuring your code: ${event.axis} ${event.n}`);
+  });
+  if (mine.kind === 'cancelled') { box.replaceChildren(); delete box.dataset.state; return; }
+  if (mine.points.length === 0) {
+    box.dataset.state = 'none';
+    note.textContent = mine.kind === 'tested' ? 'This exercise has no benchmark.' : `The benchmark did not run: ${mine.message ?? mine.kind}`;
+    progress?.hide();
+    return;
+  }
+  if (mine.kind !== 'tested') {
+    note.textContent = mine.kind === 'timeout'
+      ? `The benchmark was stopped after ${mine.seconds} s; the sizes it reached are shown.`
+      : `The benchmark stopped: ${mine.message ?? mine.kind}.`;
+  }
+
+  const { name, axis } = mine.points[0];
+  const theirs = [];
+  if (counterpart) {
+    for (const p of mine.points) {
+      if (box.dataset.state !== 'running') return; // the learner moved on
+      progress?.update(theirs.length, mine.points.length, `measuring the core: ${axis} ${p.n}`);
+      theirs.push({ n: p.n, ...(await counterpart.run(core, p.n)) });
+    }
+  }
+  progress?.hide();
+
+  const series = (pick) => [
+    { label: `yours (${name})`, color: colors.yours, dash: [6, 4], points: mine.points.map((p) => [p.n, pick(p)]) },
+    ...(counterpart ? [{ label: counterpart.label, color: colors.core, points: theirs.map((p) => [p.n, pick(p)]) }] : []),
+  ];
+  const view = createView(output);
+  const x = { label: axis, log2: true, format: String };
+  await view.chart('time', { title: 'Time per call (median of 3)', x, y: { label: 'time', log2: true, format: formatMsUnit },
+    series: series((p) => p.ms) });
+  const anyHeap = [...mine.points, ...theirs].some((p) => p.peakBytes > 0);
+  if (anyHeap) {
+    await view.chart('heap', { title: 'Peak heap of one call (inputs and output excluded)', x,
+      y: { label: 'peak heap', log2: true, format: formatBytes }, series: series((p) => p.peakBytes) });
+  }
+  const last = mine.points[mine.points.length - 1];
+  const reference = theirs.find((p) => p.n === last.n);
+  note.textContent += `${note.textContent ? ' ' : ''}At ${axis} ${last.n}: yours ${formatMs(last.ms)} ms, ${formatBytes(last.peakBytes)} of heap` +
+    (reference ? `; the core ${formatMs(reference.ms)} ms, ${formatBytes(reference.peakBytes)}.` : '.') +
+    (anyHeap ? '' : ' Your code allocates nothing while it runs.');
+  box.dataset.state = 'done';
+}
