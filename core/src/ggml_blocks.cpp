@@ -34,12 +34,13 @@ void dequantize_rows(const block_q4_1* x, float* y, std::size_t k) { dequantize_
 
 template <class Block>
 block_matrix<Block> quantize(const tensor<2>& w) {
+  // The shape first: it is cheaper to check than every value, and says more.
+  require(w.shape(1) % qk == 0, "cols", w.shape(1),
+          std::string("a multiple of 32 (the ") + format_name<Block>() + " block)");
   quant::check_weights(w);
   block_matrix<Block> m;
   m.rows = w.shape(0);
   m.cols = w.shape(1);
-  require(m.cols % qk == 0, "cols", m.cols,
-          std::string("a multiple of 32 (the ") + format_name<Block>() + " block)");
   m.blocks.resize(m.rows * m.blocks_per_row());
   // Rows are contiguous and whole blocks, so the matrix is one long row of blocks.
   quantize_rows(w.data(), m.blocks.data(), m.rows * m.cols);

@@ -39,7 +39,9 @@ tensor<2> rms_norm(const tensor<2>& x, const tensor<1>& gain) {
   for (std::size_t i = 0; i < x.shape(0); ++i) {
     const float* xi = x.data() + i * d;
     const float inv = 1.0f / std::sqrt(kernels::dot(xi, xi, d) / static_cast<float>(d) + norm_eps);
-    for (std::size_t c = 0; c < d; ++c) y(i, c) = xi[c] * inv * gain(c);
+    float* yi = y.data() + i * d;
+    const float* g = gain.data();
+    for (std::size_t c = 0; c < d; ++c) yi[c] = xi[c] * inv * g[c];
   }
   return y;
 }
@@ -47,7 +49,10 @@ tensor<2> rms_norm(const tensor<2>& x, const tensor<1>& gain) {
 // GELU, tanh approximation (as GPT-2), in place.
 void gelu(tensor<2>& x) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
-  for (float& v : x) v = 0.5f * v * (1.0f + kernels::tanh_approx(k * (v + 0.044715f * v * v * v)));
+  // A raw loop over the storage: it vectorizes (an xtensor iterator would not).
+  float* v = x.data();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    v[i] = 0.5f * v[i] * (1.0f + kernels::tanh_approx(k * (v[i] + 0.044715f * v[i] * v[i] * v[i])));
 }
 
 // [n, heads · head_dim] -> [heads, n, head_dim]

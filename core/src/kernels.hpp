@@ -169,7 +169,8 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
     for (; col < width; ++col)  // the columns past the last whole chunk
       for (std::size_t r = 0; r < R; ++r) {
         float acc = c[r * ldc + col];
-        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col];
+        const float* b_col = b + col;
+        for (std::size_t j = 0; j < inner; ++j, b_col += ldb) acc += a[r * lda + j] * *b_col;
         c[r * ldc + col] = acc;
       }
   }
