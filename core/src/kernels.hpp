@@ -166,12 +166,12 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
   if constexpr (C > 1) {
     matmul_rows<R, C / 2>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
   } else {
-    for (; col < width; ++col)  // the columns past the last whole chunk
+    const std::size_t tail = width - col;  // the columns past the last whole chunk
+    for (std::size_t t = 0; t < tail; ++t)
       for (std::size_t r = 0; r < R; ++r) {
-        float acc = c[r * ldc + col];
-        const float* b_col = b + col;
-        for (std::size_t j = 0; j < inner; ++j, b_col += ldb) acc += a[r * lda + j] * *b_col;
-        c[r * ldc + col] = acc;
+        float acc = c[r * ldc + col + t];
+        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col + t];
+        c[r * ldc + col + t] = acc;
       }
   }
 }
