@@ -5,6 +5,8 @@
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--table] [--json]
 //   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
 //                      [--group N] [--distribution gaussian|heavy] [--json]
+//   memlab-bench paged --requests 200 --block 16 [--budget SLOTS] [--rate R]
+//                      [--preemption recompute|swap] [--shared-prefix N] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   memlab::bench::add_attention_command(app);
   memlab::bench::add_generate_command(app);
   memlab::bench::add_quant_command(app);
+  memlab::bench::add_paged_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
