@@ -307,7 +307,7 @@ TEST_CASE("ggml formats: exact storage, in the tracker too") {
 
 TEST_CASE("ggml formats: bad input is named") {
   using memlab::invalid_argument;
-  CHECK_THROWS_WITH_AS(ggml::quantize_q4_0(tensor<2>::from_shape({2, 100})),
+  CHECK_THROWS_WITH_AS(ggml::quantize_q4_0(tensor<2>(std::array<std::size_t, 2>{2, 100}, 0.0f)),
                        "cols = 100: expected a multiple of 32 (the Q4_0 block)", invalid_argument);
   CHECK_THROWS_WITH_AS(ggml::quantize_q8_0(tensor<2>::from_shape({0, 32})),
                        "weights.shape = [0, 32]: expected at least one value", invalid_argument);
