@@ -222,9 +222,11 @@ TEST_CASE("the default stream: every request finishes with its output, tokens ad
   const serving_figures r = run_serving(c);
   const auto requests = make_requests(c.stream);
   std::size_t outputs = 0, kv_entries = 0;
+  double used_slot_steps = 0;  // a request holds p + j tokens at the step giving its token j + 1
   for (const request& q : requests) {
     outputs += std::size_t(q.output);
     kv_entries += std::size_t(q.prompt + q.output - 1);
+    used_slot_steps += double(q.output) * q.prompt + double(q.output) * (q.output - 1) / 2;
   }
   CHECK(r.output_tokens == outputs);
   for (const server_figures* f : {&r.static_batching, &r.continuous_contiguous, &r.paged}) {
@@ -241,7 +243,8 @@ TEST_CASE("the default stream: every request finishes with its output, tokens ad
     CHECK(f->steps == 1 + std::max_element(f->outcomes.begin(), f->outcomes.end(), [](auto& x, auto& y) {
                             return x.finished < y.finished;
                           })->finished);
-    // Every slot-step is exactly one kind.
+    // Used slot-steps do not depend on the schedule; every slot-step is exactly one kind.
+    CHECK(f->used_slot_steps == used_slot_steps);
     CHECK(f->used_slot_steps + f->reservation_slot_steps + f->fragmentation_slot_steps + f->idle_slot_steps ==
           f->allocated_slot_steps);
   }
