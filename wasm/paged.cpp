@@ -51,6 +51,7 @@ val server(const serving::server_figures& f, int points) {
       point.set("allocated", p.allocated);
       point.set("used", p.used);
       point.set("wasted", p.wasted);
+      point.set("tokensSoFar", p.tokens_so_far);
       timeline.call<void>("push", point);
     }
   out.set("timeline", timeline);

@@ -419,6 +419,7 @@ std::vector<timeline_point> downsample(const std::vector<step_record>& timeline,
   const std::size_t n = require_positive(points, "points");
   const std::size_t window = std::max<std::size_t>(1, (timeline.size() + n - 1) / n);
   std::vector<timeline_point> out;
+  double tokens = 0;
   for (std::size_t from = 0; from < timeline.size(); from += window) {
     const std::size_t to = std::min(timeline.size(), from + window);
     timeline_point p;
@@ -430,7 +431,9 @@ std::vector<timeline_point> downsample(const std::vector<step_record>& timeline,
       p.allocated += double(s.slots.allocated);
       p.used += double(s.slots.used);
       p.wasted += double(s.slots.allocated - s.slots.used);
+      tokens += s.running;
     }
+    p.tokens_so_far = tokens;
     const double k = double(to - from);
     p.running /= k, p.waiting /= k, p.allocated /= k, p.used /= k, p.wasted /= k;
     out.push_back(p);

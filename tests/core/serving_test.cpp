@@ -365,6 +365,8 @@ TEST_CASE("downsample averages the timeline over windows") {
   CHECK(d[1].step == 3);
   CHECK(d[1].running == 3.5);
   CHECK(d[1].used == 3.5);
+  CHECK(d[0].tokens_so_far == 0 + 1 + 2);
+  CHECK(d[1].tokens_so_far == 0 + 1 + 2 + 3 + 4);
   CHECK(downsample(t, 10).size() == 5);
   CHECK_THROWS_WITH_AS(downsample(t, 0), "points = 0: expected a positive integer", memlab::invalid_argument);
 }

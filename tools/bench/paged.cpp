@@ -19,7 +19,8 @@ json to_json(const serving::server_figures& f, double bytes_per_token, int timel
   json timeline = json::array();
   for (const auto& p : serving::downsample(f.timeline, timeline_points))
     timeline.push_back({{"step", p.step}, {"running", p.running}, {"waiting", p.waiting},
-                        {"allocated_slots", p.allocated}, {"used_slots", p.used}, {"wasted_slots", p.wasted}});
+                        {"allocated_slots", p.allocated}, {"used_slots", p.used}, {"wasted_slots", p.wasted},
+                        {"tokens_so_far", p.tokens_so_far}});
   return {{"name", f.name},
           {"steps", f.steps},
           {"tokens", f.tokens},

@@ -215,6 +215,7 @@ serving_figures run_serving(const serving_config& config);
 struct timeline_point {
   double step = 0;  // first step of the window
   double running = 0, waiting = 0, allocated = 0, used = 0, wasted = 0;  // slots
+  double tokens_so_far = 0;  // tokens produced up to the window's end (not averaged)
 };
 std::vector<timeline_point> downsample(const std::vector<step_record>& timeline, int points);
 
