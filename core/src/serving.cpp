@@ -312,14 +312,15 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
       if (needed > pool.free_blocks() || (!running.empty() && pool.free_blocks() - needed < watermark))
         break;  // the head waits; cache's destructor lets go of the attached blocks
       append(*cache, len - attached);
-      s.computed += int(len - attached);
       progress& p = state[std::size_t(id)];
-      if (p.produced > 0) {  // readmitted after a preemption
-        if (swap)
-          rec.f.swapped_blocks += (p.stored + bs - 1) / bs - attached / bs;
-        else
-          rec.f.recomputed_tokens += p.stored - std::min(p.stored, attached);
-      }
+      // Readmitted after a preemption: what it had stored beyond the attached
+      // prefix is computed again, or copied back from host memory (swap).
+      const std::size_t restored = p.produced > 0 ? p.stored - std::min(p.stored, attached) : 0;
+      if (swap)
+        rec.f.swapped_blocks += restored > 0 ? (p.stored + bs - 1) / bs - attached / bs : 0;
+      else
+        rec.f.recomputed_tokens += restored;
+      s.computed += int(len - attached - (swap ? restored : 0));
       auto& outcome = rec.f.outcomes[std::size_t(id)];
       if (outcome.admitted < 0) outcome.admitted = step;
       running.push_back({id, std::move(cache)});

@@ -85,6 +85,8 @@ void print_table(const serving::serving_figures& r, const std::vector<serving::s
     std::printf("  continuous paged / static: %.2fx tokens per step, %.2fx concurrent sequences; "
                 "/ continuous contiguous: %.2fx tokens per step\n",
                 r.throughput_gain, r.concurrency_gain, r.paging_gain);
+  if (r.paged.max_shared_blocks > 0)
+    std::printf("  prefix sharing: up to %zu blocks shared at once\n", r.paged.max_shared_blocks);
   if (r.paged.recomputed_tokens + r.paged.swapped_blocks > 0)
     std::printf("  preemption cost: %zu tokens recomputed, %zu blocks swapped\n", r.paged.recomputed_tokens,
                 r.paged.swapped_blocks);

@@ -127,6 +127,7 @@ struct step_record {
   int waiting = 0;   // arrived, not running (preempted ones included)
   int running = 0;   // sequences that produced a token this step (= tokens produced)
   int computed = 0;  // K/V entries computed: prefills, recomputes, one per decode
+                     // (not the ones a swap brings back)
   int preemptions = 0;
   slot_figures slots;
 };
