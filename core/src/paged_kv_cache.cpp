@@ -13,6 +13,19 @@ namespace {
   throw std::logic_error("paged KV cache invariant broken: " + what);
 }
 
+constexpr std::uint64_t fnv_offset = 1469598103934665603ull;  // FNV-1a offset basis
+constexpr std::uint64_t fnv_prime = 1099511628211ull;
+
+// Folds tokens[from, to) into the chained hash h: prefix_hash(t, n) continued to
+// prefix_hash(t, to) in O(to - from), so hashing every block of a prompt is O(prompt).
+std::uint64_t fold(std::uint64_t h, const std::vector<int>& tokens, std::size_t from, std::size_t to) {
+  for (std::size_t i = from; i < to && i < tokens.size(); ++i) {
+    h ^= static_cast<std::uint32_t>(tokens[i]);
+    h *= fnv_prime;
+  }
+  return h;
+}
+
 }  // namespace
 
 // ---- block_pool ------------------------------------------------------------
@@ -233,8 +246,10 @@ std::size_t paged_kv_cache::attach_prefix(const std::vector<int>& prompt) {
   const std::size_t bs = pool_->block_size();
   // Full blocks only, and at least one prompt token left to compute: its
   // logits give the first new token.
+  std::uint64_t hash = fnv_offset;
   while ((table_.size() + 1) * bs < prompt.size()) {
-    const std::int64_t block = pool_->find(prefix_hash(prompt, (table_.size() + 1) * bs));
+    hash = fold(hash, prompt, table_.size() * bs, (table_.size() + 1) * bs);
+    const std::int64_t block = pool_->find(hash);
     if (block < 0) break;
     pool_->retain(static_cast<std::size_t>(block));
     table_.push_back(static_cast<std::size_t>(block));
@@ -246,8 +261,11 @@ std::size_t paged_kv_cache::attach_prefix(const std::vector<int>& prompt) {
 void paged_kv_cache::publish_prefix(const std::vector<int>& tokens) {
   const std::size_t bs = pool_->block_size();
   const std::size_t full = std::min(length(), tokens.size()) / bs;
-  for (std::size_t i = 0; i < full; ++i)
-    pool_->publish(prefix_hash(tokens, (i + 1) * bs), table_[i]);
+  std::uint64_t hash = fnv_offset;
+  for (std::size_t i = 0; i < full; ++i) {
+    hash = fold(hash, tokens, i * bs, (i + 1) * bs);
+    pool_->publish(hash, table_[i]);
+  }
 }
 
 const float* paged_kv_cache::layer_view::k_transposed(std::size_t g, std::size_t p) const {
@@ -268,12 +286,44 @@ std::size_t paged_kv_cache::layer_view::contiguous(std::size_t p) const {
 // ---- free functions ----------------------------------------------------------
 
 std::uint64_t prefix_hash(const std::vector<int>& tokens, std::size_t n) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a offset basis
-  for (std::size_t i = 0; i < n && i < tokens.size(); ++i) {
-    h ^= static_cast<std::uint32_t>(tokens[i]);
-    h *= 1099511628211ull;  // FNV prime
+  return fold(fnv_offset, tokens, 0, n);
+}
+
+double slot_figures::waste() const {
+  return allocated == 0 ? 0.0 : double(allocated - used) / double(allocated);
+}
+
+slot_figures count_slots(const block_pool& pool, const std::vector<const paged_kv_cache*>& caches,
+                         const std::vector<std::size_t>& final_lengths) {
+  require(final_lengths.size() == caches.size(), "final_lengths.size()", final_lengths.size(),
+          [&] { return "one per cache, " + named("caches.size()", caches.size()); });
+  const std::size_t bs = pool.block_size();
+  slot_figures f;
+  f.blocks = pool.used_blocks();
+  f.allocated = f.blocks * bs;
+  // Tokens in each physical block: the most any holder has written there.
+  std::vector<std::size_t> filled(pool.blocks(), 0);
+  for (std::size_t c = 0; c < caches.size(); ++c) {
+    const auto& table = caches[c]->block_table();
+    const std::size_t len = caches[c]->length();
+    require(final_lengths[c] >= len, "final_lengths[c]", final_lengths[c],
+            [&] { return "at least the cache's " + named("length", len); });
+    f.logical_blocks += table.size();
+    for (std::size_t i = 0; i < table.size(); ++i)
+      filled[table[i]] = std::max(filled[table[i]], std::min(bs, len - std::min(len, i * bs)));
   }
-  return h;
+  for (std::size_t b = 0; b < pool.blocks(); ++b) {
+    f.used += filled[b];
+    if (pool.refcount(b) > 1) ++f.shared_blocks;
+  }
+  for (std::size_t c = 0; c < caches.size(); ++c) {
+    const auto& table = caches[c]->block_table();
+    if (table.empty() || pool.refcount(table.back()) > 1) continue;
+    const std::size_t empty = bs - filled[table.back()];
+    f.reservation += std::min(empty, final_lengths[c] - caches[c]->length());
+  }
+  f.fragmentation = f.allocated - f.used - f.reservation;
+  return f;
 }
 
 void check_invariants(const block_pool& pool, const std::vector<const paged_kv_cache*>& caches) {

@@ -12,6 +12,9 @@
 
 using namespace memlab;
 
+// The libFuzzer target's body (tests/fuzz/paged_fuzz.cpp), replayed below.
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
 namespace {
 
 tensor<3> filled(std::size_t kv_heads, std::size_t n, std::size_t d, float value) {
@@ -148,6 +151,9 @@ TEST_CASE(
   CHECK(shorter.attach_prefix({1, 2, 3, 4, 5, 6}) == 4);
   check_invariants(pool, {first.get(), &second, &other, &shorter});
 
+  // The index holds the chained hash of each full block's prefix.
+  CHECK(pool.find(prefix_hash(prompt, 4)) == std::int64_t(first->block_table()[0]));
+  CHECK(pool.find(prefix_hash(prompt, 8)) == std::int64_t(first->block_table()[1]));
   const std::size_t shared = first->block_table()[0];
   first.reset();
   CHECK(pool.refcount(shared) == 2);  // still held by second and shorter
@@ -205,5 +211,75 @@ TEST_CASE("random operation sequences keep every invariant (allocate, append, fo
       for (const auto& c : live) caches.push_back(c.get());
       check_invariants(pool, caches);
     }
+  }
+}
+
+TEST_CASE("slot figures: allocated, used, reserved and fragmented slots of hand-worked pools") {
+  block_pool pool(2, 1, 2, 4, 8);
+  paged_kv_cache a(pool);
+  append_all(a, 6, 1.0f);  // block 0 full, block 1 holds 2 of 4
+  // a will reach 7 tokens: 1 of its 2 empty slots is reserved, 1 is fragmentation.
+  slot_figures f = count_slots(pool, {&a}, {7});
+  CHECK(f.allocated == 8);
+  CHECK(f.used == 6);
+  CHECK(f.reservation == 1);
+  CHECK(f.fragmentation == 1);
+  CHECK(f.idle == 0);
+  CHECK(f.blocks == 2);
+  CHECK(f.shared_blocks == 0);
+  CHECK(f.waste() == 2.0 / 8);
+
+  // A fork shares both blocks: counted once. The shared last block's empty
+  // slots are fragmentation (whoever writes there first copies it).
+  auto b = a.fork();
+  f = count_slots(pool, {&a, b.get()}, {7, 10});
+  CHECK(f.allocated == 8);
+  CHECK(f.used == 6);
+  CHECK(f.reservation == 0);
+  CHECK(f.fragmentation == 2);
+  CHECK(f.shared_blocks == 2);
+  CHECK(f.logical_blocks == 4);
+
+  // b writes a token: its copy of block 1 holds 3 (1 empty, b wants 10: reserved);
+  // a's block 1 is private again with 2 empty, a wants 1 more: 1 reserved, 1 not.
+  append_all(*b, 1, 2.0f);
+  f = count_slots(pool, {&a, b.get()}, {7, 10});
+  CHECK(f.allocated == 12);
+  CHECK(f.used == 4 + 2 + 3);
+  CHECK(f.reservation == 2);
+  CHECK(f.fragmentation == 1);
+  CHECK(f.blocks == 3);
+  CHECK(f.shared_blocks == 1);
+  CHECK(f.logical_blocks == 4);
+  CHECK(f.waste() == 3.0 / 12);
+
+  // A sequence left out of the list: its private block counts as empty.
+  f = count_slots(pool, {&a}, {7});
+  CHECK(f.allocated == 12);
+  CHECK(f.used == 6);
+  CHECK(f.fragmentation == 12 - 6 - 1);
+
+  CHECK_THROWS_WITH_AS(count_slots(pool, {&a}, {5}),
+                       "final_lengths[c] = 5: expected at least the cache's length = 6",
+                       memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(count_slots(pool, {&a}, {}),
+                       "final_lengths.size() = 0: expected one per cache, caches.size() = 1",
+                       memlab::invalid_argument);
+  b.reset();
+  a.clear();
+  f = count_slots(pool, {&a}, {0});
+  CHECK(f.allocated == 0);
+  CHECK(f.waste() == 0);
+}
+
+TEST_CASE("the fuzz target on seeded random inputs: every invariant and stored value holds") {
+  // The same checks libFuzzer drives with coverage feedback (preset fuzz), here
+  // on plain random bytes in every build, sanitizers included.
+  rng gen(7);
+  for (int input = 0; input < 1000; ++input) {
+    std::vector<std::uint8_t> bytes(gen.next_u64() % 400);
+    for (auto& b : bytes) b = std::uint8_t(gen.next_u64());
+    CAPTURE(input);
+    CHECK_NOTHROW(LLVMFuzzerTestOneInput(bytes.data(), bytes.size()));
   }
 }

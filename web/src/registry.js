@@ -10,7 +10,8 @@
 //             values: what the controls hold; core: the worker client (core/client.js);
 //             onProgress({ done, total, label, results }) after each point (lib/sweep.js)
 //   render(results, view, values)
-//             draws with view.chart(key, spec) and view.table(key, spec); called with
+//             draws with view.chart(key, spec) and view.table(key, spec) (and
+//             view.figure(key, { title }) for a drawing of its own); called with
 //             partial results during the run and with all of them at the end
 const modules = import.meta.glob('./experiments/*.js', { eager: true, import: 'default' });
 const required = ['id', 'title', 'intro', 'controls', 'run', 'render'];

@@ -160,6 +160,37 @@ class paged_kv_cache final : public kv_cache {
 // names its whole prefix, not just its own tokens.
 std::uint64_t prefix_hash(const std::vector<int>& tokens, std::size_t n);
 
+// Where the token slots of a pool go, exactly. Slots are counted physically: a
+// block shared by several sequences counts once.
+//   allocated      block_size · blocks in use (pool.used_blocks())
+//   used           slots holding a token of a live sequence
+//   reservation    empty slots of a sequence's private last block that it will
+//                  still fill before it ends (reserved, not yet used)
+//   fragmentation  empty slots nobody will fill: the tail of a last block past
+//                  the sequence's final length, and the empty tail of a shared
+//                  block (a write into it copies it first)
+//   idle           slots held by sequences that have finished but not yet
+//                  released them (0 here: a paged sequence frees on finishing;
+//                  static batching's contiguous caches have them)
+// allocated = used + reservation + fragmentation + idle, and waste() is the
+// share of allocated slots that hold nothing a live sequence reads.
+struct slot_figures {
+  std::size_t allocated = 0, used = 0, reservation = 0, fragmentation = 0, idle = 0;
+  std::size_t blocks = 0;         // physical blocks in use
+  std::size_t shared_blocks = 0;  // blocks held by more than one sequence
+  std::size_t logical_blocks = 0; // table entries over all sequences (>= blocks when shared)
+  // (allocated - used) / allocated; 0 when nothing is allocated.
+  double waste() const;
+};
+
+// The slot figures of a pool and its live sequences; final_lengths[i] is the
+// length caches[i] will reach before it ends (>= its length; the scheduler
+// knows it, or pass the current length when the future is unknown). caches
+// should list every sequence over the pool: blocks held by others count as
+// empty fragmentation. O(blocks + table entries).
+slot_figures count_slots(const block_pool& pool, const std::vector<const paged_kv_cache*>& caches,
+                         const std::vector<std::size_t>& final_lengths);
+
 // Checks the pool and every live cache over it together: no block is both free
 // and used, each block's reference count equals the number of table entries
 // naming it, no table names a freed block, the prefix index names only live

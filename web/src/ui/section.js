@@ -41,6 +41,20 @@ export function createView(output) {
       });
       renderTable(box, spec);
     },
+    /**
+     * A figure the experiment draws itself (e.g. an animation), across the full
+     * width: returns its body element, created once per run (data-figure=key).
+     */
+    figure(key, { title }) {
+      const figure = slot('figure', key, () => {
+        const f = el('figure', { className: 'chart custom-figure', dataset: { figure: key } },
+          el('figcaption'), el('div', { className: 'figure-body' }));
+        chartsBox.append(f);
+        return f;
+      });
+      figure.querySelector('figcaption').textContent = title;
+      return figure.querySelector('.figure-body');
+    },
     /** Shows `content` as preformatted text under `title`. */
     text(key, { title, content }) {
       const box = slot('text', key, () => {
