@@ -6,6 +6,7 @@
 //   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
 //                      [--group N] [--distribution gaussian|heavy] [--json]
 //   memlab-bench quant-gpt [--format q8_0|all] [--json]
+//   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   memlab::bench::add_generate_command(app);
   memlab::bench::add_quant_command(app);
   memlab::bench::add_quant_gpt_command(app);
+  memlab::bench::add_checkpoint_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
