@@ -7,6 +7,7 @@
 //                      [--group N] [--distribution gaussian|heavy] [--json]
 //   memlab-bench quant-gpt [--format q8_0|all] [--json]
 //   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all [--json]
+//   memlab-bench train [--text data/corpus.txt] [--steps 300] [--save tiny-gpt.bin] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   memlab::bench::add_quant_command(app);
   memlab::bench::add_quant_gpt_command(app);
   memlab::bench::add_checkpoint_command(app);
+  memlab::bench::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
