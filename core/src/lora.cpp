@@ -1,0 +1,164 @@
+#include "memlab/lora.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <xtensor/xmanipulation.hpp>
+
+#include "dense.hpp"
+#include "memlab/error.hpp"
+#include "memlab/random.hpp"
+
+namespace memlab::lora {
+namespace {
+
+// The six linear weights of a layer, in quantized_ order.
+std::array<tensor<2>*, 6> linear(gpt::layer_weights& l) {
+  return {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2};
+}
+std::array<const tensor<2>*, 6> linear(const gpt::layer_weights& l) {
+  return {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2};
+}
+std::array<adapter*, 4> adapted(layer_adapters& l) { return {&l.q, &l.k, &l.v, &l.o}; }
+std::array<const adapter*, 4> adapted(const layer_adapters& l) { return {&l.q, &l.k, &l.v, &l.o}; }
+
+std::size_t count(const std::vector<layer_adapters>& adapters) {
+  std::size_t n = 0;
+  for (const auto& l : adapters)
+    for (const adapter* a : adapted(l)) n += a->a.size() + a->b.size();
+  return n;
+}
+
+}  // namespace
+
+model::model(const gpt::model& base, int rank, float alpha, bool quantized, std::uint32_t seed,
+             train::adamw_options adam)
+    : config_(base.cfg()), base_(base.params()), rank_(rank), adam_(adam) {
+  require(base.weight_format() == nullptr, "base", "quantized", "an fp32 model");
+  const int smallest = std::min(config_.d_model, config_.kv_heads * config_.head_dim());
+  require(rank > 0 && rank <= smallest, "rank", rank, [&] {
+    return "in [1, " + std::to_string(smallest) + "] (the smallest dimension of wq wk wv wo)";
+  });
+  scale_ = alpha / float(rank);
+  rng gen(seed);
+  const std::size_t r = std::size_t(rank);
+  for (auto& l : base_.layers) {
+    layer_adapters la;
+    const std::array<tensor<2>*, 4> w{&l.wq, &l.wk, &l.wv, &l.wo};
+    auto targets = adapted(la);
+    for (std::size_t i = 0; i < 4; ++i) {
+      const std::size_t in = w[i]->shape(0), out = w[i]->shape(1);
+      targets[i]->a = random_normal<2>({in, r}, gen, 1.0f / std::sqrt(float(in)));
+      targets[i]->b = xt::zeros<float>({r, out});
+    }
+    adapters_.push_back(std::move(la));
+  }
+  if (quantized) {
+    quant::format f;
+    f.kind = quant::scheme::nf4_dq;
+    // Blocks run along each row's input dimension: d_model, heads·head_dim or d_ff.
+    f.block = std::gcd(nf4::default_block,
+                       std::gcd(std::size_t(config_.d_model), std::size_t(config_.d_ff)));
+    for (auto& l : base_.layers) {
+      std::vector<quant::quantized_matrix> q;
+      for (tensor<2>* w : linear(l)) {
+        const tensor<2> out_by_in = xt::transpose(*w);
+        q.push_back(quant::quantized_matrix::quantize(out_by_in, f));
+        *w = tensor<2>();  // only the NF4 copy is kept
+      }
+      quantized_.push_back(std::move(q));
+    }
+  }
+  auto zero = [](std::vector<layer_adapters> a) {
+    for (auto& l : a)
+      for (adapter* x : adapted(l)) x->a.fill(0), x->b.fill(0);
+    return a;
+  };
+  m_ = zero(adapters_), v_ = zero(adapters_);
+}
+
+gpt::weights model::base_weights() const {
+  gpt::weights w = base_;
+  for (std::size_t l = 0; l < quantized_.size(); ++l) {
+    auto targets = linear(w.layers[l]);
+    for (std::size_t i = 0; i < 6; ++i) *targets[i] = xt::transpose(quantized_[l][i].dequantize());
+  }
+  return w;
+}
+
+gpt::weights model::effective_weights() const {
+  gpt::weights w = base_weights();
+  for (std::size_t l = 0; l < w.layers.size(); ++l) {
+    auto& lw = w.layers[l];
+    const std::array<tensor<2>*, 4> targets{&lw.wq, &lw.wk, &lw.wv, &lw.wo};
+    const auto ads = adapted(adapters_[l]);
+    for (std::size_t i = 0; i < 4; ++i) {
+      const tensor<2> ab = dense::matmul(ads[i]->a, ads[i]->b);
+      *targets[i] += scale_ * ab;
+    }
+  }
+  return w;
+}
+
+gpt::model model::merge() const { return gpt::model(config_, effective_weights()); }
+
+double model::train_step(const std::vector<std::vector<int>>& sequences) {
+  require(!sequences.empty(), "sequences", 0, "at least one");
+  const gpt::weights w = effective_weights();
+  gpt::weights g = train::zeros_like(w);
+  double sum = 0;
+  for (const auto& s : sequences)
+    sum += train::loss_and_gradient(config_, w, s, g, 1.0f / float(sequences.size()));
+  ++t_;
+  const float c1 = 1.0f - std::pow(adam_.beta1, float(t_)),
+              c2 = 1.0f - std::pow(adam_.beta2, float(t_));
+  auto update = [&](tensor<2>& p, const tensor<2>& grad, tensor<2>& m, tensor<2>& v) {
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const float gi = grad.data()[i];
+      m.data()[i] = adam_.beta1 * m.data()[i] + (1 - adam_.beta1) * gi;
+      v.data()[i] = adam_.beta2 * v.data()[i] + (1 - adam_.beta2) * gi * gi;
+      p.data()[i] -= adam_.lr * ((m.data()[i] / c1) / (std::sqrt(v.data()[i] / c2) + adam_.eps) +
+                                 adam_.weight_decay * p.data()[i]);
+    }
+  };
+  for (std::size_t l = 0; l < adapters_.size(); ++l) {
+    auto& lg = g.layers[l];
+    const std::array<const tensor<2>*, 4> grads{&lg.wq, &lg.wk, &lg.wv, &lg.wo};
+    auto ads = adapted(adapters_[l]);
+    auto ms = adapted(m_[l]);
+    auto vs = adapted(v_[l]);
+    for (std::size_t i = 0; i < 4; ++i) {
+      adapter& ad = *ads[i];
+      // dA = s · G · Bᵀ [in, r];  dB = s · Aᵀ · G [r, out] (both before either moves)
+      tensor<2> da = xt::zeros<float>(ad.a.shape()), db = xt::zeros<float>(ad.b.shape());
+      dense::add_a_bt(*grads[i], ad.b, da);
+      dense::add_at_b(ad.a, *grads[i], db);
+      da *= scale_, db *= scale_;
+      update(ad.a, da, ms[i]->a, vs[i]->a);
+      update(ad.b, db, ms[i]->b, vs[i]->b);
+    }
+  }
+  return sum / double(sequences.size());
+}
+
+memory_figures model::memory() const {
+  memory_figures f;
+  f.parameters = gpt::model(config_, 0).parameter_count();
+  f.adapter_parameters = count(adapters_);
+  f.full_finetune_bytes = 16 * f.parameters;
+  f.trainable_state_bytes = 16 * f.adapter_parameters;
+  std::size_t fp32 = 0;  // parameters stored fp32 in base_ (QLoRA: all but the linear weights)
+  const gpt::weights& b = base_;
+  fp32 += b.token_embedding.size() + b.position_embedding.size() + b.norm_f.size() + b.lm_head.size();
+  for (auto& l : b.layers) {
+    fp32 += l.norm1.size() + l.norm2.size();
+    for (const tensor<2>* w : linear(l)) fp32 += w->size();
+  }
+  f.base_bytes = 4 * fp32;
+  for (const auto& l : quantized_)
+    for (const auto& q : l) f.base_bytes += q.bytes();
+  return f;
+}
+
+}  // namespace memlab::lora
