@@ -35,7 +35,7 @@ export default defineConfig(({ command, isPreview }) => {
     base: './',
     resolve: { alias: { '@memlab/wasm': wasmDir } },
     worker: { format: 'es' },
-    server: { fs: { allow: [webDir, wasmDir] } },
+    server: { fs: { allow: [webDir, wasmDir, path.resolve(webDir, '../data')] } },
     build: {
       outDir: 'dist',
       emptyOutDir: true,
