@@ -111,16 +111,8 @@ double model::train_step(const std::vector<std::vector<int>>& sequences) {
   for (const auto& s : sequences)
     sum += train::loss_and_gradient(config_, w, s, g, 1.0f / float(sequences.size()));
   ++t_;
-  const float c1 = 1.0f - std::pow(adam_.beta1, float(t_)),
-              c2 = 1.0f - std::pow(adam_.beta2, float(t_));
   auto update = [&](tensor<2>& p, const tensor<2>& grad, tensor<2>& m, tensor<2>& v) {
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      const float gi = grad.data()[i];
-      m.data()[i] = adam_.beta1 * m.data()[i] + (1 - adam_.beta1) * gi;
-      v.data()[i] = adam_.beta2 * v.data()[i] + (1 - adam_.beta2) * gi * gi;
-      p.data()[i] -= adam_.lr * ((m.data()[i] / c1) / (std::sqrt(v.data()[i] / c2) + adam_.eps) +
-                                 adam_.weight_decay * p.data()[i]);
-    }
+    train::adamw_update(p.data(), grad.data(), m.data(), v.data(), p.size(), adam_, t_, true);
   };
   for (std::size_t l = 0; l < adapters_.size(); ++l) {
     auto& lg = g.layers[l];

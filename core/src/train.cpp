@@ -251,22 +251,22 @@ std::size_t adamw::state_bytes() const {
   return 2 * n * sizeof(float);
 }
 
+void adamw_update(float* p, const float* g, float* m, float* v, std::size_t n,
+                  const adamw_options& o, int t, bool decay) {
+  const float c1 = 1.0f - std::pow(o.beta1, float(t)), c2 = 1.0f - std::pow(o.beta2, float(t));
+  const float wd = decay ? o.weight_decay : 0.0f;
+  for (std::size_t i = 0; i < n; ++i) {
+    m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i];
+    v[i] = o.beta2 * v[i] + (1 - o.beta2) * g[i] * g[i];
+    p[i] -= o.lr * ((m[i] / c1) / (std::sqrt(v[i] / c2) + o.eps) + wd * p[i]);
+  }
+}
+
 void adamw::step(gpt::weights& w, const gpt::weights& grads) {
   ++t_;
   const auto ws = slots(w), gs = slots(grads), ms = slots(m_), vs = slots(v_);
-  const float c1 = 1.0f - std::pow(o_.beta1, float(t_)), c2 = 1.0f - std::pow(o_.beta2, float(t_));
-  for (std::size_t k = 0; k < ws.size(); ++k) {
-    const float decay = ws[k].matrix ? o_.weight_decay : 0.0f;
-    for (std::size_t i = 0; i < ws[k].size; ++i) {
-      const float g = gs[k].data[i];
-      float& m = ms[k].data[i];
-      float& v = vs[k].data[i];
-      m = o_.beta1 * m + (1 - o_.beta1) * g;
-      v = o_.beta2 * v + (1 - o_.beta2) * g * g;
-      float& p = ws[k].data[i];
-      p -= o_.lr * ((m / c1) / (std::sqrt(v / c2) + o_.eps) + decay * p);
-    }
-  }
+  for (std::size_t k = 0; k < ws.size(); ++k)
+    adamw_update(ws[k].data, gs[k].data, ms[k].data, vs[k].data, ws[k].size, o_, t_, ws[k].matrix);
 }
 
 result run(const std::string& text, const options& o,

@@ -41,6 +41,11 @@ struct adamw_options {
   float lr = 3e-3f, beta1 = 0.9f, beta2 = 0.99f, eps = 1e-8f, weight_decay = 0.01f;
 };
 
+// One AdamW update of n parameters p with gradients g and moments m, v at step
+// t (1-based); decay: apply the weight decay (matrices) or not (gains).
+void adamw_update(float* p, const float* g, float* m, float* v, std::size_t n,
+                  const adamw_options& o, int t, bool decay);
+
 class adamw {
  public:
   adamw(const gpt::weights& w, adamw_options o);
