@@ -93,7 +93,9 @@ val run_training(training_config c, val on_step) {
   const auto prompt = gpt::encode(c.prompt);
   const int room = c.model.max_seq - int(prompt.size());
   require(room > 0, "prompt", c.prompt, "shorter than max_seq");
-  const auto sample = generate(r.model, prompt, std::min(120, room), true, sampling{});
+  sampling sampler;  // temperature 0.8 from the 20 likeliest bytes: greedy decoding of a
+  sampler.temperature = 0.8f, sampler.top_k = 20;  // barely trained model repeats one byte
+  const auto sample = generate(r.model, prompt, std::min(120, room), true, sampler);
   val out = val::object();
   val losses = val::array();
   for (double l : r.losses) losses.call<void>("push", l);

@@ -13,7 +13,7 @@ describe('Checkpointing section', { timeout: 180_000 }, () => {
 
   it('measures policies, plots the timeline, trains the tiny GPT and compares LoRA memory', async () => {
     const section = await runSection(opened.page, 'checkpointing',
-      { layers: '4, 16', policies: 'none, sqrt, set:3,9', width: 16, hidden: 32, batch: 4,
+      { layers: '4, 16', policies: 'none, sqrt, every:3', width: 16, hidden: 32, batch: 4,
         timelineLayers: 16, trainSteps: 20, rank: 4 }, 120_000);
     await expectDone(section);
     assert.equal(await chartPoints(section, 'peak'), 6, 'peak chart: 2 depths × 3 policies');
