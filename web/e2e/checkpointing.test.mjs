@@ -13,7 +13,7 @@ describe('Checkpointing section', { timeout: 180_000 }, () => {
 
   it('measures policies, plots the timeline, trains the tiny GPT and compares LoRA memory', async () => {
     const section = await runSection(opened.page, 'checkpointing',
-      { layers: '4, 16', policies: 'none, sqrt, every:3', width: 16, hidden: 32, batch: 4,
+      { layers: '4, 16', policies: 'none, sqrt, every:3', width: 64, hidden: 256, batch: 16,
         timelineLayers: 16, trainSteps: 20, rank: 4 }, 120_000);
     await expectDone(section);
     assert.equal(await chartPoints(section, 'peak'), 6, 'peak chart: 2 depths × 3 policies');
@@ -25,9 +25,9 @@ describe('Checkpointing section', { timeout: 180_000 }, () => {
       (all) => all.map((c) => ({ peak: Number(c.dataset.peak), formula: Number(c.dataset.formula) })));
     assert.equal(cells.length, 3);
     for (const c of cells) assert.equal(c.peak, c.formula, 'measured peak = documented formula');
-    // width 16, hidden 32, batch 4: a = 256, h = 512; none 17(a+h), sqrt 8a + 5h
-    assert.equal(cells[0].peak, 17 * (256 + 512));
-    assert.equal(cells[1].peak, 8 * 256 + 5 * 512);
+    // width 64, hidden 256, batch 16: a = 4096, h = 16384; none 17(a+h), sqrt 8a + 5h
+    assert.equal(cells[0].peak, 17 * (4096 + 16384));
+    assert.equal(cells[1].peak, 8 * 4096 + 5 * 16384);
     assert.ok(cells[1].peak <= 0.5 * cells[0].peak);
 
     const savings = await section.locator('[data-test=lora-table] [data-saving]').evaluateAll(
