@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "kernels.hpp"
 #include "memlab/memory.hpp"
 
 namespace memlab::dense {
@@ -35,15 +36,12 @@ inline void add_at_b(const tensor<2>& a, const tensor<2>& b, tensor<2>& out) {
     }
 }
 
-// C [r, c] += A [r, k] · B [c, k]ᵀ (input gradients: output gradient · Wᵀ)
+// C [r, c] += A [r, k] · B [c, k]ᵀ (input gradients: output gradient · Wᵀ), row
+// by row dot products (kernels::dot keeps lane-wise partial sums, so it vectorizes)
 inline void add_a_bt(const tensor<2>& a, const tensor<2>& b, tensor<2>& out) {
   const std::size_t r = a.shape(0), k = a.shape(1), c = b.shape(0);
   for (std::size_t i = 0; i < r; ++i)
-    for (std::size_t t = 0; t < c; ++t) {
-      float sum = 0;
-      for (std::size_t j = 0; j < k; ++j) sum += a(i, j) * b(t, j);
-      out(i, t) += sum;
-    }
+    for (std::size_t t = 0; t < c; ++t) out(i, t) += kernels::dot(&a(i, 0), &b(t, 0), k);
 }
 
 // GELU in GPT-2's tanh form, through std::tanh (training is not a hot path),
