@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
+#include <utility>
 
 #include <xtensor/xmanipulation.hpp>
 
@@ -103,35 +105,46 @@ gpt::weights model::effective_weights() const {
 
 gpt::model model::merge() const { return gpt::model(config_, effective_weights()); }
 
-double model::train_step(const std::vector<std::vector<int>>& sequences) {
+double model::gradient(const std::vector<std::vector<int>>& sequences,
+                       std::vector<layer_adapters>& grads) const {
   require(!sequences.empty(), "sequences", 0, "at least one");
   const gpt::weights w = effective_weights();
   gpt::weights g = train::zeros_like(w);
   double sum = 0;
   for (const auto& s : sequences)
     sum += train::loss_and_gradient(config_, w, s, g, 1.0f / float(sequences.size()));
-  ++t_;
-  auto update = [&](tensor<2>& p, const tensor<2>& grad, tensor<2>& m, tensor<2>& v) {
-    train::adamw_update(p.data(), grad.data(), m.data(), v.data(), p.size(), adam_, t_, true);
-  };
+  grads = adapters_;
   for (std::size_t l = 0; l < adapters_.size(); ++l) {
-    auto& lg = g.layers[l];
-    const std::array<const tensor<2>*, 4> grads{&lg.wq, &lg.wk, &lg.wv, &lg.wo};
-    auto ads = adapted(adapters_[l]);
-    auto ms = adapted(m_[l]);
-    auto vs = adapted(v_[l]);
+    const auto& lg = g.layers[l];
+    const std::array<const tensor<2>*, 4> full{&lg.wq, &lg.wk, &lg.wv, &lg.wo};
+    const auto ads = adapted(adapters_[l]);
+    auto out = adapted(grads[l]);
     for (std::size_t i = 0; i < 4; ++i) {
-      adapter& ad = *ads[i];
-      // dA = s · G · Bᵀ [in, r];  dB = s · Aᵀ · G [r, out] (both before either moves)
-      tensor<2> da = xt::zeros<float>(ad.a.shape()), db = xt::zeros<float>(ad.b.shape());
-      dense::add_a_bt(*grads[i], ad.b, da);
-      dense::add_at_b(ad.a, *grads[i], db);
-      da *= scale_, db *= scale_;
-      update(ad.a, da, ms[i]->a, vs[i]->a);
-      update(ad.b, db, ms[i]->b, vs[i]->b);
+      // dA = s · G · Bᵀ [in, r];  dB = s · Aᵀ · G [r, out]
+      out[i]->a.fill(0), out[i]->b.fill(0);
+      dense::add_a_bt(*full[i], ads[i]->b, out[i]->a);
+      dense::add_at_b(ads[i]->a, *full[i], out[i]->b);
+      out[i]->a *= scale_, out[i]->b *= scale_;
     }
   }
   return sum / double(sequences.size());
+}
+
+double model::train_step(const std::vector<std::vector<int>>& sequences) {
+  std::vector<layer_adapters> grads;
+  const double loss = gradient(sequences, grads);
+  ++t_;
+  for (std::size_t l = 0; l < adapters_.size(); ++l) {
+    auto ads = adapted(adapters_[l]);
+    const auto gs = adapted(std::as_const(grads[l]));
+    auto ms = adapted(m_[l]);
+    auto vs = adapted(v_[l]);
+    for (std::size_t i = 0; i < 4; ++i)
+      for (auto [p, g, m, v] : {std::tuple{&ads[i]->a, &gs[i]->a, &ms[i]->a, &vs[i]->a},
+                                std::tuple{&ads[i]->b, &gs[i]->b, &ms[i]->b, &vs[i]->b}})
+        train::adamw_update(p->data(), g->data(), m->data(), v->data(), p->size(), adam_, t_, true);
+  }
+  return loss;
 }
 
 memory_figures model::memory() const {

@@ -102,6 +102,44 @@ TEST_CASE("LoRA: training moves only the adapters; the loss falls; merge gives t
   }
 }
 
+TEST_CASE("LoRA: the adapters' gradient matches central finite differences") {
+  const gpt::model base(small(), 3);
+  for (bool quantized : {false, true}) {
+    CAPTURE(quantized);
+    lora::model m(base, 2, 4.0f, quantized, 5);
+    rng gen(6);
+    for (auto& l : m.adapters())  // B away from zero, so that dA is not zero
+      for (auto* ad : {&l.q, &l.k, &l.v, &l.o})
+        for (float& x : ad->b) x = 0.5f * gen.normal();
+    const auto data = batch(text, 16);
+    std::vector<lora::layer_adapters> g;
+    m.gradient(data, g);
+    const float eps = 3e-3f;  // 1e-2 leaves O(eps²) curvature errors of ~5%: too coarse here
+    float largest = 0;
+    auto check = [&](tensor<2>& p, const tensor<2>& analytic) {
+      for (std::size_t i = 0; i < p.size(); i += 3) {
+        const float keep = p.data()[i];
+        std::vector<lora::layer_adapters> unused;
+        p.data()[i] = keep + eps;
+        const double up = m.gradient(data, unused);
+        p.data()[i] = keep - eps;
+        const double down = m.gradient(data, unused);
+        p.data()[i] = keep;
+        const double numeric = (up - down) / (2.0 * eps);
+        largest = std::max(largest, std::abs(analytic.data()[i]));
+        CHECK(std::abs(numeric - analytic.data()[i]) <= 5e-4 + 3e-2 * std::abs(numeric));
+      }
+    };
+    for (std::size_t l = 0; l < 2; ++l) {
+      auto& a = m.adapters()[l];
+      const auto& ga = g[l];
+      check(a.q.a, ga.q.a), check(a.q.b, ga.q.b), check(a.k.a, ga.k.a), check(a.k.b, ga.k.b);
+      check(a.v.a, ga.v.a), check(a.v.b, ga.v.b), check(a.o.a, ga.o.a), check(a.o.b, ga.o.b);
+    }
+    CHECK(largest > 0.01f);
+  }
+}
+
 TEST_CASE("LoRA: memory of trainable state against full fine-tuning") {
   const gpt::model base(small(), 3);
   const lora::model plain(base, 4, 8.0f, false, 1), q(base, 4, 8.0f, true, 1);

@@ -70,8 +70,11 @@ class model {
   // The frozen base as stored: the weights (QLoRA: dequantized) before adapters.
   gpt::weights base_weights() const;
 
-  // One step: the mean loss over the sequences and the adapters' gradient,
-  // then AdamW on the adapters only. Returns the mean loss.
+  // The mean loss over the sequences (each tokens[0..T], predicting tokens[1..T])
+  // and its gradient with respect to every adapter (shaped like adapters()).
+  double gradient(const std::vector<std::vector<int>>& sequences,
+                  std::vector<layer_adapters>& grads) const;
+  // One step: gradient(), then AdamW on the adapters only. Returns the mean loss.
   double train_step(const std::vector<std::vector<int>>& sequences);
 
   memory_figures memory() const;
