@@ -80,55 +80,70 @@ struct acts {
   tensor<1> invf;
 };
 
-// Forward with everything kept; returns the mean cross-entropy.
+// One decoder layer on x [T, d] in place, keeping what its backward needs in a.
+void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>& x,
+                   layer_acts& a) {
+  const std::size_t T = x.shape(0), H = u(c.heads), KV = u(c.kv_heads), hd = u(c.head_dim()),
+                    group = H / KV;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  a.x = x;
+  a.h1 = rms_norm(x, lw.norm1, a.inv1);
+  a.q = matmul(a.h1, lw.wq), a.k = matmul(a.h1, lw.wk), a.v = matmul(a.h1, lw.wv);
+  a.p = xt::zeros<float>({H, T, T});
+  a.a = xt::zeros<float>({T, H * hd});
+  for (std::size_t h = 0; h < H; ++h) {
+    const std::size_t g = h / group;
+    for (std::size_t i = 0; i < T; ++i) {
+      float max = -INFINITY;
+      for (std::size_t j = 0; j <= i; ++j) {
+        float dot = 0;
+        for (std::size_t e = 0; e < hd; ++e) dot += a.q(i, h * hd + e) * a.k(j, g * hd + e);
+        a.p(h, i, j) = dot * scale;
+        max = std::max(max, a.p(h, i, j));
+      }
+      float sum = 0;
+      for (std::size_t j = 0; j <= i; ++j) sum += (a.p(h, i, j) = std::exp(a.p(h, i, j) - max));
+      for (std::size_t j = 0; j <= i; ++j) {
+        a.p(h, i, j) /= sum;
+        for (std::size_t e = 0; e < hd; ++e) a.a(i, h * hd + e) += a.p(h, i, j) * a.v(j, g * hd + e);
+      }
+    }
+  }
+  x += matmul(a.a, lw.wo);
+  a.x_mid = x;
+  a.h2 = rms_norm(x, lw.norm2, a.inv2);
+  a.pre = matmul(a.h2, lw.w1);
+  tensor<2> gl = a.pre;
+  for (float& v : gl) v = dense::gelu(v);
+  x += matmul(gl, lw.w2);
+}
+
+// Forward keeping every layer's activations, or with checkpoints (sorted, from
+// 0) only the inputs of the checkpoint layers before the last segment; returns
+// the mean cross-entropy.
 double forward(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens,
-               acts& s) {
+               acts& s, const std::vector<int>* checkpoints = nullptr) {
   require(tokens.size() >= 2, "tokens", tokens.size(), "at least 2 (inputs and a next token)");
-  const std::size_t T = tokens.size() - 1, d = u(c.d_model), H = u(c.heads),
-                    KV = u(c.kv_heads), hd = u(c.head_dim()), group = H / KV;
+  const std::size_t T = tokens.size() - 1, d = u(c.d_model);
   require(T <= u(c.max_seq), "tokens", tokens.size(),
           [&] { return "at most max_seq + 1 = " + std::to_string(c.max_seq + 1); });
   for (int t : tokens) require(t >= 0 && t < gpt::vocab, "token", t, "a byte value in [0, 256)");
-  const float scale = 1.0f / std::sqrt(float(hd));
 
   tensor<2> x = tensor<2>::from_shape({T, d});
   for (std::size_t i = 0; i < T; ++i)
     for (std::size_t j = 0; j < d; ++j)
       x(i, j) = w.token_embedding(u(tokens[i]), j) + w.position_embedding(i, j);
   s.layers.assign(w.layers.size(), {});
+  const int last_start = checkpoints ? checkpoints->back() : 0;
   for (std::size_t l = 0; l < w.layers.size(); ++l) {
-    const auto& lw = w.layers[l];
     auto& a = s.layers[l];
-    a.x = x;
-    a.h1 = rms_norm(x, lw.norm1, a.inv1);
-    a.q = matmul(a.h1, lw.wq), a.k = matmul(a.h1, lw.wk), a.v = matmul(a.h1, lw.wv);
-    a.p = xt::zeros<float>({H, T, T});
-    a.a = xt::zeros<float>({T, H * hd});
-    for (std::size_t h = 0; h < H; ++h) {
-      const std::size_t g = h / group;
-      for (std::size_t i = 0; i < T; ++i) {
-        float max = -INFINITY;
-        for (std::size_t j = 0; j <= i; ++j) {
-          float dot = 0;
-          for (std::size_t e = 0; e < hd; ++e) dot += a.q(i, h * hd + e) * a.k(j, g * hd + e);
-          a.p(h, i, j) = dot * scale;
-          max = std::max(max, a.p(h, i, j));
-        }
-        float sum = 0;
-        for (std::size_t j = 0; j <= i; ++j) sum += (a.p(h, i, j) = std::exp(a.p(h, i, j) - max));
-        for (std::size_t j = 0; j <= i; ++j) {
-          a.p(h, i, j) /= sum;
-          for (std::size_t e = 0; e < hd; ++e) a.a(i, h * hd + e) += a.p(h, i, j) * a.v(j, g * hd + e);
-        }
-      }
+    layer_forward(c, w.layers[l], x, a);
+    if (int(l) < last_start) {  // checkpointed: keep the input of a checkpoint only
+      const bool keep = std::binary_search(checkpoints->begin(), checkpoints->end(), int(l));
+      tensor<2> input = std::move(a.x);
+      a = layer_acts{};
+      if (keep) a.x = std::move(input);
     }
-    x += matmul(a.a, lw.wo);
-    a.x_mid = x;
-    a.h2 = rms_norm(x, lw.norm2, a.inv2);
-    a.pre = matmul(a.h2, lw.w1);
-    tensor<2> gl = a.pre;
-    for (float& v : gl) v = dense::gelu(v);
-    x += matmul(gl, lw.w2);
   }
   s.x_final = x;
   s.hf = rms_norm(x, w.norm_f, s.invf);
@@ -161,8 +176,17 @@ double loss(const gpt::config& c, const gpt::weights& w, const std::vector<int>&
 
 double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
                          const std::vector<int>& tokens, gpt::weights& g, float scale) {
+  return loss_and_gradient(c, w, tokens, g, scale, checkpoint::policy::none(), nullptr);
+}
+
+double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
+                         const std::vector<int>& tokens, gpt::weights& g, float scale,
+                         const checkpoint::policy& policy, checkpoint_figures* figures) {
+  const auto checkpoints = checkpoint::checkpoints(policy, c.layers);
+  memory::peak_scope scope;
+  int recomputed = 0;
   acts s;
-  const double result = forward(c, w, tokens, s);
+  const double result = forward(c, w, tokens, s, &checkpoints);
   const std::size_t T = tokens.size() - 1, d = u(c.d_model), H = u(c.heads),
                     KV = u(c.kv_heads), hd = u(c.head_dim()), group = H / KV;
   const float att_scale = 1.0f / std::sqrt(float(hd));
@@ -184,6 +208,12 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
   rms_norm_backward(s.x_final, w.norm_f, s.invf, dhf, dx, g.norm_f);
 
   for (std::size_t l = w.layers.size(); l-- > 0;) {
+    if (s.layers[l].h1.size() == 0) {  // checkpointed: re-run the segment from its checkpoint
+      const auto at = std::upper_bound(checkpoints.begin(), checkpoints.end(), int(l));
+      const std::size_t begin = std::size_t(*(at - 1));
+      tensor<2> x = s.layers[begin].x;
+      for (std::size_t i = begin; i <= l; ++i, ++recomputed) layer_forward(c, w.layers[i], x, s.layers[i]);
+    }
     const auto& lw = w.layers[l];
     auto& lg = g.layers[l];
     const auto& a = s.layers[l];
@@ -233,12 +263,14 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
     tensor<2> dh1 = xt::zeros<float>({T, d});
     add_a_bt(dq, lw.wq, dh1), add_a_bt(dk, lw.wk, dh1), add_a_bt(dv, lw.wv, dh1);
     rms_norm_backward(a.x, lw.norm1, a.inv1, dh1, dx, lg.norm1);  // dx is now d x (layer input)
+    s.layers[l] = layer_acts{};
   }
   for (std::size_t i = 0; i < T; ++i)
     for (std::size_t j = 0; j < d; ++j) {
       g.token_embedding(u(tokens[i]), j) += dx(i, j);
       g.position_embedding(i, j) += dx(i, j);
     }
+  if (figures) figures->peak_bytes = scope.peak_bytes(), figures->recomputed_layers = recomputed;
   return result;
 }
 

@@ -169,3 +169,40 @@ TEST_CASE("training: bad options are named") {
   CHECK_THROWS_WITH_AS(train::run(std::string(100, 'x'), o),
                        "steps = 0: expected a positive integer", invalid_argument);
 }
+
+TEST_CASE("training: checkpointing the GPT's layers gives bitwise the same gradients in less memory") {
+  auto c = tiny();
+  c.layers = 9;
+  const gpt::weights w = big_weights(c, 8);
+  const auto tokens = gpt::encode("abracadabra!");
+  auto flat = [](const gpt::weights& g) {
+    std::vector<float> all(g.token_embedding.begin(), g.token_embedding.end());
+    all.insert(all.end(), g.position_embedding.begin(), g.position_embedding.end());
+    for (const auto& l : g.layers)
+      for (const auto* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2}) all.insert(all.end(), t->begin(), t->end());
+    for (const auto& l : g.layers)
+      for (const auto* t : {&l.norm1, &l.norm2}) all.insert(all.end(), t->begin(), t->end());
+    all.insert(all.end(), g.norm_f.begin(), g.norm_f.end());
+    return all;
+  };
+  gpt::weights reference = train::zeros_like(w);
+  train::checkpoint_figures none;
+  const double loss = train::loss_and_gradient(c, w, tokens, reference, 1.0f,
+                                               checkpoint::policy::none(), &none);
+  CHECK(none.recomputed_layers == 0);
+  struct expected_case {
+    checkpoint::policy policy;
+    int recomputed;
+  };
+  for (const auto& e : {expected_case{checkpoint::policy::sqrt_n(), 6},  // segments of 3: 9 - 3
+                        expected_case{checkpoint::policy::every(1), 8},
+                        expected_case{checkpoint::policy::at({4}), 4}}) {
+    CAPTURE(e.policy.name());
+    gpt::weights g = train::zeros_like(w);
+    train::checkpoint_figures f;
+    CHECK(train::loss_and_gradient(c, w, tokens, g, 1.0f, e.policy, &f) == loss);
+    CHECK(flat(g) == flat(reference));
+    CHECK(f.recomputed_layers == e.recomputed);
+    CHECK(f.peak_bytes < none.peak_bytes);
+  }
+}

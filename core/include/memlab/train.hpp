@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "memlab/checkpoint.hpp"
 #include "memlab/gpt.hpp"
 
 namespace memlab::train {
@@ -30,6 +31,19 @@ namespace memlab::train {
 // must be in [1, max_seq]. Costs about 3× the forward pass.
 double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
                          const std::vector<int>& tokens, gpt::weights& grads, float scale = 1.0f);
+
+// The same with activation checkpointing over the decoder layers (policies and
+// segments as in memlab/checkpoint.hpp: only checkpoint layers' inputs are kept
+// before the last segment; each segment is re-run from its checkpoint in the
+// backward pass). Gradients are bitwise those of no checkpointing. figures, if
+// given, gets the tracker's peak bytes of the call and the recomputed layers.
+struct checkpoint_figures {
+  std::size_t peak_bytes = 0;
+  int recomputed_layers = 0;
+};
+double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
+                         const std::vector<int>& tokens, gpt::weights& grads, float scale,
+                         const checkpoint::policy& policy, checkpoint_figures* figures);
 
 // The same loss without gradients (for evaluation and finite differences).
 double loss(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens);
