@@ -60,13 +60,27 @@ void add_train_command(CLI::App& app) {
     const auto sample = generate(r.model, prompt, std::min(200, room), true, greedy);
     const std::string sample_text = o->prompt + gpt::decode(sample.tokens);
     if (!o->save.empty()) r.model.save(o->save);
+    // One sequence's forward + backward with and without checkpointing the layers.
+    const auto window = gpt::encode(text.substr(0, std::size_t(o->train.seq) + 1));
+    nlohmann::json checkpointing = nlohmann::json::array();
+    for (const auto& p : {checkpoint::policy::none(), checkpoint::policy::sqrt_n()}) {
+      auto g = train::zeros_like(r.model.params());
+      train::checkpoint_figures f;
+      train::loss_and_gradient(r.model.cfg(), r.model.params(), window, g, 1.0f, p, &f);
+      checkpointing.push_back(
+          {{"policy", p.name()}, {"peak_bytes", f.peak_bytes}, {"recomputed_layers", f.recomputed_layers}});
+      if (!o->json)
+        std::printf("one sequence, checkpointing %-5s: peak %s, %d layers recomputed\n",
+                    p.name().c_str(), bytes_text(double(f.peak_bytes)).c_str(), f.recomputed_layers);
+    }
     if (o->json) {
       std::cout << nlohmann::json{{"parameters", r.model.parameter_count()},
                                   {"losses", r.losses},
                                   {"initial_eval_loss", r.initial_eval_loss},
                                   {"final_eval_loss", r.final_eval_loss},
                                   {"ms", r.ms},
-                                  {"sample", sample_text}}
+                                  {"sample", sample_text},
+                                  {"checkpointing", checkpointing}}
                        .dump(2)
                 << '\n';
       return;
