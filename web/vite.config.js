@@ -43,7 +43,7 @@ export default defineConfig(({ command, isPreview }) => {
       alias: { '@memlab/wasm': wasmDir, '@exercises': exercisesDir, '@exercises-generated': generatedDir },
     },
     worker: { format: 'es' },
-    server: { fs: { allow: [webDir, wasmDir, exercisesDir] } },
+    server: { fs: { allow: [webDir, wasmDir, exercisesDir, path.resolve(webDir, '../data')] } },
     // @yowasp/clang finds its ~100 MB of wasm and resources with
     // new URL('./file', import.meta.url): kept out of the dev pre-bundle so those
     // URLs stay valid; the build emits the files as assets of the site.

@@ -18,6 +18,9 @@ void add_generate_command(CLI::App& app);
 void add_quant_command(CLI::App& app);
 void add_quant_gpt_command(CLI::App& app);
 void add_paged_command(CLI::App& app);
+void add_checkpoint_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_lora_command(CLI::App& app);
 
 // "1.50 MiB"; "n/a" for negative (unknown) sizes.
 std::string bytes_text(double bytes);

@@ -8,6 +8,9 @@
 //   memlab-bench quant-gpt [--format q8_0|all] [--json]
 //   memlab-bench paged --requests 200 --block 16 [--budget SLOTS] [--rate R]
 //                      [--preemption recompute|swap] [--shared-prefix N] [--json]
+//   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all [--json]
+//   memlab-bench train [--text data/corpus.txt] [--steps 300] [--save tiny-gpt.bin] [--json]
+//   memlab-bench lora [--rank 8] [--steps N] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -48,6 +51,9 @@ int main(int argc, char** argv) {
   memlab::bench::add_quant_command(app);
   memlab::bench::add_quant_gpt_command(app);
   memlab::bench::add_paged_command(app);
+  memlab::bench::add_checkpoint_command(app);
+  memlab::bench::add_train_command(app);
+  memlab::bench::add_lora_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
