@@ -1,12 +1,13 @@
 // generate.cpp — the tiny GPT for JS: generation with and without a KV cache,
 // and KV-cache sizes. Translation only.
+#include "memlab/generate.hpp"
+
 #include <string>
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/generate.hpp"
-#include "memlab/gpt.hpp"
 #include "memlab/error.hpp"
+#include "memlab/gpt.hpp"
 
 using namespace emscripten;
 using namespace memlab;
@@ -26,13 +27,12 @@ struct js_generation_figures {
   std::size_t peak_bytes = 0;
 };
 
-// onToken: a JS function called after each token with the count so far (or
-// undefined for none).
-js_generation_figures run_generation(experiments::generation_config config, val on_token) {
-  progress_callback progress;
-  if (on_token.typeOf().as<std::string>() == "function")
-    progress = [&on_token](int done) { on_token(done); };
-  const auto f = experiments::run_generation(config, progress);
+progress_callback progress_of(const val& on_token) {
+  if (on_token.typeOf().as<std::string>() != "function") return {};
+  return [on_token](int done) { on_token(done); };
+}
+
+js_generation_figures to_js(const experiments::generation_figures& f) {
   js_generation_figures js;
   js.config = f.config;
   for (unsigned char byte : f.text) js.tokens.call<void>("push", static_cast<int>(byte));
@@ -43,6 +43,20 @@ js_generation_figures run_generation(experiments::generation_config config, val 
   js.weight_bytes = f.weight_bytes;
   js.peak_bytes = f.peak_bytes;
   return js;
+}
+
+// onToken: a JS function called after each token with the count so far (or
+// undefined for none).
+js_generation_figures run_generation(experiments::generation_config config, val on_token) {
+  return to_js(experiments::run_generation(config, progress_of(on_token)));
+}
+
+// The same with weights saved by memlab-bench train (gpt::model::save's format),
+// given as a Uint8Array; the model's config comes from the file.
+js_generation_figures run_generation_from(val weights, experiments::generation_config config,
+                                          val on_token) {
+  const gpt::model m = gpt::model::from_bytes(convertJSArrayToNumberVector<std::uint8_t>(weights));
+  return to_js(experiments::run_generation(m, config, progress_of(on_token)));
 }
 
 double kv_cache_bytes(gpt::config c, int tokens) {
@@ -82,5 +96,6 @@ EMSCRIPTEN_BINDINGS(memlab_generate) {
       .field("peakBytes", &js_generation_figures::peak_bytes);
 
   wasm::def<&run_generation>("runGeneration");
+  wasm::def<&run_generation_from>("runGenerationFrom");
   wasm::def<&kv_cache_bytes>("kvCacheBytes");
 }

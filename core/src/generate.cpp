@@ -103,15 +103,17 @@ namespace experiments {
 
 generation_figures run_generation(const generation_config& config,
                                   const progress_callback& on_token) {
+  return run_generation(gpt::model(config.model, config.model_seed), config, on_token);
+}
+
+generation_figures run_generation(const gpt::model& m, const generation_config& config,
+                                  const progress_callback& on_token) {
   require_positive(config.tokens, "tokens");
-  const gpt::model m(config.model, config.model_seed);
   generation_figures f;
   f.config = config;
+  f.config.model = m.cfg();
   f.weight_bytes = m.weight_bytes();
-  const auto& c = config.model;
-  f.kv_bytes_per_token = contiguous_kv_cache::bytes_for(static_cast<std::size_t>(c.layers),
-                                                        static_cast<std::size_t>(c.kv_heads), 1,
-                                                        static_cast<std::size_t>(c.head_dim()));
+  f.kv_bytes_per_token = gpt::kv_cache_bytes(m.cfg(), 1);
   memory::peak_scope scope;
   const generation g = generate(m, gpt::encode(config.prompt), config.tokens, config.use_cache,
                                 config.sampler, false, on_token);

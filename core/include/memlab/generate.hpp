@@ -75,5 +75,10 @@ struct generation_figures {
 generation_figures run_generation(const generation_config& config,
                                   const progress_callback& on_token = {});
 
+// The same with a given model (e.g. trained weights loaded from a file); the
+// config's model and model_seed are not used, the figures report m's config.
+generation_figures run_generation(const gpt::model& m, const generation_config& config,
+                                  const progress_callback& on_token = {});
+
 }  // namespace experiments
 }  // namespace memlab

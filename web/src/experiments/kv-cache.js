@@ -3,6 +3,18 @@ import { checkbox, int, intList, text } from '../ui/controls.js';
 import { formatBytes, formatNumber } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
 import { variants } from './gqa.js';
+// The tiny GPT trained on data/corpus.txt by `memlab-bench train` (2 layers, d_model 64).
+import trainedWeightsUrl from '../../../data/tiny-gpt.bin?url';
+
+let trainedWeights = null; // fetched once, on first use
+async function loadTrainedWeights() {
+  if (!trainedWeights) {
+    const response = await fetch(trainedWeightsUrl);
+    if (!response.ok) throw new Error(`could not load the trained weights: HTTP ${response.status}`);
+    trainedWeights = new Uint8Array(await response.arrayBuffer());
+  }
+  return trainedWeights;
+}
 
 const colors = { cache: '#1c7ed6', none: '#d9480f', MHA: '#d9480f', GQA: '#2b8a3e', MQA: '#1c7ed6' };
 const tokensAxis = { label: 'generated tokens', log2: true, format: String };
@@ -27,9 +39,11 @@ export default {
     <p>The price is memory: <code>2 · layers · kv_heads · head_dim</code> floats per
     token, for every token of every sequence being served. Grouped-query and
     multi-query attention cut it by <code>heads / kv_heads</code>.</p>
-    <p>The model is memlab's tiny byte-level GPT with random (seeded) weights, sampled at
-    temperature 1 from the 40 likeliest bytes, so the text is noise; the speeds and the
-    bytes are real. A decoding step does little arithmetic per weight it reads, so it
+    <p>The speed runs use memlab's tiny byte-level GPT with random (seeded) weights,
+    sampled at temperature 1 from the 40 likeliest bytes, so their text is noise; the
+    speeds and the bytes are real. The last run samples the same architecture trained on
+    a short text (<code>data/corpus.txt</code>, by <code>memlab-bench train</code>):
+    bytes that start to look like words. A decoding step does little arithmetic per weight it reads, so it
     is bound by memory bandwidth: the cached curve stays nearly flat, while the
     uncached one falls roughly as 1/n.</p>`,
   controls: [
@@ -40,6 +54,7 @@ export default {
     int('kvHeads', 'kv_heads', 4, 'K/V heads; divides heads'),
     text('prompt', 'prompt', 'The cache ', 'text to continue'),
     checkbox('noCache', 'without cache too', true, 'slow: O(n²)'),
+    checkbox('trained', 'trained model', true, 'sample the trained tiny GPT'),
   ],
 
   run(v, core, onProgress) {
@@ -53,6 +68,7 @@ export default {
       for (const useCache of v.noCache ? [true, false] : [true])
         points.push({ label: `${tokens} tokens, ${useCache ? 'cache' : 'no cache'}`, kind: 'run', tokens, useCache });
 
+    if (v.trained) points.push({ label: 'the trained model', kind: 'trained' });
     const sampler = { temperature: 1, topK: 40, seed: 1 };
     let index = 0;
     return runSweep(points, async (p) => {
@@ -63,6 +79,12 @@ export default {
           for (let n = 8; n <= 512; n *= 2)
             rows.push({ ...variant, length: n, bytes: await core.call('kvCacheBytes', model(variant.kvHeads), n) });
         return { kind: 'bytes', rows, longest };
+      }
+      if (p.kind === 'trained') {
+        const config = { model: model(v.kvHeads), modelSeed: 1, prompt: v.prompt, tokens: 100, useCache: true,
+          sampler: { temperature: 0.8, topK: 20, seed: 1 } };
+        const figures = await core.call('runGenerationFrom', await loadTrainedWeights(), config, undefined);
+        return { kind: 'trained', figures };
       }
       const config = { model: model(v.kvHeads), modelSeed: 1, prompt: v.prompt, tokens: p.tokens, useCache: p.useCache, sampler };
       let last = 0;
@@ -81,6 +103,14 @@ export default {
     const bytes = results.find((r) => r.kind === 'bytes');
     const rate = (useCache) => runs.filter((r) => r.useCache === useCache).map((r) => [r.tokens, r.figures.tokensPerSecond]);
 
+    const trained = results.find((r) => r.kind === 'trained');
+    if (trained) {
+      const m = trained.figures.config.model;
+      view.text('trained', {
+        title: `The trained tiny GPT (${m.layers} layers, d_model ${m.dModel}), 100 tokens after “${trained.figures.config.prompt}”`,
+        content: printable(trained.figures.tokens),
+      });
+    }
     const newest = [...runs].reverse().find((r) => r.useCache);
     if (newest)
       view.text('generated', {
