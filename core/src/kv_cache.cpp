@@ -7,6 +7,21 @@
 
 namespace memlab {
 
+void kv_cache::check_layer(std::size_t layer) const {
+  require(layer < layers(), "layer", layer, [&] { return "less than " + named("layers", layers()); });
+}
+
+void kv_cache::check_append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) const {
+  check_layer(layer);
+  require(k.shape(0) == kv_heads() && k.shape(2) == head_dim(), "k.shape", shape_text(k.shape()),
+          [&] {
+            return "[kv_heads = " + std::to_string(kv_heads()) +
+                   ", n, head_dim = " + std::to_string(head_dim()) + "]";
+          });
+  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
+          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+}
+
 contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_heads,
                                          std::size_t max_seq, std::size_t head_dim)
     : kv_heads_(kv_heads), max_seq_(max_seq), head_dim_(head_dim) {
@@ -22,17 +37,9 @@ contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_head
 }
 
 void contiguous_kv_cache::append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) {
-  require(layer < layers_.size(), "layer", layer,
-          [&] { return "less than " + named("layers", layers_.size()); });
+  check_append(layer, k, v);
   layer_store& store = layers_[layer];
   const std::size_t n = k.shape(1);
-  require(k.shape(0) == kv_heads_ && k.shape(2) == head_dim_, "k.shape", shape_text(k.shape()),
-          [&] {
-            return "[kv_heads = " + std::to_string(kv_heads_) +
-                   ", n, head_dim = " + std::to_string(head_dim_) + "]";
-          });
-  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
   require(store.length + n <= max_seq_, "tokens", store.length + n, [&] {
     return "at most " + named("max_seq", max_seq_) + " (the cache holds " +
            std::to_string(store.length) + " and " + std::to_string(n) + " more were appended)";
@@ -50,8 +57,7 @@ void contiguous_kv_cache::append(std::size_t layer, const tensor<3>& k, const te
 }
 
 const attention::kv_source& contiguous_kv_cache::layer(std::size_t layer) const {
-  require(layer < layers_.size(), "layer", layer,
-          [&] { return "less than " + named("layers", layers_.size()); });
+  check_layer(layer);
   return layers_[layer];
 }
 

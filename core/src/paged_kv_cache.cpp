@@ -186,15 +186,7 @@ std::size_t paged_kv_cache::capacity() const {
 }
 
 void paged_kv_cache::append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) {
-  require(layer < layers(), "layer", layer,
-          [&] { return "less than " + named("layers", layers()); });
-  require(k.shape(0) == kv_heads() && k.shape(2) == head_dim(), "k.shape", shape_text(k.shape()),
-          [&] {
-            return "[kv_heads = " + std::to_string(kv_heads()) +
-                   ", n, head_dim = " + std::to_string(head_dim()) + "]";
-          });
-  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+  check_append(layer, k, v);
   const std::size_t bs = pool_->block_size(), d = head_dim(), n = k.shape(1);
   const std::size_t from = lengths_[layer], to = from + n;
 
@@ -228,8 +220,7 @@ void paged_kv_cache::append(std::size_t layer, const tensor<3>& k, const tensor<
 }
 
 const attention::kv_source& paged_kv_cache::layer(std::size_t layer) const {
-  require(layer < layers(), "layer", layer,
-          [&] { return "less than " + named("layers", layers()); });
+  check_layer(layer);
   return views_[layer];
 }
 

@@ -44,6 +44,12 @@ class kv_cache {
   virtual const attention::kv_source& layer(std::size_t layer) const = 0;
   // Forgets every token (keeps the memory).
   virtual void clear() = 0;
+
+ protected:
+  // The checks every cache makes, with the same messages: layer < layers(), and
+  // k, v both [kv_heads, n, head_dim]. Throw memlab::invalid_argument.
+  void check_layer(std::size_t layer) const;
+  void check_append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) const;
 };
 
 class contiguous_kv_cache final : public kv_cache {
