@@ -51,7 +51,8 @@ void gelu(tensor<2>& x) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
   // A raw loop over the storage: it vectorizes (an xtensor iterator would not).
   float* v = x.data();
-  for (std::size_t i = 0; i < x.size(); ++i)
+  const std::size_t n = x.size();  // hoisted: the stores through v could alias x's size
+  for (std::size_t i = 0; i < n; ++i)
     v[i] = 0.5f * v[i] * (1.0f + kernels::tanh_approx(k * (v[i] + 0.044715f * v[i] * v[i] * v[i])));
 }
 
@@ -281,11 +282,11 @@ void model::output_head(const float* h, std::size_t rows, float* logits) const {
     kernels::matmul_accumulate(h, rows, d, weights_.lm_head.data(), u(vocab), logits);
     return;
   }
-  // Tied: logits_t = h · token_embedding[t], the embedding row read as an output row.
+  // Tied: logits_t = h · token_embedding[t], the embedding row read as an output row
+  // (one row against many, as attention's scores while decoding).
   for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t t = 0; t < u(vocab); ++t)
-      logits[i * u(vocab) + t] =
-          kernels::dot(h + i * d, weights_.token_embedding.data() + t * d, d);
+    kernels::scaled_dots(h + i * d, weights_.token_embedding.data(),
+                         weights_.token_embedding.shape(0), d, 1.0f, logits + i * u(vocab));
 }
 
 tensor<2> model::forward(const std::vector<int>& tokens, kv_cache* cache) const {

@@ -36,10 +36,14 @@ inline void store(float* p, const vfloat& v) { std::memcpy(p, &v, sizeof v); }
 // r is computed with ln 2 split in two parts (Cody–Waite) so it stays exact, and
 // exp(r) by a degree-6 polynomial; 2^k is built directly in the exponent bits.
 // Inputs below -87 give exp(-87) ≈ 1.6e-38, i.e. zero next to any real term.
+// k is rounded by adding and subtracting 1.5 · 2^23 (the sum has no bits below
+// the units), not by std::floor: GCC does not vectorize floorf without
+// -fno-trapping-math, and a loop with one scalar call in it runs scalar.
 inline float exp_approx(float x) {
   x = std::max(x, -87.0f);
   x = std::min(x, 88.0f);
-  const float k = std::floor(x * 1.44269504088896341f + 0.5f);
+  constexpr float round_shift = 12582912.0f;  // 1.5 · 2^23
+  const float k = (x * 1.44269504088896341f + round_shift) - round_shift;
   const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
