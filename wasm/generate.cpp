@@ -1,5 +1,5 @@
 // generate.cpp — the tiny GPT for JS: generation with and without a KV cache,
-// and KV-cache sizes. Translation only.
+// KV-cache sizes, and the time to read the weights once. Translation only.
 #include "memlab/generate.hpp"
 
 #include <string>
@@ -59,6 +59,18 @@ js_generation_figures run_generation_from(val weights, experiments::generation_c
   return to_js(experiments::run_generation(m, config, progress_of(on_token)));
 }
 
+struct js_weight_read {
+  double bytes = 0;
+  double us = 0;
+};
+
+// The fastest of `repeats` passes reading the weights a decoding step multiplies.
+js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
+  require_positive(repeats, "repeats");
+  const auto read = experiments::time_weight_read(gpt::model(c, model_seed), repeats);
+  return {static_cast<double>(read.bytes), read.us};
+}
+
 double kv_cache_bytes(gpt::config c, int tokens) {
   return static_cast<double>(gpt::kv_cache_bytes(c, require_positive(tokens, "tokens")));
 }
@@ -97,5 +109,10 @@ EMSCRIPTEN_BINDINGS(memlab_generate) {
 
   wasm::def<&run_generation>("runGeneration");
   wasm::def<&run_generation_from>("runGenerationFrom");
+  value_object<js_weight_read>("WeightRead")
+      .field("bytes", &js_weight_read::bytes)
+      .field("us", &js_weight_read::us);
+
   wasm::def<&kv_cache_bytes>("kvCacheBytes");
+  wasm::def<&time_weight_read>("timeWeightRead");
 }

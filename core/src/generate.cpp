@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
+#include "kernels.hpp"
 #include "memlab/error.hpp"
 #include "memlab/random.hpp"
 
@@ -123,6 +125,51 @@ generation_figures run_generation(const gpt::model& m, const generation_config& 
   f.tokens_per_second = g.ms > 0 ? 1000.0 * config.tokens / g.ms : 0;
   f.cache_bytes = g.cache_bytes;
   return f;
+}
+
+weight_read time_weight_read(const gpt::model& m, int repeats) {
+  require_positive(repeats, "repeats");
+  const gpt::weights& w = m.params();
+  require(m.weight_format() == nullptr, "model", "quantized",
+          "an fp32 model (a quantized model's matrices are read by its own kernels)");
+  std::vector<std::pair<const float*, std::size_t>> tensors;
+  auto add = [&](const auto& t) { tensors.emplace_back(t.data(), t.size()); };
+  for (const auto& l : w.layers) {
+    add(l.norm1), add(l.wq), add(l.wk), add(l.wv), add(l.wo);
+    add(l.norm2), add(l.w1), add(l.w2);
+  }
+  add(w.norm_f);
+  add(m.cfg().tied ? w.token_embedding : w.lm_head);
+
+  weight_read out;
+  for (const auto& [data, size] : tensors) out.bytes += size * sizeof(float);
+
+  volatile float sink = 0;  // the sums are used, so no pass is optimized away
+  // The time of `passes` passes one after another, in microseconds.
+  auto time_passes = [&](int passes) {
+    const auto start = std::chrono::steady_clock::now();
+    // Four independent sums, so the adds keep up with the loads (in wasm, four
+    // read 3 MiB ~15% faster than two; natively they are equal).
+    kernels::vfloat acc[4] = {};
+    for (int p = 0; p < passes; ++p)
+      for (const auto& [data, size] : tensors) {
+        std::size_t i = 0;
+        for (; i + 4 * kernels::lanes <= size; i += 4 * kernels::lanes)
+          for (std::size_t x = 0; x < 4; ++x) acc[x] += kernels::load(data + i + x * kernels::lanes);
+        for (; i < size; ++i) acc[0][0] += data[i];
+      }
+    const auto stop = std::chrono::steady_clock::now();
+    sink = sink + kernels::reduce_add(acc[0] + acc[1] + acc[2] + acc[3]);
+    return std::chrono::duration<double, std::micro>(stop - start).count();
+  };
+  // Passes per timed batch: enough for a batch to last 2 ms, so that a coarse
+  // clock (a browser's performance.now() may tick every 100 µs) still times it
+  // to a few percent.
+  int batch = 1;
+  while (time_passes(batch) < 2000.0 && batch < (1 << 20)) batch *= 2;
+  out.us = std::numeric_limits<double>::infinity();
+  for (int r = 0; r < repeats; ++r) out.us = std::min(out.us, time_passes(batch) / batch);
+  return out;
 }
 
 }  // namespace experiments

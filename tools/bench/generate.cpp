@@ -5,8 +5,6 @@
 //                                                 tokens, the fastest of 3 runs each
 #include "memlab/generate.hpp"
 
-#include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -83,51 +81,11 @@ experiments::generation_figures fastest(const gpt::model& model,
   return best;
 }
 
-// What a cached step cannot do without: read every weight it multiplies once
-// (each layer's matrices and norms, and the output head). The fastest of many
-// plain passes summing them, in the model's order, gives the time that reading
-// alone takes on this machine: a floor under the cached step, and so a ceiling
-// over the speedup, whatever the kernels do.
-struct weight_pass {
-  std::size_t bytes = 0;
-  double us = 0;
-};
-
-weight_pass time_weight_pass(const gpt::model& model) {
-  const auto& w = model.params();
-  std::vector<const float*> data;
-  std::vector<std::size_t> sizes;
-  auto add = [&](const auto& t) {
-    data.push_back(t.data());
-    sizes.push_back(t.size());
-  };
-  for (const auto& l : w.layers)
-    for (const auto* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2}) add(*t);
-  for (const auto& l : w.layers) add(l.norm1), add(l.norm2);
-  add(model.cfg().tied ? w.token_embedding : w.lm_head);
-
-  weight_pass pass;
-  for (std::size_t n : sizes) pass.bytes += n * sizeof(float);
-  volatile float sink = 0;
-  pass.us = 1e300;
-  for (int r = 0; r < 50; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    float lanes[16] = {};
-    for (std::size_t t = 0; t < data.size(); ++t)
-      for (std::size_t i = 0; i + 16 <= sizes[t]; i += 16)
-        for (std::size_t l = 0; l < 16; ++l) lanes[l] += data[t][i + l];
-    const auto stop = std::chrono::steady_clock::now();
-    for (float x : lanes) sink = sink + x;
-    pass.us = std::min(pass.us, std::chrono::duration<double, std::micro>(stop - start).count());
-  }
-  return pass;
-}
-
 // The seed lab's table (TinyTorch's memoization module), with our figures.
 void print_table(experiments::generation_config config, int repeats, bool as_json) {
   require_positive(repeats, "repeats");
   const gpt::model model(config.model, config.model_seed);
-  const weight_pass pass = time_weight_pass(model);
+  const experiments::weight_read pass = experiments::time_weight_read(model);
   json rows = json::array();
   if (!as_json)
     std::printf("%8s %16s %16s %9s %9s\n", "tokens", "no cache tok/s", "cache tok/s", "speedup",

@@ -88,3 +88,18 @@ test('a C++ error becomes a JS Error with its message, and the module keeps work
   const f = memlab.runAttention(config);
   assert.ok(f.maxAbsDiff <= 1e-5);
 });
+
+test('timeWeightRead: the bytes a decoding step reads, counted by hand; bad input named', () => {
+  // 4 layers of d_model 128, d_ff 512, MHA: per layer two norms (256), wq wk wv wo
+  // (4 · 128²) and w1 w2 (2 · 128 · 512); then the final norm and the tied head
+  // (256 · 128). The position table is not multiplied, so not counted.
+  const model = { layers: 4, dModel: 128, heads: 4, kvHeads: 4, dFf: 512, maxSeq: 512, tied: true };
+  const floats = 4 * (256 + 4 * 128 * 128 + 2 * 128 * 512) + 128 + 256 * 128;
+  const read = memlab.timeWeightRead(model, 1, 3);
+  assert.equal(read.bytes, 4 * floats);
+  assert.ok(read.us > 0 && Number.isFinite(read.us), `us = ${read.us}`);
+  assert.throws(() => memlab.timeWeightRead(model, 1, 0), { message: 'repeats = 0: expected a positive integer' });
+  assert.throws(() => memlab.timeWeightRead({ ...model, kvHeads: 3 }, 1, 1),
+    { message: 'kv_heads = 3: expected a divisor of heads = 4' });
+  assert.equal(memlab.timeWeightRead(model, 1, 1).bytes, 4 * floats, 'still working after errors');
+});

@@ -11,8 +11,9 @@ export async function benchSection(sectionId, values, tableSelector) {
       throw new Error(await section.locator('[role=alert]').textContent());
     const rows = await section.locator(`${tableSelector} tbody tr`).evaluateAll((trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim().replace(/(ok|> 1e-5)$/, ''))));
+    const caption = await section.locator(`${tableSelector} caption`).evaluateAll((c) => c[0]?.textContent ?? '');
     const browserName = await opened.page.evaluate(() => navigator.userAgent.match(/Chrom\w+\/[\d.]+/)?.[0]);
-    return { rows, browserName, seconds: (Date.now() - t0) / 1000 };
+    return { rows, caption, browserName, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await opened.close();
   }

@@ -80,5 +80,19 @@ generation_figures run_generation(const generation_config& config,
 generation_figures run_generation(const gpt::model& m, const generation_config& config,
                                   const progress_callback& on_token = {});
 
+// What a decoding step cannot do without: read every weight it multiplies once
+// (each layer's matrices and norms, and the output head). Plain passes summing
+// them in the model's order, timed in batches of at least 2 ms, the fastest of
+// `repeats` batches: the time reading alone takes on this machine, a floor under
+// every cached step whatever its kernels, and so a ceiling over the speedup of n
+// cached tokens,
+//   speedup <= (ms without cache) / (n · read time).
+struct weight_read {
+  std::size_t bytes = 0;  // read by one pass
+  double us = 0;          // one pass, from the fastest batch
+};
+
+weight_read time_weight_read(const gpt::model& m, int repeats = 20);
+
 }  // namespace experiments
 }  // namespace memlab

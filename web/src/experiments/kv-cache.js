@@ -63,7 +63,7 @@ export default {
       maxSeq: 512, tied: true,
     });
     const longest = Math.max(...v.tokens);
-    const points = [{ label: 'KV cache sizes', kind: 'bytes' }];
+    const points = [{ label: 'KV cache sizes', kind: 'bytes' }, { label: 'reading the weights once', kind: 'weights' }];
     for (const tokens of v.tokens)
       for (const useCache of v.noCache ? [true, false] : [true])
         points.push({ label: `${tokens} tokens, ${useCache ? 'cache' : 'no cache'}`, kind: 'run', tokens, useCache });
@@ -80,6 +80,8 @@ export default {
             rows.push({ ...variant, length: n, bytes: await core.call('kvCacheBytes', model(variant.kvHeads), n) });
         return { kind: 'bytes', rows, longest };
       }
+      if (p.kind === 'weights')
+        return { kind: 'weights', read: await core.call('timeWeightRead', model(v.kvHeads), 1, 20) };
       if (p.kind === 'trained') {
         const config = { model: model(v.kvHeads), modelSeed: 1, prompt: v.prompt, tokens: 100, useCache: true,
           sampler: { temperature: 0.8, topK: 20, seed: 1 } };
@@ -138,6 +140,7 @@ export default {
         }),
       });
     }
+    const read = results.find((r) => r.kind === 'weights')?.read;
     const lengths = [...new Set(runs.map((r) => r.tokens))];
     const at = (tokens, useCache) => runs.find((r) => r.tokens === tokens && r.useCache === useCache)?.figures;
     view.table('speedup', {
@@ -153,9 +156,21 @@ export default {
           format: (x) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–'),
           attrs: (n) => ({ 'data-speedup': String((at(n, true)?.tokensPerSecond ?? NaN) / (at(n, false)?.tokensPerSecond ?? NaN)) }),
         },
+        {
+          label: 'ceiling',
+          // No cached run can beat reading every weight once per token.
+          value: (n) => (at(n, false)?.ms ?? NaN) * 1000 / (n * (read?.us ?? NaN)),
+          format: (x) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–'),
+          attrs: (n) => ({ 'data-ceiling': String((at(n, false)?.ms ?? NaN) * 1000 / (n * (read?.us ?? NaN))) }),
+        },
         { label: 'KV cache allocated', value: (n) => at(n, true)?.cacheBytes ?? NaN, format: formatBytes },
       ],
-      caption: 'The seed lab (TinyTorch) reported ~12 tok/s without and ~200 tok/s with cache at 100 tokens (16.7×), in Python.',
+      caption: (read
+        ? `Ceiling: a cached step still reads every weight it multiplies, ${formatBytes(read.bytes)} per token; `
+          + `reading them once takes ${formatNumber(read.us)} µs here, so no cached run of n tokens can beat `
+          + `n × ${formatNumber(read.us)} µs, and the speedup cannot pass the time without cache over that. `
+        : '')
+        + 'The seed lab (TinyTorch) reported ~12 tok/s without and ~200 tok/s with cache at 100 tokens (16.7×), in Python.',
     });
   },
 };
