@@ -133,9 +133,10 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
 
   tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, d});
-  // The only scratch: one K tile (transposed), one tile of scores, and per query
-  // row of the tile the running max m and running sum l.
-  auto kt = tensor<2>::from_shape({d, bc});
+  // The only scratch: one tile of scores, per query row of the tile the running
+  // max m and running sum l, and one K tile transposed, allocated only if K comes
+  // by rows (a KV cache keeps it transposed already).
+  tensor<2> kt;
   auto scores = tensor<2>::from_shape({br, bc});
   buffer<float> m(br), l(br);
 
@@ -157,6 +158,7 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
                       scores.data(), bc);
         } else if (rows >= block_rows) {
           // K by rows: transposing the tile costs cols · d moves, repaid over many rows.
+          if (kt.size() == 0) kt = tensor<2>::from_shape({d, bc});
           transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
           tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data(), bc);
         } else {
