@@ -30,6 +30,18 @@ inline vfloat load(const float* p) {
 
 inline void store(float* p, const vfloat& v) { std::memcpy(p, &v, sizeof v); }
 
+// Four floats (one SSE / wasm v128 register), for the ends of rows too short
+// for a whole vfloat.
+typedef float vfloat4 __attribute__((vector_size(4 * sizeof(float))));
+
+inline vfloat4 load4(const float* p) {
+  vfloat4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store4(float* p, const vfloat4& v) { std::memcpy(p, &v, sizeof v); }
+
 // exp(x) for x <= 88, relative error below 2e-7 (Cephes expf). Unlike std::exp it
 // is inline and branch-free, so loops over it vectorize.
 //   exp(x) = 2^k · exp(r),  k = round(x / ln 2),  |r| <= ln 2 / 2
@@ -170,8 +182,20 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
   if constexpr (C > 1) {
     matmul_rows<R, C / 2>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
   } else {
-    const std::size_t tail = width - col;  // the columns past the last whole chunk
-    for (std::size_t t = 0; t < tail; ++t)
+    // The columns past the last whole chunk (up to lanes - 1 of them): four at a
+    // time in a short vector, then one by one. Same sums in the same order.
+    const std::size_t tail = width - col;
+    std::size_t t = 0;
+    for (; t + 4 <= tail; t += 4) {
+      vfloat4 acc[R];
+      for (std::size_t r = 0; r < R; ++r) acc[r] = load4(c + r * ldc + col + t);
+      for (std::size_t j = 0; j < inner; ++j) {
+        const vfloat4 bj = load4(b + j * ldb + col + t);
+        for (std::size_t r = 0; r < R; ++r) acc[r] += a[r * lda + j] * bj;
+      }
+      for (std::size_t r = 0; r < R; ++r) store4(c + r * ldc + col + t, acc[r]);
+    }
+    for (; t < tail; ++t)
       for (std::size_t r = 0; r < R; ++r) {
         float acc = c[r * ldc + col + t];
         for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col + t];
