@@ -120,7 +120,12 @@ void print_table(experiments::generation_config config, int repeats, bool as_jso
         repeats, bytes_text(double(pass.bytes)).c_str(),
         bytes_text(double(gpt::kv_cache_bytes(model.cfg(), 1))).c_str(), pass.us,
         double(pass.bytes) / pass.us * 1e-3, pass.us);
-  if (as_json) std::cout << rows.dump(2) << '\n';
+  if (as_json)
+    std::cout << json{{"repeats", repeats},
+                      {"weight_read", {{"bytes", pass.bytes}, {"us", pass.us}}},
+                      {"rows", rows}}
+                     .dump(2)
+              << '\n';
 }
 
 }  // namespace
