@@ -66,7 +66,6 @@ struct js_weight_read {
 
 // The fastest of `repeats` passes reading the weights a decoding step multiplies.
 js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
-  require_positive(repeats, "repeats");
   const auto read = experiments::time_weight_read(gpt::model(c, model_seed), repeats);
   return {static_cast<double>(read.bytes), read.us};
 }
