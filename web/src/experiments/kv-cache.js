@@ -143,6 +143,10 @@ export default {
     const read = results.find((r) => r.kind === 'weights')?.read;
     const lengths = [...new Set(runs.map((r) => r.tokens))];
     const at = (tokens, useCache) => runs.find((r) => r.tokens === tokens && r.useCache === useCache)?.figures;
+    const speedup = (n) => (at(n, true)?.tokensPerSecond ?? NaN) / (at(n, false)?.tokensPerSecond ?? NaN);
+    // No cached run of n tokens can beat reading every weight once per token.
+    const ceiling = (n) => (at(n, false)?.ms ?? NaN) * 1000 / (n * (read?.us ?? NaN));
+    const times = (x) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–');
     view.table('speedup', {
       test: 'kv-table',
       rows: lengths,
@@ -152,16 +156,15 @@ export default {
         { label: 'cache tok/s', value: (n) => at(n, true)?.tokensPerSecond ?? NaN, format: formatNumber },
         {
           label: 'speedup',
-          value: (n) => (at(n, true)?.tokensPerSecond ?? NaN) / (at(n, false)?.tokensPerSecond ?? NaN),
-          format: (x) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–'),
-          attrs: (n) => ({ 'data-speedup': String((at(n, true)?.tokensPerSecond ?? NaN) / (at(n, false)?.tokensPerSecond ?? NaN)) }),
+          value: speedup,
+          format: times,
+          attrs: (n) => ({ 'data-speedup': String(speedup(n)) }),
         },
         {
           label: 'ceiling',
-          // No cached run can beat reading every weight once per token.
-          value: (n) => (at(n, false)?.ms ?? NaN) * 1000 / (n * (read?.us ?? NaN)),
-          format: (x) => (Number.isFinite(x) ? `${x.toFixed(1)}×` : '–'),
-          attrs: (n) => ({ 'data-ceiling': String((at(n, false)?.ms ?? NaN) * 1000 / (n * (read?.us ?? NaN))) }),
+          value: ceiling,
+          format: times,
+          attrs: (n) => ({ 'data-ceiling': String(ceiling(n)) }),
         },
         { label: 'KV cache allocated', value: (n) => at(n, true)?.cacheBytes ?? NaN, format: formatBytes },
       ],
