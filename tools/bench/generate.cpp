@@ -109,7 +109,13 @@ void print_table(experiments::generation_config config, int repeats, bool as_jso
       std::printf("%8d %16.1f %16.1f %8.1fx %8.1fx\n", tokens, without.tokens_per_second,
                   with.tokens_per_second, speedup, ceiling);
   }
-  if (!as_json)
+  if (as_json)
+    std::cout << json{{"repeats", repeats},
+                      {"weight_read", {{"bytes", pass.bytes}, {"us", pass.us}}},
+                      {"rows", rows}}
+                     .dump(2)
+              << '\n';
+  else
     std::printf(
         "Fastest of %d runs each. A cached step still reads every weight it multiplies: %s\n"
         "per token (plus %s of K and V per cached token). Reading them once takes %.0f us\n"
@@ -120,12 +126,6 @@ void print_table(experiments::generation_config config, int repeats, bool as_jso
         repeats, bytes_text(double(pass.bytes)).c_str(),
         bytes_text(double(gpt::kv_cache_bytes(model.cfg(), 1))).c_str(), pass.us,
         double(pass.bytes) / pass.us * 1e-3, pass.us);
-  if (as_json)
-    std::cout << json{{"repeats", repeats},
-                      {"weight_read", {{"bytes", pass.bytes}, {"us", pass.us}}},
-                      {"rows", rows}}
-                     .dump(2)
-              << '\n';
 }
 
 }  // namespace
