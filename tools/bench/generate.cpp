@@ -118,9 +118,9 @@ void print_table(experiments::generation_config config, int repeats, bool as_jso
   else
     std::printf(
         "Fastest of %d runs each. A cached step still reads every weight it multiplies: %s\n"
-        "per token (plus %s of K and V per cached token). Reading them once takes %.0f us\n"
+        "per token (plus %s of K and V per cached token). Reading them once takes %.3g us\n"
         "here (%.1f GB/s): that floor under each cached step is the ceiling column, the\n"
-        "uncached time over tokens x %.0f us. Decoding one token does so little arithmetic\n"
+        "uncached time over tokens x %.3g us. Decoding one token does so little arithmetic\n"
         "per byte that memory bandwidth bounds it; the uncached runs reuse each weight\n"
         "across the whole sequence.\n",
         repeats, bytes_text(double(pass.bytes)).c_str(),
