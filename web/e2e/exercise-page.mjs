@@ -3,8 +3,14 @@
 export function exercisePage(page) {
   const section = () => page.locator('#exercises');
   return {
-    /** Waits until the section and its editor are there. */
-    ready: (timeout = 30_000) => page.waitForSelector('#exercises .cm-content', { timeout }),
+    /**
+     * Waits until the section and its editor are there and the page has loaded the
+     * core module, so a reload that follows does not abort the core's download.
+     */
+    async ready(timeout = 30_000) {
+      await page.waitForSelector('#exercises .cm-content', { timeout });
+      await page.waitForSelector('#core-status[data-state=ready]', { timeout });
+    },
 
     tab: (slug) => page.locator(`#exercises [data-slug="${slug}"]`),
 
