@@ -11,13 +11,17 @@ namespace memlab::wasm {
 namespace {
 
 std::string last_error;
+std::string argument_error;
 
 std::vector<std::string>& api_names() {
   static std::vector<std::string> names;  // built while the bindings register
   return names;
 }
 
+// Called by memlab.mjs after every call, also one that Embind's JS failed midway
+// (say, a missing field after a bad integer): the field's error goes with it.
 std::string take_last_error() {
+  argument_error.clear();
   std::string message;
   message.swap(last_error);
   return message;
@@ -34,6 +38,18 @@ memory::stats memory_stats() { return memory::tracker().current(); }
 }  // namespace
 
 void set_last_error(std::string message) { last_error = std::move(message); }
+
+void set_argument_error(std::string message) {
+  if (argument_error.empty()) argument_error = std::move(message);  // the first one
+}
+
+void throw_argument_error() {
+  if (argument_error.empty()) return;
+  std::string message;
+  message.swap(argument_error);
+  throw invalid_argument(message);
+}
+
 void add_api_name(const char* name) { api_names().push_back(name); }
 
 }  // namespace memlab::wasm
@@ -44,12 +60,12 @@ EMSCRIPTEN_BINDINGS(memlab_api) {
   function("takeLastError", &wasm::take_last_error);
   function("apiFunctions", &wasm::api_functions);
 
-  value_object<memory::stats>("MemoryStats")
+  wasm::object<memory::stats>("MemoryStats")
       .field("liveBytes", &memory::stats::live_bytes)
       .field("peakBytes", &memory::stats::peak_bytes)
       .field("allocations", &memory::stats::allocations)
       .field("deallocations", &memory::stats::deallocations);
-  value_object<run_figures>("RunFigures")
+  wasm::object<run_figures>("RunFigures")
       .field("ran", &run_figures::ran)
       .field("medianMs", &run_figures::median_ms)
       .field("peakBytes", &run_figures::peak_bytes)

@@ -58,21 +58,22 @@ val naive_attention(val q, val k, val v, js_shape s, bool causal) {
   return attention_js(q, k, v, s, causal, 1, 1, false);
 }
 
-val flash_attention(val q, val k, val v, js_shape s, bool causal, int block_q, int block_kv) {
-  return attention_js(q, k, v, s, causal, block_q, block_kv, true);
+val flash_attention(val q, val k, val v, js_shape s, bool causal, val block_q, val block_kv) {
+  return attention_js(q, k, v, s, causal, wasm::integer<int>(block_q, "block_q"),
+                      wasm::integer<int>(block_kv, "block_kv"), true);
 }
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(memlab_attention) {
-  value_object<js_shape>("AttentionShape")
+  wasm::object<js_shape>("AttentionShape")
       .field("heads", &js_shape::heads)
       .field("kvHeads", &js_shape::kv_heads)
       .field("seqQ", &js_shape::seq_q)
       .field("seqKv", &js_shape::seq_kv)
       .field("headDim", &js_shape::head_dim);
 
-  value_object<experiments::attention_config>("AttentionConfig")
+  wasm::object<experiments::attention_config>("AttentionConfig")
       .field("seq", &experiments::attention_config::seq)
       .field("headDim", &experiments::attention_config::head_dim)
       .field("heads", &experiments::attention_config::heads)
@@ -84,7 +85,7 @@ EMSCRIPTEN_BINDINGS(memlab_attention) {
       .field("seed", &experiments::attention_config::seed)
       .field("runNaive", &experiments::attention_config::run_naive);
 
-  value_object<experiments::attention_figures>("AttentionFigures")
+  wasm::object<experiments::attention_figures>("AttentionFigures")
       .field("config", &experiments::attention_figures::config)
       .field("naive", &experiments::attention_figures::naive)
       .field("flash", &experiments::attention_figures::flash)

@@ -112,7 +112,8 @@ val run_training(training_config c, val on_step) {
 }
 
 // LoRA and QLoRA memory figures for a seeded model.
-val lora_memory(gpt::config model, int rank, float alpha) {
+val lora_memory(gpt::config model, val js_rank, float alpha) {
+  const int rank = wasm::integer<int>(js_rank, "rank");
   const gpt::model base(model, 1);
   val out = val::array();
   for (bool quantized : {false, true}) {
@@ -133,7 +134,7 @@ val lora_memory(gpt::config model, int rank, float alpha) {
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(memlab_checkpoint) {
-  value_object<checkpoint_config>("CheckpointConfig")
+  wasm::object<checkpoint_config>("CheckpointConfig")
       .field("layers", &checkpoint_config::layers)
       .field("batch", &checkpoint_config::batch)
       .field("width", &checkpoint_config::width)
@@ -141,7 +142,7 @@ EMSCRIPTEN_BINDINGS(memlab_checkpoint) {
       .field("repeats", &checkpoint_config::repeats)
       .field("policy", &checkpoint_config::policy)
       .field("timeline", &checkpoint_config::timeline);
-  value_object<training_config>("TrainingConfig")
+  wasm::object<training_config>("TrainingConfig")
       .field("model", &training_config::model)
       .field("steps", &training_config::steps)
       .field("batch", &training_config::batch)

@@ -65,19 +65,21 @@ struct js_weight_read {
 };
 
 // The fastest of `repeats` passes reading the weights a decoding step multiplies.
-js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
-  const auto read = experiments::time_weight_read(gpt::model(c, model_seed), repeats);
+js_weight_read time_weight_read(gpt::config c, val model_seed, val repeats) {
+  const gpt::model m(c, wasm::integer<std::uint32_t>(model_seed, "model_seed"));
+  const auto read = experiments::time_weight_read(m, wasm::integer<int>(repeats, "repeats"));
   return {static_cast<double>(read.bytes), read.us};
 }
 
-double kv_cache_bytes(gpt::config c, int tokens) {
-  return static_cast<double>(gpt::kv_cache_bytes(c, require_positive(tokens, "tokens")));
+double kv_cache_bytes(gpt::config c, val tokens) {
+  const int n = wasm::integer<int>(tokens, "tokens");
+  return static_cast<double>(gpt::kv_cache_bytes(c, require_positive(n, "tokens")));
 }
 
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(memlab_generate) {
-  value_object<gpt::config>("GptConfig")
+  wasm::object<gpt::config>("GptConfig")
       .field("layers", &gpt::config::layers)
       .field("dModel", &gpt::config::d_model)
       .field("heads", &gpt::config::heads)
@@ -85,18 +87,18 @@ EMSCRIPTEN_BINDINGS(memlab_generate) {
       .field("dFf", &gpt::config::d_ff)
       .field("maxSeq", &gpt::config::max_seq)
       .field("tied", &gpt::config::tied);
-  value_object<sampling>("Sampling")
+  wasm::object<sampling>("Sampling")
       .field("temperature", &sampling::temperature)
       .field("topK", &sampling::top_k)
       .field("seed", &sampling::seed);
-  value_object<experiments::generation_config>("GenerationConfig")
+  wasm::object<experiments::generation_config>("GenerationConfig")
       .field("model", &experiments::generation_config::model)
       .field("modelSeed", &experiments::generation_config::model_seed)
       .field("prompt", &experiments::generation_config::prompt)
       .field("tokens", &experiments::generation_config::tokens)
       .field("useCache", &experiments::generation_config::use_cache)
       .field("sampler", &experiments::generation_config::sampler);
-  value_object<js_generation_figures>("GenerationFigures")
+  wasm::object<js_generation_figures>("GenerationFigures")
       .field("config", &js_generation_figures::config)
       .field("tokens", &js_generation_figures::tokens)
       .field("ms", &js_generation_figures::ms)
@@ -108,7 +110,7 @@ EMSCRIPTEN_BINDINGS(memlab_generate) {
 
   wasm::def<&run_generation>("runGeneration");
   wasm::def<&run_generation_from>("runGenerationFrom");
-  value_object<js_weight_read>("WeightRead")
+  wasm::object<js_weight_read>("WeightRead")
       .field("bytes", &js_weight_read::bytes)
       .field("us", &js_weight_read::us);
 

@@ -59,7 +59,8 @@ val server(const serving::server_figures& f, int points) {
 }
 
 // points: how many points each server's timeline is averaged down to.
-val run_serving(serving::serving_config config, int points) {
+val run_serving(serving::serving_config config, val js_points) {
+  const int points = wasm::integer<int>(js_points, "points");
   require_positive(points, "points");
   const auto r = serving::run_serving(config);
   val out = val::object();
@@ -111,7 +112,7 @@ val paged_snapshots(serving::serving_config config) {
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(memlab_paged) {
-  value_object<serving::stream_config>("StreamConfig")
+  wasm::object<serving::stream_config>("StreamConfig")
       .field("requests", &serving::stream_config::requests)
       .field("rate", &serving::stream_config::rate)
       .field("promptMean", &serving::stream_config::prompt_mean)
@@ -121,7 +122,7 @@ EMSCRIPTEN_BINDINGS(memlab_paged) {
       .field("maxSeq", &serving::stream_config::max_seq)
       .field("sharedPrefix", &serving::stream_config::shared_prefix)
       .field("seed", &serving::stream_config::seed);
-  value_object<serving::serving_config>("ServingConfig")
+  wasm::object<serving::serving_config>("ServingConfig")
       .field("stream", &serving::serving_config::stream)
       .field("budget", &serving::serving_config::budget)
       .field("blockSize", &serving::serving_config::block_size)
@@ -131,7 +132,7 @@ EMSCRIPTEN_BINDINGS(memlab_paged) {
       .field("kvBytesPerToken", &serving::serving_config::kv_bytes_per_token)
       .field("runContiguous", &serving::serving_config::run_contiguous)
       .field("check", &serving::serving_config::check);
-  value_object<slot_figures>("SlotFigures")
+  wasm::object<slot_figures>("SlotFigures")
       .field("allocated", &slot_figures::allocated)
       .field("used", &slot_figures::used)
       .field("reservation", &slot_figures::reservation)

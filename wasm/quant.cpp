@@ -69,7 +69,7 @@ val quant_formats() {
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(memlab_quant) {
-  value_object<experiments::quant_config>("QuantConfig")
+  wasm::object<experiments::quant_config>("QuantConfig")
       .field("rows", &experiments::quant_config::rows)
       .field("cols", &experiments::quant_config::cols)
       .field("format", &experiments::quant_config::format)
@@ -80,12 +80,12 @@ EMSCRIPTEN_BINDINGS(memlab_quant) {
       .field("repeats", &experiments::quant_config::repeats)
       .field("seed", &experiments::quant_config::seed);
 
-  value_object<quant::error_figures>("QuantError")
+  wasm::object<quant::error_figures>("QuantError")
       .field("maxAbs", &quant::error_figures::max_abs)
       .field("rmse", &quant::error_figures::rmse)
       .field("relFrobenius", &quant::error_figures::rel_frobenius);
 
-  value_object<experiments::quant_figures>("QuantFigures")
+  wasm::object<experiments::quant_figures>("QuantFigures")
       .field("config", &experiments::quant_figures::config)
       .field("label", &experiments::quant_figures::label)
       .field("weightBytes", &experiments::quant_figures::weight_bytes)
@@ -99,7 +99,7 @@ EMSCRIPTEN_BINDINGS(memlab_quant) {
       .field("outputRelError", &experiments::quant_figures::output_rel_error)
       .field("kernelRelDiff", &experiments::quant_figures::kernel_rel_diff);
 
-  value_object<experiments::quant_grid_config>("QuantGridConfig")
+  wasm::object<experiments::quant_grid_config>("QuantGridConfig")
       .field("cols", &experiments::quant_grid_config::cols)
       .field("distribution", &experiments::quant_grid_config::distribution)
       .field("seed", &experiments::quant_grid_config::seed);

@@ -89,6 +89,37 @@ test('a C++ error becomes a JS Error with its message, and the module keeps work
   assert.ok(f.maxAbsDiff <= 1e-5);
 });
 
+test('integers from JS are checked, not truncated or wrapped, in fields and in arguments', () => {
+  // Embind alone would run layers 1.5 as 1, 2^32 + 1 as 1 and "2" as 2, silently.
+  const model = { layers: 2, dModel: 32, heads: 2, kvHeads: 2, dFf: 64, maxSeq: 64, tied: true };
+  const bytes = 2 * 2 * 2 * 16 * 4 * 8; // K and V, 2 layers, 2 kv heads, head_dim 16, fp32, 8 tokens
+  assert.equal(memlab.kvCacheBytes(model, 8), bytes);
+  const fails = (call, message) => assert.throws(call, (e) => e instanceof Error && e.message === message,
+    `expected "${message}"`);
+  fails(() => memlab.kvCacheBytes({ ...model, layers: 1.5 }, 8), 'layers = 1.5: expected an integer');
+  fails(() => memlab.kvCacheBytes({ ...model, dModel: '32' }, 8), 'dModel = "32": expected an integer');
+  fails(() => memlab.kvCacheBytes({ ...model, heads: NaN }, 8), 'heads = NaN: expected an integer');
+  fails(() => memlab.kvCacheBytes({ ...model, layers: 2 ** 32 + 2 }, 8),
+    'layers = 4294967298: expected an integer in [-2147483648, 2147483647]');
+  fails(() => memlab.kvCacheBytes(model, 8.5), 'tokens = 8.5: expected an integer');
+  fails(() => memlab.kvCacheBytes(model, null), 'tokens = null: expected an integer');
+  fails(() => memlab.timeWeightRead(model, -1, 1), 'model_seed = -1: expected an integer in [0, 4294967295]');
+  fails(() => memlab.flashAttention(new Float32Array(24), new Float32Array(24), new Float32Array(24),
+    { heads: 2, kvHeads: 2, seqQ: 3, seqKv: 3, headDim: 4 }, false, 4, Infinity),
+  'block_kv = Infinity: expected an integer in [-2147483648, 2147483647]');
+  // a field nested two levels down, and the first of two bad fields
+  const generation = { model, modelSeed: 1, prompt: 'ab', tokens: 2, useCache: true,
+    sampler: { temperature: 1, topK: 5, seed: 1 } };
+  fails(() => memlab.runGeneration({ ...generation, sampler: { temperature: 1, topK: 2.5, seed: -1 } }, undefined),
+    'topK = 2.5: expected an integer');
+  // Embind itself fails a later argument (a missing field): the bad integer's
+  // error goes with that call, and does not fail the next one
+  assert.throws(() => memlab.runGeneration({ ...generation, model: { ...model, layers: 0.5 }, sampler: {} }, undefined),
+    /Missing field/);
+  assert.equal(memlab.kvCacheBytes(model, 8), bytes);
+  assert.deepEqual(memlab.runGeneration(generation, undefined).tokens.length, 2);
+});
+
 test('timeWeightRead: the bytes a decoding step reads, counted by hand; bad input named', () => {
   // 4 layers of d_model 128, d_ff 512, MHA: per layer two norms (256), wq wk wv wo
   // (4 · 128²) and w1 w2 (2 · 128 · 512); then the final norm and the tied head
