@@ -1,6 +1,7 @@
 // quant.cpp — quantization for JS: the storage/error/matvec experiment per format,
-// the int4-vs-NF4 grid of one weight row, the raw bytes of ggml blocks, and the
-// list of format names.
+// the int4-vs-NF4 grid of one weight row, the quantize + dequantize round trip
+// the exercises benchmark, the raw bytes of ggml blocks, and the list of format
+// names.
 // Translation only.
 #include <string>
 #include <vector>
@@ -38,6 +39,19 @@ val quant_grid(experiments::quant_grid_config config) {
   out.set("nf4Rmse", g.nf4_rmse);
   out.set("int4EntropyBits", g.int4_entropy_bits);
   out.set("nf4EntropyBits", g.nf4_entropy_bits);
+  return out;
+}
+
+// {ms, peakBytes, quantizedBytes, outputBytes}: see run_quant_round_trip.
+val quant_round_trip(std::string format, val n, val repeats, val seed) {
+  const auto f = experiments::run_quant_round_trip(format, wasm::integer<int>(n, "n"),
+                                                   wasm::integer<int>(repeats, "repeats"),
+                                                   wasm::integer<std::uint32_t>(seed, "seed"));
+  val out = val::object();
+  out.set("ms", f.run.median_ms);
+  out.set("peakBytes", double(f.run.peak_bytes));
+  out.set("quantizedBytes", double(f.quantized_bytes));
+  out.set("outputBytes", double(f.output_bytes));
   return out;
 }
 
@@ -108,4 +122,5 @@ EMSCRIPTEN_BINDINGS(memlab_quant) {
   def<&quant_grid>("runQuantGrid");
   def<&quant_formats>("quantFormats");
   def<&quant_block_bytes>("quantBlockBytes");
+  def<&quant_round_trip>("quantRoundTrip");
 }

@@ -112,6 +112,21 @@ quant_figures run_quant(const quant_config& config) {
   return out;
 }
 
+round_trip_figures run_quant_round_trip(const std::string& format, int n, int repeats,
+                                        std::uint32_t seed) {
+  const quant::format f = quant::parse_format(format);
+  const tensor<2> w = quant_weights(1, require_positive(n, "n"), "gaussian", seed);
+  require_positive(repeats, "repeats");
+  round_trip_figures out;
+  out.output_bytes = w.size() * sizeof(float);
+  out.run = measure(repeats, [&] {
+    const auto q = quant::quantized_matrix::quantize(w, f);
+    const tensor<2> w_hat = q.dequantize();
+    out.quantized_bytes = q.bytes();
+  });
+  return out;
+}
+
 quant_grid_figures run_quant_grid(const quant_grid_config& config) {
   const std::size_t cols = require_positive(config.cols, "cols");
   require(cols % 2 == 0, "cols", cols, "an even number (two 4-bit codes per byte)");

@@ -140,24 +140,40 @@ inline std::string bytes(std::size_t n) {
 namespace lab::bench {
 
 struct point {
-  double median_ms;        // of the timed runs
+  double median_ms;        // of one call, median of the timed runs
   std::size_t peak_bytes;  // heap of one run above the live bytes before it (scratch)
 };
 
-// Runs fn once untimed (warm-up), then `repeats` times timed.
+// Runs fn once untimed (warm-up; its heap is the point's), then `repeats` timed
+// runs. A run is a batch of calls that takes at least min_batch_ms, timed as a
+// whole and divided by its calls: a browser's clock ticks in steps of 0.1 ms,
+// so a call shorter than that would read as 0 on its own.
+constexpr double min_batch_ms = 2.0;
+
 template <class F>
 point measure(F&& fn, int repeats = 3) {
   std::size_t peak = 0;
+  double first_ms = 0;
   {
     heap_scope scope;
+    const timer t;
     fn();
+    first_ms = t.elapsed_ms();
     peak = scope.peak_bytes();
+  }
+  std::size_t calls = 1;
+  if (first_ms < min_batch_ms) {
+    for (;; calls *= 2) {  // the clock may have read 0: double until a batch is long enough
+      const timer t;
+      for (std::size_t c = 0; c < calls; ++c) fn();
+      if (t.elapsed_ms() >= min_batch_ms || calls >= (std::size_t{1} << 24)) break;
+    }
   }
   std::vector<double> ms;
   for (int r = 0; r < repeats; ++r) {
     const timer t;
-    fn();
-    ms.push_back(t.elapsed_ms());
+    for (std::size_t c = 0; c < calls; ++c) fn();
+    ms.push_back(t.elapsed_ms() / static_cast<double>(calls));
   }
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], peak};

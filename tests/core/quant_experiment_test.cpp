@@ -78,6 +78,29 @@ TEST_CASE("the grid experiment: NF4 uses its 16 codes more evenly than int4 on G
   CHECK(g.nf4_grid.back() == doctest::Approx(amax));
 }
 
+TEST_CASE("the round trip the exercises benchmark: its peak is the storage and the output, counted by hand") {
+  // Q8_0: 4096 / 32 blocks of an fp16 scale and 32 int8 codes. NF4 without double
+  // quantization: 4096 / 64 blocks of an fp32 absmax, two codes per byte.
+  const auto q8 = experiments::run_quant_round_trip("q8_0", 4096, 2, 1);
+  CHECK(q8.quantized_bytes == 4096 / 32 * (2 + 32));
+  CHECK(q8.output_bytes == 4096 * 4);
+  CHECK(q8.run.peak_bytes == q8.quantized_bytes + q8.output_bytes);
+  const auto nf4 = experiments::run_quant_round_trip("nf4", 4096, 2, 1);
+  CHECK(nf4.quantized_bytes == 4096 / 64 * 4 + 4096 / 2);
+  CHECK(nf4.run.peak_bytes >= nf4.quantized_bytes + nf4.output_bytes);
+  CHECK(nf4.run.median_ms > 0);
+
+  using memlab::invalid_argument;
+  CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q8_0", 100, 1, 1),
+                       "cols = 100: expected a multiple of 32 (the Q8_0 block)", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q8_0", 0, 1, 1),
+                       "n = 0: expected a positive integer", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("nf4", 64, 0, 1),
+                       "repeats = 0: expected a positive integer", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q3", 64, 1, 1),
+                       doctest::Contains("format = q3: expected one of"), invalid_argument);
+}
+
 TEST_CASE("the quantization experiments name a bad parameter") {
   using memlab::invalid_argument;
   auto config = [](auto change) {

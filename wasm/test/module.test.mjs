@@ -72,6 +72,15 @@ test('flashAttention and naiveAttention take and return Float32Arrays', () => {
   }
 });
 
+test('runCacheDecode: the exercise\'s decoding loop in the core, exact bytes as native', () => {
+  const f = memlab.runCacheDecode({ tokens: 100, heads: 4, kvHeads: 2, headDim: 16, repeats: 2, seed: 1 });
+  assert.equal(f.cacheBytes, 2 * 2 * 100 * 16 * 4);
+  assert.equal(f.run.peakBytes, f.cacheBytes + (2 * 4 * 16 + 64 + 2) * 4); // as in experiments_test.cpp
+  assert.ok(f.maxAbsDiff <= 1e-5, `maxAbsDiff = ${f.maxAbsDiff}`);
+  assert.throws(() => memlab.runCacheDecode({ ...f.config, kvHeads: 3 }),
+    { message: 'kv_heads = 3: expected a divisor of heads = 4' });
+});
+
 test('a C++ error becomes a JS Error with its message, and the module keeps working', () => {
   const live = memlab.memoryStats().liveBytes;
   assert.throws(() => memlab.runAttention({ ...config, kvHeads: 3 }),

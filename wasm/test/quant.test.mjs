@@ -59,6 +59,18 @@ test('quantBlockBytes: a hand-worked Q4_0 block has ggml\'s bytes in wasm too', 
   assert.equal(q8[33], 127);
 });
 
+test('quantRoundTrip: the exercises\' benchmark in the core, same exact bytes as native', () => {
+  const q8 = memlab.quantRoundTrip('q8_0', 4096, 2, 1);
+  assert.equal(q8.quantizedBytes, 4096 / 32 * 34);
+  assert.equal(q8.outputBytes, 4096 * 4);
+  assert.equal(q8.peakBytes, q8.quantizedBytes + q8.outputBytes);
+  assert.ok(q8.ms > 0 && Number.isFinite(q8.ms), `ms = ${q8.ms}`);
+  assert.equal(memlab.quantRoundTrip('nf4', 4096, 1, 1).quantizedBytes, 4096 / 64 * 4 + 4096 / 2);
+  assert.throws(() => memlab.quantRoundTrip('q8_0', 100, 1, 1),
+    { message: 'cols = 100: expected a multiple of 32 (the Q8_0 block)' });
+  assert.throws(() => memlab.quantRoundTrip('q8_0', 64, 1.5, 1), { message: 'repeats = 1.5: expected an integer' });
+});
+
 test('runQuantGrid: NF4 spreads a Gaussian row over its codes more evenly than int4', () => {
   const g = memlab.runQuantGrid({ cols: 4096, distribution: 'gaussian', seed: 1 });
   assert.equal(g.row.length, 4096);

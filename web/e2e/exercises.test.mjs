@@ -3,7 +3,8 @@
 // sub-path of a plain static server, nothing from the network.
 //
 // It types reference solutions (read from the repository, never shipped in dist)
-// into two exercises and expects every case to pass; runs a skeleton and expects
+// into four exercises and expects every case to pass, and the learner's code
+// charted against the core's (exercises 2, 5, 7); runs a skeleton and expects
 // failures with messages; a compile error shown at its line; an infinite loop
 // stopped by the watchdog with the page responsive and the next run working; a
 // trap reported with its test case; code and statuses surviving a reload; Reset
@@ -144,6 +145,22 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     await page.locator('#exercises').screenshot({ path: path.join(shots, 'exercises-passed.png') });
   });
 
+  for (const [slug, sizes, last] of [['05-kv-cache', 4, 'tokens 1024'], ['07-q8-0', 3, 'n 1048576']]) {
+    it(`a correct solution to ${slug} passes and is charted against the core's counterpart`, async () => {
+      await open(slug);
+      await type(solution(slug));
+      assert.equal(await compileAndTest(`${slug}, solution`), 'passed');
+      const box = page.locator('#exercises [data-test=comparison]');
+      await page.waitForFunction(() => ['done', 'error', 'none'].includes(
+        document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
+      assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
+      assert.equal(await box.locator('h3').textContent(), 'Your implementation against the core');
+      assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), String(2 * sizes));
+      assert.match(await box.locator('.comparison-note').textContent(), new RegExp(`At ${last}: yours .* the core`));
+      await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
+    });
+  }
+
   it('a compile error is shown at its line, in the list and on the editor', async () => {
     await open('03-causal-attention');
     const code = skeleton('03-causal-attention').split('\n');
@@ -212,7 +229,8 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     assert.equal(await statusOf('01-online-softmax'), 'passing');
     assert.equal(await statusOf('02-flash-attention'), 'passing');
     assert.equal(await statusOf('03-causal-attention'), 'failing');
-    assert.equal(await statusOf('05-kv-cache'), 'not-started');
+    assert.equal(await statusOf('05-kv-cache'), 'passing');
+    assert.equal(await statusOf('06-paged-kv-cache'), 'not-started');
     // the toolchain stays in Cache Storage for the next visit
     const cached = await page.evaluate(async () =>
       (await (await caches.open('memlab-exercise-toolchain')).keys()).map((r) => r.url));

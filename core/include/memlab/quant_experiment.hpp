@@ -9,6 +9,9 @@
 //   the same model in fp32: weight bytes, how far the logits move and how often
 //   the next token (argmax) stays the same over a text read token by token, and
 //   decoding speed with a KV cache (fewer weight bytes to stream per token).
+// run_quant_round_trip: n seeded weights (one row) quantized to one format and
+//   dequantized back, timed together: what the lab's Q8_0 and NF4 exercises
+//   benchmark, for the page to chart the learner's code against.
 // run_quant_grid: one row of weights and the values int4 and NF4 can represent
 //   for it (one scale for the whole row), with how often each code is used:
 //   the picture of why NF4 exists.
@@ -85,6 +88,18 @@ struct quantized_gpt_figures {
 };
 
 quantized_gpt_figures run_quantized_gpt(const quantized_gpt_config& config);
+
+struct round_trip_figures {
+  run_figures run;                  // quantize + dequantize: median time, tracked peak of one run
+  std::size_t quantized_bytes = 0;  // the quantized storage (in the peak)
+  std::size_t output_bytes = 0;     // ŵ, 4 · n (in the peak)
+};
+
+// format: a name from quant::format_names() with its default settings; n: the
+// row's length, a multiple of the format's block (named cols in that error);
+// repeats: timed runs after a warm-up.
+round_trip_figures run_quant_round_trip(const std::string& format, int n, int repeats,
+                                        std::uint32_t seed);
 
 struct quant_grid_config {
   int cols = 4096;

@@ -22,6 +22,9 @@ function warmUp(api) {
   const sampler = { temperature: 0, topK: 0, seed: 1 };
   for (const useCache of [true, false])
     api.runGeneration({ model, modelSeed: 1, prompt: 'warm', tokens: 40, useCache, sampler }, undefined);
+  // the counterparts of the exercises' benchmarks (exercises/compare.js)
+  api.runCacheDecode({ tokens: 128, heads: 4, kvHeads: 1, headDim: 64, repeats: 2, seed: 1 });
+  for (const format of ['q8_0', 'nf4']) api.quantRoundTrip(format, 4096, 2, 1);
   for (const format of api.quantFormats())
     api.runQuant({ rows: 256, cols: 1024, format, granularity: 'group', group: 128,
       distribution: 'gaussian', runMatvec: true, repeats: 3, seed: 1 });

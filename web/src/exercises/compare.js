@@ -21,11 +21,31 @@ const coreAttention = (shape) => async (core, n) => {
   return { ms: f.flash.medianMs, peakBytes: Math.max(f.flash.peakBytes - outputBytes, 0) };
 };
 
+// Quantize n Gaussian values to `format` and dequantize them back. The core's call
+// allocates the quantized storage and ŵ, which the exercise's benchmark allocates
+// before its call: both are taken out of the peak.
+const coreRoundTrip = (format) => async (core, n) => {
+  const f = await core.call('quantRoundTrip', format, n, 3, 1);
+  return { ms: f.ms, peakBytes: Math.max(f.peakBytes - f.quantizedBytes - f.outputBytes, 0) };
+};
+
+// Decode n tokens over the core's contiguous KV cache, 4 query heads on one K/V
+// head of 64, as the exercise's benchmark does. The core's flash returns a new
+// output per step (the previous one still alive): both are taken out of the peak;
+// the cache stays in, as the learner's does.
+const coreCacheDecode = async (core, n) => {
+  const f = await core.call('runCacheDecode', { tokens: n, heads: 4, kvHeads: 1, headDim: 64, repeats: 3, seed: 1 });
+  return { ms: f.run.medianMs, peakBytes: Math.max(f.run.peakBytes - 2 * 4 * 64 * 4, 0) };
+};
+
 /** The core's counterpart of each exercise's benchmark; add one where the core gains it. */
 export const coreCounterparts = {
   '02-flash-attention': { label: 'core (attention::flash)', run: coreAttention({}) },
   '03-causal-attention': { label: 'core (attention::flash, causal)', run: coreAttention({ causal: true }) },
   '04-gqa': { label: 'core (attention::flash, 8 heads, 2 K/V heads)', run: coreAttention({ heads: 8, kvHeads: 2 }) },
+  '05-kv-cache': { label: 'core (contiguous_kv_cache + attention::flash)', run: coreCacheDecode },
+  '07-q8-0': { label: 'core (ggml Q8_0 quantize + dequantize)', run: coreRoundTrip('q8_0') },
+  '08-nf4': { label: 'core (NF4 quantize + dequantize, blocks of 64)', run: coreRoundTrip('nf4') },
 };
 
 const colors = { yours: '#2b8a3e', core: '#1c7ed6' };
