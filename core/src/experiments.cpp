@@ -3,7 +3,6 @@
 #include <cmath>
 #include <limits>
 #include <vector>
-
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
@@ -51,10 +50,9 @@ attention_figures run_attention(const attention_config& config) {
 }
 
 cache_decode_figures run_cache_decode(const cache_decode_config& config) {
-  const attention::shape s{require_positive(config.heads, "heads"),
-                           require_positive(config.kv_heads, "kv_heads"), 1,
-                           require_positive(config.tokens, "tokens"),
-                           require_positive(config.head_dim, "head_dim")};
+  const attention::shape s{
+      require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"), 1,
+      require_positive(config.tokens, "tokens"), require_positive(config.head_dim, "head_dim")};
   require_positive(config.repeats, "repeats");
   const attention::flash_options causal{true, 64, 64};
   attention::check_shape(s, causal.causal);

@@ -56,7 +56,7 @@ TEST_CASE("the attention experiment names a bad parameter") {
                        "repeats = 0: expected a positive integer", invalid_argument);
 }
 
-TEST_CASE("the cache decoding experiment: the cache's bytes, counted by hand, and the naive result") {
+TEST_CASE("the cache decoding experiment: bytes counted by hand, the result naive attention's") {
   experiments::cache_decode_config c;
   c.tokens = 100;
   c.heads = 4;
@@ -81,10 +81,10 @@ TEST_CASE("the cache decoding experiment names a bad parameter") {
                        invalid_argument);
   c.tokens = 8;
   c.kv_heads = 3;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c), "kv_heads = 3: expected a divisor of heads = 4",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
+                       "kv_heads = 3: expected a divisor of heads = 4", invalid_argument);
   c.kv_heads = 1;
   c.repeats = -1;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c), "repeats = -1: expected a positive integer",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
+                       "repeats = -1: expected a positive integer", invalid_argument);
 }

@@ -53,9 +53,9 @@ struct cache_decode_config {
 
 struct cache_decode_figures {
   cache_decode_config config;
-  run_figures run;             // all `tokens` steps, the cache's allocation included
+  run_figures run;              // all `tokens` steps, the cache's allocation included
   std::size_t cache_bytes = 0;  // 2 · kv_heads · tokens · head_dim · 4, in run.peak_bytes
-  double max_abs_diff = 0;     // the last step's output against naive attention over all tokens
+  double max_abs_diff = 0;      // the last step's output against naive attention over all tokens
 };
 
 cache_decode_figures run_cache_decode(const cache_decode_config& config);
