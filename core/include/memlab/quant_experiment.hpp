@@ -90,7 +90,7 @@ struct quantized_gpt_figures {
 quantized_gpt_figures run_quantized_gpt(const quantized_gpt_config& config);
 
 struct round_trip_figures {
-  run_figures run;                  // quantize + dequantize: median time, tracked peak of one run
+  run_figures run;                  // quantize + dequantize: median time and tracked peak of one
   std::size_t quantized_bytes = 0;  // the quantized storage (in the peak)
   std::size_t output_bytes = 0;     // ŵ, 4 · n (in the peak)
 };
