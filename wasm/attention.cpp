@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/experiments.hpp"
+#include "attention/attention.hpp"
+#include "base/error.hpp"
+#include "attention/experiment.hpp"
 
 using namespace emscripten;
 using namespace memlab;

@@ -1,13 +1,13 @@
 // generate.cpp — the tiny GPT for JS: generation with and without a KV cache,
 // KV-cache sizes, and the time to read the weights once. Translation only.
-#include "memlab/generate.hpp"
+#include "model/generate.hpp"
 
 #include <string>
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/error.hpp"
-#include "memlab/gpt.hpp"
+#include "base/error.hpp"
+#include "model/gpt.hpp"
 
 using namespace emscripten;
 using namespace memlab;

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/error.hpp"
-#include "memlab/serving.hpp"
+#include "base/error.hpp"
+#include "paged_kv_cache/serving.hpp"
 
 using namespace emscripten;
 using namespace memlab;

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/error.hpp"
-#include "memlab/ggml_blocks.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "base/error.hpp"
+#include "quant/ggml_blocks.hpp"
+#include "quant/experiment.hpp"
+#include "quant/matrix.hpp"
 
 using namespace emscripten;
 using namespace memlab;

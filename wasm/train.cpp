@@ -4,13 +4,13 @@
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/checkpoint.hpp"
-#include "memlab/error.hpp"
-#include "memlab/generate.hpp"
-#include "memlab/lora.hpp"
-#include "memlab/measure.hpp"
-#include "memlab/random.hpp"
-#include "memlab/train.hpp"
+#include "train/checkpoint.hpp"
+#include "base/error.hpp"
+#include "model/generate.hpp"
+#include "train/lora.hpp"
+#include "base/measure.hpp"
+#include "base/random.hpp"
+#include "train/train.hpp"
 
 using namespace emscripten;
 using namespace memlab;

@@ -1,4 +1,4 @@
-#include "memlab/attention.hpp"
+#include "attention/attention.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xview.hpp>
 
-#include "kernels.hpp"
-#include "memlab/error.hpp"
+#include "base/kernels.hpp"
+#include "base/error.hpp"
 
 namespace memlab::attention {
 namespace {

@@ -1,4 +1,4 @@
-// memlab/attention.hpp — scaled dot-product attention, naive and FlashAttention-style.
+// attention/attention.hpp — scaled dot-product attention, naive and FlashAttention-style.
 //
 //   out[h, i, :] = sum_j softmax_j(q[h, i, :] · k[g, j, :] * scale) v[g, j, :]
 //   scale = 1 / sqrt(head_dim),   g = h / (heads / kv_heads)
@@ -30,7 +30,7 @@
 
 #include <cstddef>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::attention {
 

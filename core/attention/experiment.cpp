@@ -1,4 +1,4 @@
-#include "memlab/experiments.hpp"
+#include "attention/experiment.hpp"
 
 #include <cmath>
 #include <limits>
@@ -6,10 +6,10 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/kv_cache.hpp"
-#include "memlab/random.hpp"
+#include "attention/attention.hpp"
+#include "base/error.hpp"
+#include "kv_cache/kv_cache.hpp"
+#include "base/random.hpp"
 
 namespace memlab::experiments {
 attention_figures run_attention(const attention_config& config) {

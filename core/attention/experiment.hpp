@@ -1,4 +1,4 @@
-// memlab/experiments.hpp — each experiment is one function returning its figures.
+// attention/experiment.hpp — each experiment is one function returning its figures.
 //
 // The native CLI prints them, the page graphs them (through the wasm module), the
 // tests assert on the deterministic ones (tracked bytes, differences).
@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "memlab/measure.hpp"
+#include "base/measure.hpp"
 
 namespace memlab::experiments {
 

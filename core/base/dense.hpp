@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstddef>
 
-#include "kernels.hpp"
-#include "memlab/memory.hpp"
+#include "base/kernels.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::dense {
 

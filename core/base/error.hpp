@@ -1,4 +1,4 @@
-// memlab/error.hpp — the one kind of error core raises for bad input.
+// base/error.hpp — the one kind of error core raises for bad input.
 //
 // Every check names the argument, the value it got and what was expected:
 //   "kv_heads = 3: expected a divisor of heads = 4"

@@ -1,4 +1,4 @@
-#include "memlab/measure.hpp"
+#include "base/measure.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab {
 

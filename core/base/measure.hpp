@@ -1,4 +1,4 @@
-// memlab/measure.hpp — time and memory figures of one run of something.
+// base/measure.hpp — time and memory figures of one run of something.
 //
 // Time is the median of repeated runs after a warm-up (robust to a stray slow
 // run); memory is the tracker's peak above the live bytes at the start of a run,

@@ -1,4 +1,4 @@
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 #include <algorithm>
 #include <chrono>

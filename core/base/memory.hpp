@@ -1,4 +1,4 @@
-// memlab/memory.hpp — exact heap accounting for everything core allocates.
+// base/memory.hpp — exact heap accounting for everything core allocates.
 //
 // Every tensor, cache and activation buffer of core allocates through
 // `tracking_allocator`, which reports to one process-wide `tracker()`. The

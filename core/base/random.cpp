@@ -1,4 +1,4 @@
-#include "memlab/random.hpp"
+#include "base/random.hpp"
 
 #include <cmath>
 

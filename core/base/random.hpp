@@ -1,4 +1,4 @@
-// memlab/random.hpp — a seeded generator that gives the same numbers everywhere.
+// base/random.hpp — a seeded generator that gives the same numbers everywhere.
 //
 // std::normal_distribution is implementation-defined (libstdc++ natively and
 // libc++ in wasm give different streams), so core draws its own: splitmix64 for
@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab {
 

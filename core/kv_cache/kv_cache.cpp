@@ -1,9 +1,9 @@
-#include "memlab/kv_cache.hpp"
+#include "kv_cache/kv_cache.hpp"
 
 #include <algorithm>
 #include <string>
 
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 namespace memlab {
 

@@ -1,4 +1,4 @@
-// memlab/kv_cache.hpp — where a decoder keeps the keys and values of past tokens.
+// kv_cache/kv_cache.hpp — where a decoder keeps the keys and values of past tokens.
 //
 // Without a cache, generating token t recomputes K and V of all t previous
 // tokens in every layer: O(t) work per token, O(n²) for n tokens. With one,
@@ -20,8 +20,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "memlab/attention.hpp"
-#include "memlab/memory.hpp"
+#include "attention/attention.hpp"
+#include "base/memory.hpp"
 
 namespace memlab {
 

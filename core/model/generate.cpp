@@ -1,4 +1,4 @@
-#include "memlab/generate.hpp"
+#include "model/generate.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -6,9 +6,9 @@
 #include <limits>
 #include <numeric>
 
-#include "kernels.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/kernels.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 namespace memlab {
 

@@ -1,4 +1,4 @@
-// memlab/generate.hpp — text generation with the tiny GPT, with and without a KV cache.
+// model/generate.hpp — text generation with the tiny GPT, with and without a KV cache.
 //
 // Without a cache, step t runs the model over all t tokens so far: every layer
 // recomputes K and V of the whole prefix, so n tokens cost O(n²) token-passes.
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "memlab/gpt.hpp"
-#include "memlab/random.hpp"
+#include "model/gpt.hpp"
+#include "base/random.hpp"
 
 namespace memlab {
 

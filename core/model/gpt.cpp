@@ -1,4 +1,4 @@
-#include "memlab/gpt.hpp"
+#include "model/gpt.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,10 +10,10 @@
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xnoalias.hpp>
 
-#include "kernels.hpp"
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/kernels.hpp"
+#include "attention/attention.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 namespace memlab::gpt {
 namespace {

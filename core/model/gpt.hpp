@@ -1,4 +1,4 @@
-// memlab/gpt.hpp — a tiny GPT-style decoder, small enough to read in one sitting.
+// model/gpt.hpp — a tiny GPT-style decoder, small enough to read in one sitting.
 //
 // Byte-level: the vocabulary is the 256 byte values, so any text goes in and
 // comes out. For n tokens at positions p0 .. p0+n-1 (x is [n, d_model]):
@@ -9,7 +9,7 @@
 //     x += gelu(rms_norm(x) · norm2 · w1) · w2
 //   logits = rms_norm(x) · norm_f · token_embeddingᵀ  (tied head; or · lm_head)
 //
-// Attention sees an optional KV cache (memlab/kv_cache.hpp) and is the same code
+// Attention sees an optional KV cache (kv_cache/kv_cache.hpp) and is the same code
 // either way: without a cache the tokens are the whole sequence and their K/V
 // are used directly; with one, the new tokens' K/V are appended and the queries
 // attend over everything stored. A forward pass costs about
@@ -19,7 +19,7 @@
 // projections scaled by 1/sqrt(2 · layers) as in GPT-2), identical natively and
 // in wasm, and can be saved and loaded (format below). quantized() gives the
 // same model with its linear layers stored in a quantized format
-// (memlab/quantized_matrix.hpp): what weight quantization does to memory,
+// (quant/matrix.hpp): what weight quantization does to memory,
 // logits and decoding speed.
 #pragma once
 
@@ -28,9 +28,9 @@
 #include <string>
 #include <vector>
 
-#include "memlab/kv_cache.hpp"
-#include "memlab/memory.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "kv_cache/kv_cache.hpp"
+#include "base/memory.hpp"
+#include "quant/matrix.hpp"
 
 namespace memlab::gpt {
 

@@ -1,10 +1,10 @@
-#include "memlab/paged_kv_cache.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <string>
 
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 namespace memlab {
 namespace {

@@ -1,4 +1,4 @@
-// memlab/paged_kv_cache.hpp — a KV cache in fixed-size blocks, as in vLLM's PagedAttention.
+// paged_kv_cache/paged_kv_cache.hpp — a KV cache in fixed-size blocks, as in vLLM's PagedAttention.
 //
 // A contiguous cache reserves max_seq positions per sequence up front; most of
 // it stays empty (a request rarely reaches max_seq), and the reservation cannot
@@ -34,8 +34,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "memlab/kv_cache.hpp"
-#include "memlab/memory.hpp"
+#include "kv_cache/kv_cache.hpp"
+#include "base/memory.hpp"
 
 namespace memlab {
 

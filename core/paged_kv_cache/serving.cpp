@@ -1,4 +1,4 @@
-#include "memlab/serving.hpp"
+#include "paged_kv_cache/serving.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/kv_cache.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "kv_cache/kv_cache.hpp"
+#include "base/random.hpp"
 
 namespace memlab::serving {
 namespace {

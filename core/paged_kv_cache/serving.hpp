@@ -1,4 +1,4 @@
-// memlab/serving.hpp — serving a stream of requests from a fixed KV memory
+// paged_kv_cache/serving.hpp — serving a stream of requests from a fixed KV memory
 // budget: static batching over contiguous caches vs continuous batching over
 // the paged pool (vLLM's comparison, simulated).
 //
@@ -79,7 +79,7 @@
 #include <string>
 #include <vector>
 
-#include "memlab/paged_kv_cache.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 
 namespace memlab::serving {
 

@@ -1,10 +1,10 @@
-#include "memlab/quant.hpp"
+#include "quant/affine.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 namespace memlab::quant {
 namespace {

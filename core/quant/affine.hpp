@@ -1,4 +1,4 @@
-// memlab/quant.hpp — affine (integer) quantization of a weight matrix, and what all
+// quant/affine.hpp — affine (integer) quantization of a weight matrix, and what all
 // of memlab's quantization schemes share: input checks and error figures.
 //
 // A weight matrix W [rows, cols] (rows = output channels, cols = inputs, so that
@@ -33,7 +33,7 @@
 #include <cstdint>
 #include <string>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::quant {
 

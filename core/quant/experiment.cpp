@@ -1,17 +1,17 @@
-#include "memlab/quant_experiment.hpp"
+#include "quant/experiment.hpp"
 
-#include "memlab/generate.hpp"
+#include "model/generate.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
 
-#include "memlab/error.hpp"
-#include "memlab/nf4.hpp"
-#include "memlab/qmatvec.hpp"
-#include "memlab/quantized_matrix.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "quant/nf4.hpp"
+#include "quant/matvec.hpp"
+#include "quant/matrix.hpp"
+#include "base/random.hpp"
 
 namespace memlab::experiments {
 namespace {

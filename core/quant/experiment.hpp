@@ -1,4 +1,4 @@
-// memlab/quant_experiment.hpp — the quantization experiments, each one function
+// quant/experiment.hpp — the quantization experiments, each one function
 // returning its figures (printed by memlab-bench quant, graphed by the page).
 //
 // run_quant: quantize seeded weights W [rows, cols] to one format, and report the
@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "memlab/gpt.hpp"
-#include "memlab/measure.hpp"
-#include "memlab/quant.hpp"
+#include "model/gpt.hpp"
+#include "base/measure.hpp"
+#include "quant/affine.hpp"
 
 namespace memlab::experiments {
 

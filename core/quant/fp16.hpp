@@ -1,4 +1,4 @@
-// memlab/fp16.hpp — IEEE 754 binary16 ("half", fp16) <-> fp32, bit-exact with GGML.
+// quant/fp16.hpp — IEEE 754 binary16 ("half", fp16) <-> fp32, bit-exact with GGML.
 //
 // GGML stores the scale of every Q8_0/Q4_0/Q4_1 block as fp16, so matching its
 // bytes means matching its conversion. These are GGML's portable converters
@@ -28,8 +28,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "memlab/memory.hpp"
-#include "memlab/quant.hpp"
+#include "base/memory.hpp"
+#include "quant/affine.hpp"
 
 namespace memlab::fp16 {
 

@@ -1,15 +1,15 @@
 // The reference quantizers are ggml's (ggml/src/ggml-quants.c: quantize_row_q8_0_ref,
 // quantize_row_q4_0_ref, quantize_row_q4_1_ref, dequantize_row_*), statement for
 // statement, so that the bytes agree; only the types and names are memlab's.
-#include "memlab/ggml_blocks.hpp"
+#include "quant/ggml_blocks.hpp"
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/quant.hpp"
+#include "base/error.hpp"
+#include "quant/affine.hpp"
 
 namespace memlab::ggml {
 namespace {

@@ -1,4 +1,4 @@
-// memlab/ggml_blocks.hpp — GGML's block formats Q8_0, Q4_0 and Q4_1, byte for byte.
+// quant/ggml_blocks.hpp — GGML's block formats Q8_0, Q4_0 and Q4_1, byte for byte.
 //
 // llama.cpp's classic formats cut every row into blocks of 32 values, each with
 // its own fp16 scale, and store the blocks back to back. The layouts, and the
@@ -6,7 +6,7 @@
 // structs; ggml/src/ggml-quants.c, quantize_row_q8_0_ref / quantize_row_q4_0_ref /
 // quantize_row_q4_1_ref and dequantize_row_*), so the bytes are the ones a GGUF
 // file would hold. Little-endian, as on x86, ARM and wasm; `d` below is fp16 as
-// converted by memlab/fp16.hpp (= ggml_compute_fp32_to_fp16, round to nearest even).
+// converted by quant/fp16.hpp (= ggml_compute_fp32_to_fp16, round to nearest even).
 //
 //   Q8_0  34 bytes / 32 values = 8.5 bits per weight
 //     bytes 0-1   d    fp16, d = amax / 127 (amax = max |x|)
@@ -41,8 +41,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "memlab/fp16.hpp"
-#include "memlab/memory.hpp"
+#include "quant/fp16.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::ggml {
 

@@ -22,9 +22,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels.hpp"
-#include "memlab/fp16.hpp"
-#include "memlab/nf4.hpp"
+#include "base/kernels.hpp"
+#include "quant/fp16.hpp"
+#include "quant/nf4.hpp"
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>

@@ -1,9 +1,9 @@
-#include "memlab/quantized_matrix.hpp"
+#include "quant/matrix.hpp"
 
 #include <type_traits>
 
-#include "memlab/error.hpp"
-#include "memlab/qmatvec.hpp"
+#include "base/error.hpp"
+#include "quant/matvec.hpp"
 
 namespace memlab::quant {
 namespace {

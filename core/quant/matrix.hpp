@@ -1,4 +1,4 @@
-// memlab/quantized_matrix.hpp — one weight matrix in any of memlab's formats,
+// quant/matrix.hpp — one weight matrix in any of memlab's formats,
 // chosen by name: the API to quantize a model's [rows, cols] weights with.
 //
 //   auto wq = quant::quantized_matrix::quantize(w, quant::parse_format("q4_0"));
@@ -7,12 +7,12 @@
 //
 // Formats (names as on the command line and in the page):
 //   fp32, fp16                        unquantized baselines (32 and 16 bits)
-//   int8_sym, int8_asym,              affine integers (memlab/quant.hpp) with a
+//   int8_sym, int8_asym,              affine integers (quant/affine.hpp) with a
 //   int4_sym, int4_asym               granularity: tensor | channel | group G
-//   q8_0, q4_0, q4_1                  ggml's blocks of 32 (memlab/ggml_blocks.hpp)
+//   q8_0, q4_0, q4_1                  ggml's blocks of 32 (quant/ggml_blocks.hpp)
 //   nf4, nf4_dq                       QLoRA's NormalFloat in blocks of 64, without
-//                                     and with double quantization (memlab/nf4.hpp)
-// matvec() runs the format's kernel (memlab/qmatvec.hpp); matvec_reference() its
+//                                     and with double quantization (quant/nf4.hpp)
+// matvec() runs the format's kernel (quant/matvec.hpp); matvec_reference() its
 // plain reference. Costs: those of the underlying format.
 #pragma once
 
@@ -21,11 +21,11 @@
 #include <variant>
 #include <vector>
 
-#include "memlab/fp16.hpp"
-#include "memlab/ggml_blocks.hpp"
-#include "memlab/memory.hpp"
-#include "memlab/nf4.hpp"
-#include "memlab/quant.hpp"
+#include "quant/fp16.hpp"
+#include "quant/ggml_blocks.hpp"
+#include "base/memory.hpp"
+#include "quant/nf4.hpp"
+#include "quant/affine.hpp"
 
 namespace memlab::quant {
 

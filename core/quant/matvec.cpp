@@ -1,10 +1,10 @@
-#include "memlab/qmatvec.hpp"
+#include "quant/matvec.hpp"
 
 #include <string>
 
-#include "kernels.hpp"
-#include "memlab/error.hpp"
-#include "qkernels.hpp"
+#include "base/kernels.hpp"
+#include "base/error.hpp"
+#include "quant/kernels.hpp"
 
 namespace memlab::qmatvec {
 namespace {

@@ -1,4 +1,4 @@
-// memlab/qmatvec.hpp — matrix-vector products y = W x with W stored quantized.
+// quant/matvec.hpp — matrix-vector products y = W x with W stored quantized.
 //
 //   W [rows, cols] in one of the formats of memlab (fp32, fp16, affine int8/int4,
 //   Q8_0, Q4_0, Q4_1, NF4), x [cols] fp32  ->  y [rows] fp32, a new tracked tensor.
@@ -25,7 +25,7 @@
 // memory: y; for the ggml formats the Q8_0 activations (cols/32 · 34 bytes), their
 // scales as fp32 and one row's products of scales d_w·d_x (cols/32 · 4 each), and
 // for Q4_1 the activation block sums (cols/32 · 4); for NF4 one row's absmax
-// values (cols/block · 4). The inner loops (core/src/qkernels.hpp) are vectorized natively
+// values (cols/block · 4). The inner loops (quant/kernels.hpp) are vectorized natively
 // and in wasm (-msimd128); measured figures are in the README.
 //
 // Each fast kernel has a plain reference that the tests hold it to:
@@ -36,11 +36,11 @@
 
 #include <cstddef>
 
-#include "memlab/fp16.hpp"
-#include "memlab/ggml_blocks.hpp"
-#include "memlab/memory.hpp"
-#include "memlab/nf4.hpp"
-#include "memlab/quant.hpp"
+#include "quant/fp16.hpp"
+#include "quant/ggml_blocks.hpp"
+#include "base/memory.hpp"
+#include "quant/nf4.hpp"
+#include "quant/affine.hpp"
 
 namespace memlab::qmatvec {
 

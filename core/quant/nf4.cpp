@@ -1,11 +1,11 @@
-#include "memlab/nf4.hpp"
+#include "quant/nf4.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "memlab/error.hpp"
-#include "memlab/quant.hpp"
+#include "base/error.hpp"
+#include "quant/affine.hpp"
 
 namespace memlab::nf4 {
 

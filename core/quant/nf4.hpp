@@ -1,4 +1,4 @@
-// memlab/nf4.hpp — 4-bit NormalFloat (NF4) with double quantization, as in QLoRA.
+// quant/nf4.hpp — 4-bit NormalFloat (NF4) with double quantization, as in QLoRA.
 //
 // NF4 (Dettmers et al. 2023, "QLoRA", §3; bitsandbytes quantize_4bit with
 // quant_type="nf4") is a 4-bit code book built for normally distributed weights:
@@ -41,7 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::nf4 {
 

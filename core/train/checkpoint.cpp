@@ -1,12 +1,12 @@
-#include "memlab/checkpoint.hpp"
+#include "train/checkpoint.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "dense.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/dense.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 namespace memlab::checkpoint {
 namespace {

@@ -1,4 +1,4 @@
-// memlab/checkpoint.hpp — activation checkpointing on a stack of residual MLP
+// train/checkpoint.hpp — activation checkpointing on a stack of residual MLP
 // blocks, with a hand-written backward pass and exact memory accounting.
 //
 // The stack: n blocks, each  y = x + gelu(x · W1) · W2,  x [B, d], W1 [d, f],
@@ -45,7 +45,7 @@
 #include <string>
 #include <vector>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::checkpoint {
 

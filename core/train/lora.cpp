@@ -1,4 +1,4 @@
-#include "memlab/lora.hpp"
+#include "train/lora.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 
 #include <xtensor/xmanipulation.hpp>
 
-#include "dense.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/dense.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 namespace memlab::lora {
 namespace {

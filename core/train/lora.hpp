@@ -1,15 +1,15 @@
-// memlab/lora.hpp — LoRA and QLoRA on the tiny GPT's attention projections.
+// train/lora.hpp — LoRA and QLoRA on the tiny GPT's attention projections.
 //
 // LoRA (Hu et al. 2021): a frozen weight W [in, out] gets a trainable low-rank
 // update, W_eff = W + (alpha / r) · A · B with A [in, r], B [r, out]; A starts
 // random (normal, std 1/sqrt(in)), B at zero, so training starts from the base
 // model exactly. Here the adapters sit on wq, wk, wv and wo of every layer.
 // QLoRA (Dettmers et al. 2023): the same over a base whose linear weights (the
-// six per layer) are stored NF4 with double quantization (memlab/nf4.hpp);
+// six per layer) are stored NF4 with double quantization (quant/nf4.hpp);
 // they are dequantized to fp32 for each step and never updated.
 //
 // Gradients: W_eff is linear in A and B, so with G = dL/dW_eff (from the
-// hand-written backward of memlab/train.hpp, run on the effective weights)
+// hand-written backward of train/train.hpp, run on the effective weights)
 //   dL/dA = (alpha/r) · G · Bᵀ,   dL/dB = (alpha/r) · Aᵀ · G.
 // (This lesson computes G in full, which is simple and exact; a memory-lean
 // implementation would never form it. The memory figures below count what a
@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "memlab/gpt.hpp"
-#include "memlab/quantized_matrix.hpp"
-#include "memlab/train.hpp"
+#include "model/gpt.hpp"
+#include "quant/matrix.hpp"
+#include "train/train.hpp"
 
 namespace memlab::lora {
 

@@ -1,12 +1,12 @@
-#include "memlab/train.hpp"
+#include "train/train.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "dense.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/dense.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 namespace memlab::train {
 namespace {

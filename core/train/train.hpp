@@ -1,4 +1,4 @@
-// memlab/train.hpp — next-token training of the tiny GPT (memlab/gpt.hpp) with a
+// train/train.hpp — next-token training of the tiny GPT (model/gpt.hpp) with a
 // hand-written backward pass and AdamW.
 //
 // The training forward pass recomputes the model's forward with every
@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "memlab/checkpoint.hpp"
-#include "memlab/gpt.hpp"
+#include "train/checkpoint.hpp"
+#include "model/gpt.hpp"
 
 namespace memlab::train {
 
@@ -33,7 +33,7 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
                          const std::vector<int>& tokens, gpt::weights& grads, float scale = 1.0f);
 
 // The same with activation checkpointing over the decoder layers (policies and
-// segments as in memlab/checkpoint.hpp: only checkpoint layers' inputs are kept
+// segments as in train/checkpoint.hpp: only checkpoint layers' inputs are kept
 // before the last segment; each segment is re-run from its checkpoint in the
 // backward pass). Gradients are bitwise those of no checkpointing. figures, if
 // given, gets the tracker's peak bytes of the call and the recomputed layers.

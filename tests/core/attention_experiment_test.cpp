@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "memlab/error.hpp"
-#include "memlab/experiments.hpp"
+#include "base/error.hpp"
+#include "attention/experiment.hpp"
 
 using namespace memlab;
 

@@ -4,9 +4,9 @@
 #include <limits>
 #include <string>
 
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "attention/attention.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 #include "reference.hpp"
 
 using namespace memlab;

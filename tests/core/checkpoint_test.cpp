@@ -1,4 +1,4 @@
-#include "memlab/checkpoint.hpp"
+#include "train/checkpoint.hpp"
 
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 using namespace memlab::checkpoint;

@@ -1,4 +1,4 @@
-#include "memlab/gpt.hpp"
+#include "model/gpt.hpp"
 
 #include <xtensor/xmanipulation.hpp>
 
@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/generate.hpp"
+#include "base/error.hpp"
+#include "model/generate.hpp"
 
 using namespace memlab;
 

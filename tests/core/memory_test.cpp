@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 using namespace memlab;
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "memlab/error.hpp"
-#include "memlab/quant.hpp"
-#include "memlab/quantized_matrix.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "quant/affine.hpp"
+#include "quant/matrix.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 using memlab::quant::affine_format;

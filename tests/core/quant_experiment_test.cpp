@@ -3,9 +3,9 @@
 #include <cmath>
 #include <numeric>
 
-#include "memlab/error.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "base/error.hpp"
+#include "quant/experiment.hpp"
+#include "quant/matrix.hpp"
 
 using namespace memlab;
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "memlab/error.hpp"
-#include "memlab/fp16.hpp"
-#include "memlab/ggml_blocks.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "quant/fp16.hpp"
+#include "quant/ggml_blocks.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 using memlab::ggml::block_q4_0;

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "memlab/error.hpp"
-#include "memlab/qmatvec.hpp"
-#include "memlab/quantized_matrix.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "quant/matvec.hpp"
+#include "quant/matrix.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 

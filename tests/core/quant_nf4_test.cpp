@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "memlab/error.hpp"
-#include "memlab/nf4.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "quant/nf4.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 

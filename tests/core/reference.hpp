@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::testing {
 

@@ -1,11 +1,11 @@
-#include "memlab/serving.hpp"
+#include "paged_kv_cache/serving.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <numeric>
 
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 using namespace memlab;
 using namespace memlab::serving;

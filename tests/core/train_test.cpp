@@ -1,12 +1,12 @@
-#include "memlab/train.hpp"
+#include "train/train.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 

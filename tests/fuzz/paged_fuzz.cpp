@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "memlab/paged_kv_cache.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "memlab/experiments.hpp"
+#include "attention/experiment.hpp"
 
 namespace memlab::bench {
 namespace {

@@ -1,6 +1,6 @@
 // memlab-bench checkpoint — activation checkpointing on a stack of residual MLP
 // blocks: peak activation bytes (measured and by the formula in
-// memlab/checkpoint.hpp), recomputed blocks and step time per policy, against
+// train/checkpoint.hpp), recomputed blocks and step time per policy, against
 // storing everything.
 //
 //   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all
@@ -10,9 +10,9 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "memlab/checkpoint.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "train/checkpoint.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 namespace memlab::bench {
 

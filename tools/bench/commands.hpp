@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "memlab/measure.hpp"
+#include "base/measure.hpp"
 
 namespace memlab::bench {
 

@@ -3,13 +3,13 @@
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--json]
 //   memlab-bench generate --table [--repeats 3]   tokens/s with and without cache for 10 ... 500
 //                                                 tokens, the fastest of 3 runs each
-#include "memlab/generate.hpp"
+#include "model/generate.hpp"
 
 #include <iostream>
 #include <memory>
 
 #include "commands.hpp"
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 namespace memlab::bench {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "memlab/serving.hpp"
+#include "paged_kv_cache/serving.hpp"
 
 namespace memlab::bench {
 namespace {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "quant/experiment.hpp"
+#include "quant/matrix.hpp"
 
 namespace memlab::bench {
 namespace {

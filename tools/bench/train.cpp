@@ -1,5 +1,5 @@
 // memlab-bench train — next-token training of the tiny GPT on a text with AdamW
-// (memlab/train.hpp); prints the loss curve, a greedy sample, and saves the weights.
+// (train/train.hpp); prints the loss curve, a greedy sample, and saves the weights.
 //
 //   memlab-bench train [--text data/corpus.txt] [--steps 300] [--batch 8] [--seq 64]
 //                      [--layers 2 --d-model 64 --heads 4 --d-ff 256 --max-seq 128]
@@ -11,9 +11,9 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "memlab/error.hpp"
-#include "memlab/generate.hpp"
-#include "memlab/train.hpp"
+#include "base/error.hpp"
+#include "model/generate.hpp"
+#include "train/train.hpp"
 
 namespace memlab::bench {
 
