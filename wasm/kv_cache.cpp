@@ -1,12 +1,11 @@
 // generate.cpp — the tiny GPT for JS: generation with and without a KV cache,
 // KV-cache sizes, and the time to read the weights once. Translation only.
-#include "model/generate.hpp"
-
 #include <string>
 #include <vector>
 
 #include "api.hpp"
 #include "base/error.hpp"
+#include "model/generate.hpp"
 #include "model/gpt.hpp"
 
 using namespace emscripten;

@@ -1,16 +1,17 @@
 // checkpoint.cpp — activation checkpointing, training the tiny GPT, and LoRA/QLoRA
 // memory for JS. Translation only.
+#include "train/train.hpp"
+
 #include <string>
 #include <vector>
 
 #include "api.hpp"
-#include "train/checkpoint.hpp"
 #include "base/error.hpp"
-#include "model/generate.hpp"
-#include "train/lora.hpp"
 #include "base/measure.hpp"
 #include "base/random.hpp"
-#include "train/train.hpp"
+#include "model/generate.hpp"
+#include "train/checkpoint.hpp"
+#include "train/lora.hpp"
 
 using namespace emscripten;
 using namespace memlab;

@@ -10,8 +10,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xview.hpp>
 
-#include "base/kernels.hpp"
 #include "base/error.hpp"
+#include "base/kernels.hpp"
 
 namespace memlab::attention {
 namespace {

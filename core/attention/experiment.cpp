@@ -8,8 +8,8 @@
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
-#include "kv_cache/kv_cache.hpp"
 #include "base/random.hpp"
+#include "kv_cache/kv_cache.hpp"
 
 namespace memlab::experiments {
 attention_figures run_attention(const attention_config& config) {

@@ -29,11 +29,11 @@ struct attention_config {
 
 struct attention_figures {
   attention_config config;
-  run_figures naive;          // naive.ran == false when config.run_naive is false
+  run_figures naive;  // naive.ran == false when config.run_naive is false
   run_figures flash;
-  double max_abs_diff = 0;    // max |flash - naive| over the output; NaN without naive
-  std::size_t kv_bytes = 0;   // bytes of K and V
-  double flops = 0;           // of one forward pass (masked pairs not counted)
+  double max_abs_diff = 0;   // max |flash - naive| over the output; NaN without naive
+  std::size_t kv_bytes = 0;  // bytes of K and V
+  double flops = 0;          // of one forward pass (masked pairs not counted)
 };
 
 attention_figures run_attention(const attention_config& config);

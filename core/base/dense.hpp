@@ -1,4 +1,4 @@
-// dense.hpp — plain dense products the hand-written backward passes share
+// base/dense.hpp — plain dense products the hand-written backward passes share
 // (internal header). Straight loops: the training lessons favour clarity.
 #pragma once
 

@@ -1,4 +1,4 @@
-// kernels.hpp — the few inner loops core's hot paths share (internal header).
+// base/kernels.hpp — the few inner loops core's hot paths share (internal header).
 //
 // Two ways to get vector code from both GCC (x86) and clang (-msimd128, wasm)
 // without -ffast-math:

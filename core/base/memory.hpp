@@ -20,16 +20,15 @@
 #include <cstdint>
 #include <new>
 #include <vector>
-
 #include <xtensor/xtensor.hpp>
 
 namespace memlab::memory {
 
 struct stats {
-  std::size_t live_bytes = 0;    // allocated and not yet freed
-  std::size_t peak_bytes = 0;    // highest live_bytes since the last reset
-  std::size_t allocations = 0;   // number of allocate calls since the last reset
-  std::size_t deallocations = 0; // number of deallocate calls since the last reset
+  std::size_t live_bytes = 0;     // allocated and not yet freed
+  std::size_t peak_bytes = 0;     // highest live_bytes since the last reset
+  std::size_t allocations = 0;    // number of allocate calls since the last reset
+  std::size_t deallocations = 0;  // number of deallocate calls since the last reset
 };
 
 struct event {
@@ -81,8 +80,8 @@ class peak_scope {
   peak_scope(const peak_scope&) = delete;
   peak_scope& operator=(const peak_scope&) = delete;
 
-  std::size_t peak_bytes() const;           // above the live bytes at start
-  std::size_t allocations() const;          // allocate calls inside the region
+  std::size_t peak_bytes() const;   // above the live bytes at start
+  std::size_t allocations() const;  // allocate calls inside the region
   std::size_t start_live_bytes() const { return start_live_; }
 
  private:
@@ -114,9 +113,13 @@ struct tracking_allocator {
   }
 
   template <class U>
-  bool operator==(const tracking_allocator<U>&) const noexcept { return true; }
+  bool operator==(const tracking_allocator<U>&) const noexcept {
+    return true;
+  }
   template <class U>
-  bool operator!=(const tracking_allocator<U>&) const noexcept { return false; }
+  bool operator!=(const tracking_allocator<U>&) const noexcept {
+    return false;
+  }
 };
 
 }  // namespace memlab::memory
@@ -125,8 +128,7 @@ namespace memlab {
 
 // Core's tensor type: row-major fp32 whose storage is counted by the tracker.
 template <std::size_t N>
-using tensor = xt::xtensor<float, N, xt::layout_type::row_major,
-                           memory::tracking_allocator<float>>;
+using tensor = xt::xtensor<float, N, xt::layout_type::row_major, memory::tracking_allocator<float>>;
 
 // A tracked plain buffer (for scratch that has no tensor shape).
 template <class T>

@@ -8,7 +8,8 @@
 namespace memlab {
 
 void kv_cache::check_layer(std::size_t layer) const {
-  require(layer < layers(), "layer", layer, [&] { return "less than " + named("layers", layers()); });
+  require(layer < layers(), "layer", layer,
+          [&] { return "less than " + named("layers", layers()); });
 }
 
 void kv_cache::check_append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) const {

@@ -6,8 +6,8 @@
 #include <limits>
 #include <numeric>
 
-#include "base/kernels.hpp"
 #include "base/error.hpp"
+#include "base/kernels.hpp"
 #include "base/random.hpp"
 
 namespace memlab {
@@ -155,7 +155,8 @@ weight_read time_weight_read(const gpt::model& m, int repeats) {
       for (const auto& [data, size] : tensors) {
         std::size_t i = 0;
         for (; i + 4 * kernels::lanes <= size; i += 4 * kernels::lanes)
-          for (std::size_t x = 0; x < 4; ++x) acc[x] += kernels::load(data + i + x * kernels::lanes);
+          for (std::size_t x = 0; x < 4; ++x)
+            acc[x] += kernels::load(data + i + x * kernels::lanes);
         for (; i < size; ++i) acc[0][0] += data[i];
       }
     const auto stop = std::chrono::steady_clock::now();

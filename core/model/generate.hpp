@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "model/gpt.hpp"
 #include "base/random.hpp"
+#include "model/gpt.hpp"
 
 namespace memlab {
 

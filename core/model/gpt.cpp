@@ -6,13 +6,12 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
-
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xnoalias.hpp>
 
-#include "base/kernels.hpp"
 #include "attention/attention.hpp"
 #include "base/error.hpp"
+#include "base/kernels.hpp"
 #include "base/random.hpp"
 
 namespace memlab::gpt {
@@ -304,7 +303,8 @@ tensor<1> model::next_logits(const std::vector<int>& tokens, kv_cache* cache) co
 }
 
 std::vector<std::uint8_t> model::to_bytes() const {
-  require(quantized_.empty(), "model", "quantized", "an fp32 model (quantized weights are not saved)");
+  require(quantized_.empty(), "model", "quantized",
+          "an fp32 model (quantized weights are not saved)");
   const config& c = config_;
   std::vector<std::uint8_t> bytes(magic, magic + sizeof magic);
   const std::uint32_t fields[8] = {u32(c.layers), u32(c.d_model), u32(c.heads),     u32(c.kv_heads),

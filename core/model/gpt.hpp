@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "kv_cache/kv_cache.hpp"
 #include "base/memory.hpp"
+#include "kv_cache/kv_cache.hpp"
 #include "quant/matrix.hpp"
 
 namespace memlab::gpt {

@@ -18,7 +18,8 @@ constexpr std::uint64_t fnv_prime = 1099511628211ull;
 
 // Folds tokens[from, to) into the chained hash h: prefix_hash(t, n) continued to
 // prefix_hash(t, to) in O(to - from), so hashing every block of a prompt is O(prompt).
-std::uint64_t fold(std::uint64_t h, const std::vector<int>& tokens, std::size_t from, std::size_t to) {
+std::uint64_t fold(std::uint64_t h, const std::vector<int>& tokens, std::size_t from,
+                   std::size_t to) {
   for (std::size_t i = from; i < to && i < tokens.size(); ++i) {
     h ^= static_cast<std::uint32_t>(tokens[i]);
     h *= fnv_prime;

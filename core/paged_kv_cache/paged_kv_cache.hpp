@@ -34,8 +34,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kv_cache/kv_cache.hpp"
 #include "base/memory.hpp"
+#include "kv_cache/kv_cache.hpp"
 
 namespace memlab {
 
@@ -176,9 +176,9 @@ std::uint64_t prefix_hash(const std::vector<int>& tokens, std::size_t n);
 // share of allocated slots that hold nothing a live sequence reads.
 struct slot_figures {
   std::size_t allocated = 0, used = 0, reservation = 0, fragmentation = 0, idle = 0;
-  std::size_t blocks = 0;         // physical blocks in use
-  std::size_t shared_blocks = 0;  // blocks held by more than one sequence
-  std::size_t logical_blocks = 0; // table entries over all sequences (>= blocks when shared)
+  std::size_t blocks = 0;          // physical blocks in use
+  std::size_t shared_blocks = 0;   // blocks held by more than one sequence
+  std::size_t logical_blocks = 0;  // table entries over all sequences (>= blocks when shared)
   // (allocated - used) / allocated; 0 when nothing is allocated.
   double waste() const;
 };

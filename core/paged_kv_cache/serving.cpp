@@ -8,8 +8,8 @@
 #include <string>
 
 #include "base/error.hpp"
-#include "kv_cache/kv_cache.hpp"
 #include "base/random.hpp"
+#include "kv_cache/kv_cache.hpp"
 
 namespace memlab::serving {
 namespace {
@@ -22,16 +22,21 @@ long lognormal(rng& gen, double mean, double sigma) {
 
 void check_stream(const stream_config& c) {
   require_positive(c.requests, "requests");
-  require(std::isfinite(c.rate) && c.rate > 0, "rate", c.rate, "a positive number of arrivals per step");
-  require(std::isfinite(c.prompt_mean) && c.prompt_mean >= 1, "prompt_mean", c.prompt_mean, "at least 1 token");
-  require(std::isfinite(c.output_mean) && c.output_mean >= 1, "output_mean", c.output_mean, "at least 1 token");
-  require(std::isfinite(c.prompt_sigma) && c.prompt_sigma >= 0 && c.prompt_sigma <= 4, "prompt_sigma",
-          c.prompt_sigma, "in [0, 4]");
-  require(std::isfinite(c.output_sigma) && c.output_sigma >= 0 && c.output_sigma <= 4, "output_sigma",
-          c.output_sigma, "in [0, 4]");
+  require(std::isfinite(c.rate) && c.rate > 0, "rate", c.rate,
+          "a positive number of arrivals per step");
+  require(std::isfinite(c.prompt_mean) && c.prompt_mean >= 1, "prompt_mean", c.prompt_mean,
+          "at least 1 token");
+  require(std::isfinite(c.output_mean) && c.output_mean >= 1, "output_mean", c.output_mean,
+          "at least 1 token");
+  require(std::isfinite(c.prompt_sigma) && c.prompt_sigma >= 0 && c.prompt_sigma <= 4,
+          "prompt_sigma", c.prompt_sigma, "in [0, 4]");
+  require(std::isfinite(c.output_sigma) && c.output_sigma >= 0 && c.output_sigma <= 4,
+          "output_sigma", c.output_sigma, "in [0, 4]");
   require(c.shared_prefix >= 0, "shared_prefix", c.shared_prefix, "0 or more tokens");
-  require(c.max_seq >= c.shared_prefix + 2, "max_seq", c.max_seq,
-          [&] { return "at least " + named("shared_prefix", c.shared_prefix) + " + 2 (a user token and an output)"; });
+  require(c.max_seq >= c.shared_prefix + 2, "max_seq", c.max_seq, [&] {
+    return "at least " + named("shared_prefix", c.shared_prefix) +
+           " + 2 (a user token and an output)";
+  });
 }
 
 // Blocks of the pool, checked: at least one sequence of max_seq tokens fits.
@@ -39,8 +44,8 @@ std::size_t pool_blocks(const serving_config& c) {
   const std::size_t bs = require_positive(c.block_size, "block_size");
   const std::size_t budget = require_positive(c.budget, "budget");
   require(budget / bs * bs >= std::size_t(c.stream.max_seq), "budget", c.budget, [&] {
-    return "room for one sequence of " + named("max_seq", c.stream.max_seq) + " in whole blocks of " +
-           named("block_size", c.block_size);
+    return "room for one sequence of " + named("max_seq", c.stream.max_seq) +
+           " in whole blocks of " + named("block_size", c.block_size);
   });
   return budget / bs;
 }
@@ -49,8 +54,8 @@ void check_server(const serving_config& c) {
   check_stream(c.stream);
   pool_blocks(c);
   require_positive(c.max_batch, "max_batch");
-  require(std::isfinite(c.watermark) && c.watermark >= 0 && c.watermark < 1, "watermark", c.watermark,
-          "in [0, 1)");
+  require(std::isfinite(c.watermark) && c.watermark >= 0 && c.watermark < 1, "watermark",
+          c.watermark, "in [0, 1)");
   require(c.preemption == "recompute" || c.preemption == "swap", "preemption", c.preemption,
           "recompute or swap");
   require(std::isfinite(c.kv_bytes_per_token) && c.kv_bytes_per_token > 0, "kv_bytes_per_token",
@@ -61,11 +66,13 @@ void check_requests(const std::vector<request>& requests, int max_seq) {
   require(!requests.empty(), "requests.size()", 0, "at least 1 request");
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const request& r = requests[i];
-    require(r.id == int(i), "requests[i].id", r.id, [&] { return "its index " + std::to_string(i); });
-    require(r.arrival >= 0 && (i == 0 || r.arrival >= requests[i - 1].arrival), "requests[i].arrival",
-            r.arrival, "a step at or after the previous request's");
-    require(r.prompt >= 1 && r.output >= 1 && r.prompt + r.output <= max_seq, "requests[i].prompt + output",
-            r.prompt + r.output, [&] { return "prompt, output >= 1 and at most " + named("max_seq", max_seq); });
+    require(r.id == int(i), "requests[i].id", r.id,
+            [&] { return "its index " + std::to_string(i); });
+    require(r.arrival >= 0 && (i == 0 || r.arrival >= requests[i - 1].arrival),
+            "requests[i].arrival", r.arrival, "a step at or after the previous request's");
+    require(r.prompt >= 1 && r.output >= 1 && r.prompt + r.output <= max_seq,
+            "requests[i].prompt + output", r.prompt + r.output,
+            [&] { return "prompt, output >= 1 and at most " + named("max_seq", max_seq); });
   }
 }
 
@@ -114,7 +121,8 @@ struct recorder {
       const request& r = (*requests)[std::size_t(o.id)];
       if (o.produced != r.output || o.finished < 0)
         throw std::logic_error("serving: request " + std::to_string(o.id) + " produced " +
-                               std::to_string(o.produced) + " of " + std::to_string(r.output) + " tokens");
+                               std::to_string(o.produced) + " of " + std::to_string(r.output) +
+                               " tokens");
       const double steps = o.finished - r.arrival + 1;
       latency += steps;
       normalized += steps / r.output;
@@ -159,7 +167,8 @@ std::vector<request> make_requests(const stream_config& c) {
 
 std::vector<int> prompt_tokens(const request& r, int shared_prefix) {
   std::vector<int> tokens(std::size_t(r.prompt));
-  for (int i = 0; i < r.prompt; ++i) tokens[std::size_t(i)] = i < shared_prefix ? i + 1 : -(r.id + 1);
+  for (int i = 0; i < r.prompt; ++i)
+    tokens[std::size_t(i)] = i < shared_prefix ? i + 1 : -(r.id + 1);
   return tokens;
 }
 
@@ -180,7 +189,9 @@ server_figures run_contiguous(const std::vector<request>& requests, const servin
     std::unique_ptr<contiguous_kv_cache> cache;
     int produced = 0;
   };
-  const auto done = [&](const member& m) { return m.produced == requests[std::size_t(m.id)].output; };
+  const auto done = [&](const member& m) {
+    return m.produced == requests[std::size_t(m.id)].output;
+  };
   recorder rec(continuous ? "continuous contiguous" : "static", requests);
   std::vector<member> batch;
   std::deque<int> waiting;
@@ -188,7 +199,8 @@ server_figures run_contiguous(const std::vector<request>& requests, const servin
   const long limit = step_limit(requests);
   for (int step = 0; finished < requests.size(); ++step) {
     if (step > limit) stuck(rec.f.name.c_str());
-    while (arrived < requests.size() && requests[arrived].arrival <= step) waiting.push_back(int(arrived++));
+    while (arrived < requests.size() && requests[arrived].arrival <= step)
+      waiting.push_back(int(arrived++));
     // Static: a batch ends when its last request does, and every cache of it
     // is released together. Continuous: a finished request's row is free at once.
     if (continuous || std::all_of(batch.begin(), batch.end(), done))
@@ -234,7 +246,8 @@ server_figures run_static(const std::vector<request>& requests, const serving_co
   return run_contiguous(requests, config, false);
 }
 
-server_figures run_continuous_contiguous(const std::vector<request>& requests, const serving_config& config) {
+server_figures run_continuous_contiguous(const std::vector<request>& requests,
+                                         const serving_config& config) {
   return run_contiguous(requests, config, true);
 }
 
@@ -273,7 +286,8 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
 
   for (int step = 0; finished < requests.size(); ++step) {
     if (step > limit) stuck(rec.f.name.c_str());
-    while (arrived < requests.size() && requests[arrived].arrival <= step) waiting.push_back(int(arrived++));
+    while (arrived < requests.size() && requests[arrived].arrival <= step)
+      waiting.push_back(int(arrived++));
     step_record s;
     s.step = step;
 
@@ -292,7 +306,8 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
           progress& p = state[std::size_t(victim.id)];
           p.stored = victim.cache->length();
           if (swap)
-            for (std::size_t b : victim.cache->block_table()) rec.f.swapped_blocks += pool.refcount(b) == 1;
+            for (std::size_t b : victim.cache->block_table())
+              rec.f.swapped_blocks += pool.refcount(b) == 1;
           victim.cache.reset();  // frees its blocks
           ++rec.f.outcomes[std::size_t(victim.id)].preemptions;
           ++s.preemptions;
@@ -303,13 +318,17 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
     }
 
     // 2. Admit waiting requests in arrival order while their blocks fit.
-    while (s.preemptions == 0 && !waiting.empty() && running.size() < std::size_t(config.max_batch)) {
+    while (s.preemptions == 0 && !waiting.empty() &&
+           running.size() < std::size_t(config.max_batch)) {
       const int id = waiting.front();
       const request& r = requests[std::size_t(id)];
       auto cache = std::make_unique<paged_kv_cache>(pool);
-      const std::size_t attached = cache->attach_prefix(prompt_tokens(r, config.stream.shared_prefix));
-      const std::size_t len = target(id), needed = (len + bs - 1) / bs - cache->block_table().size();
-      if (needed > pool.free_blocks() || (!running.empty() && pool.free_blocks() - needed < watermark))
+      const std::size_t attached =
+          cache->attach_prefix(prompt_tokens(r, config.stream.shared_prefix));
+      const std::size_t len = target(id),
+                        needed = (len + bs - 1) / bs - cache->block_table().size();
+      if (needed > pool.free_blocks() ||
+          (!running.empty() && pool.free_blocks() - needed < watermark))
         break;  // the head waits; cache's destructor lets go of the attached blocks
       append(*cache, len - attached);
       progress& p = state[std::size_t(id)];
@@ -325,7 +344,8 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
       if (outcome.admitted < 0) outcome.admitted = step;
       running.push_back({id, std::move(cache)});
       waiting.pop_front();
-      if (p.produced == 0) running.back().cache->publish_prefix(prompt_tokens(r, config.stream.shared_prefix));
+      if (p.produced == 0)
+        running.back().cache->publish_prefix(prompt_tokens(r, config.stream.shared_prefix));
     }
 
     // 3. Every running sequence produces one token.
@@ -361,7 +381,8 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
           const std::size_t b = table[i];
           out.table.push_back(int(b));
           if (snap.owner[b] < 0) snap.owner[b] = seq.id;
-          snap.filled[b] = std::max(snap.filled[b], int(std::min(bs, std::size_t(out.length) - i * bs)));
+          snap.filled[b] =
+              std::max(snap.filled[b], int(std::min(bs, std::size_t(out.length) - i * bs)));
         }
         snap.sequences.push_back(std::move(out));
       }
@@ -378,8 +399,9 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
       ++finished;
       seq.cache.reset();
     }
-    running.erase(std::remove_if(running.begin(), running.end(), [](const sequence& q) { return !q.cache; }),
-                  running.end());
+    running.erase(
+        std::remove_if(running.begin(), running.end(), [](const sequence& q) { return !q.cache; }),
+        running.end());
     if (config.check) {
       caches.clear();
       for (const sequence& seq : running) caches.push_back(seq.cache.get());
@@ -443,9 +465,10 @@ std::vector<timeline_point> downsample(const std::vector<step_record>& timeline,
 }
 
 std::vector<pool_snapshot> snapshot_run(const serving_config& config) {
-  require(pool_blocks(config) <= 256, "budget / block_size", config.budget / std::max(1, config.block_size),
-          "at most 256 blocks to picture");
-  require(config.stream.requests <= 64, "requests", config.stream.requests, "at most 64 to picture");
+  require(pool_blocks(config) <= 256, "budget / block_size",
+          config.budget / std::max(1, config.block_size), "at most 256 blocks to picture");
+  require(config.stream.requests <= 64, "requests", config.stream.requests,
+          "at most 64 to picture");
   std::vector<pool_snapshot> snapshots;
   run_paged(make_requests(config.stream), config, &snapshots);
   return snapshots;

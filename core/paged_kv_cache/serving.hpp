@@ -92,8 +92,8 @@ struct stream_config {
   double prompt_sigma = 1.0;  // LogNormal log-standard-deviation
   double output_mean = 338;
   double output_sigma = 1.0;
-  int max_seq = 1024;         // prompt + output at most
-  int shared_prefix = 0;      // system-prompt tokens every request starts with
+  int max_seq = 1024;     // prompt + output at most
+  int shared_prefix = 0;  // system-prompt tokens every request starts with
   std::uint32_t seed = 1;
 };
 
@@ -152,39 +152,40 @@ struct server_figures {
   // Slot-steps: the per-step slot figures summed over the run.
   double allocated_slot_steps = 0, used_slot_steps = 0, reservation_slot_steps = 0,
          fragmentation_slot_steps = 0, idle_slot_steps = 0;
-  double waste = 0;            // 1 - used / allocated slot-steps
-  std::size_t peak_allocated = 0;      // slots
+  double waste = 0;                // 1 - used / allocated slot-steps
+  std::size_t peak_allocated = 0;  // slots
   std::size_t max_shared_blocks = 0;
   int preemptions = 0;
   std::size_t recomputed_tokens = 0;
-  std::size_t swapped_blocks = 0;      // out and in
-  double mean_latency = 0;             // steps from arrival to last token, + 1
-  double mean_normalized_latency = 0;  // latency / output tokens, mean over requests
-  std::vector<step_record> timeline;   // one per step
+  std::size_t swapped_blocks = 0;         // out and in
+  double mean_latency = 0;                // steps from arrival to last token, + 1
+  double mean_normalized_latency = 0;     // latency / output tokens, mean over requests
+  std::vector<step_record> timeline;      // one per step
   std::vector<request_outcome> outcomes;  // by request id
 };
 
 // Each server over a given list of requests (arrival order, ids 0..n-1), as
 // described above. Throws memlab::invalid_argument for a bad config or list.
 server_figures run_static(const std::vector<request>& requests, const serving_config& config);
-server_figures run_continuous_contiguous(const std::vector<request>& requests, const serving_config& config);
+server_figures run_continuous_contiguous(const std::vector<request>& requests,
+                                         const serving_config& config);
 
 // A picture of the paged pool after one step, for the page's animation.
 struct pool_snapshot {
   struct sequence {
-    int id = 0;        // request id
-    int length = 0;    // tokens stored
-    int produced = 0;  // tokens produced so far
-    int output = 0;    // tokens it will produce
+    int id = 0;              // request id
+    int length = 0;          // tokens stored
+    int produced = 0;        // tokens produced so far
+    int output = 0;          // tokens it will produce
     std::vector<int> table;  // its block table: physical block per logical block
   };
   int step = 0;
-  std::vector<int> owner;     // [blocks]: request id of the oldest running holder, -1 free
-  std::vector<int> refcount;  // [blocks]
-  std::vector<int> filled;    // [blocks]: slots holding tokens
+  std::vector<int> owner;           // [blocks]: request id of the oldest running holder, -1 free
+  std::vector<int> refcount;        // [blocks]
+  std::vector<int> filled;          // [blocks]: slots holding tokens
   std::vector<sequence> sequences;  // running, in admission order
-  std::vector<int> waiting;   // request ids, in queue order
-  int preemptions = 0;        // this step
+  std::vector<int> waiting;         // request ids, in queue order
+  int preemptions = 0;              // this step
   slot_figures slots;
 };
 
@@ -214,7 +215,7 @@ serving_figures run_serving(const serving_config& config);
 // The run's timeline averaged over windows of ceil(steps / points) steps, for
 // charts: each field the mean over its window.
 struct timeline_point {
-  double step = 0;  // first step of the window
+  double step = 0;                                                       // first step of the window
   double running = 0, waiting = 0, allocated = 0, used = 0, wasted = 0;  // slots
   double tokens_so_far = 0;  // tokens produced up to the window's end (not averaged)
 };

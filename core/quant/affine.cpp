@@ -60,7 +60,8 @@ void check_weights(const tensor<2>& w, const char* name) {
     if (!std::isfinite(w.data()[i]))
       require(false,
               (std::string(name) + "[" + std::to_string(i / cols) + ", " +
-               std::to_string(i % cols) + "]").c_str(),
+               std::to_string(i % cols) + "]")
+                  .c_str(),
               w.data()[i], "a finite value");
 }
 
@@ -84,9 +85,12 @@ error_figures measure_error(const tensor<2>& original, const tensor<2>& restored
 
 const char* name(granularity g) {
   switch (g) {
-    case granularity::tensor: return "tensor";
-    case granularity::channel: return "channel";
-    case granularity::group: return "group";
+    case granularity::tensor:
+      return "tensor";
+    case granularity::channel:
+      return "channel";
+    case granularity::group:
+      return "group";
   }
   return "?";
 }
@@ -126,7 +130,7 @@ affine_matrix quantize_affine(const tensor<2>& w, const affine_format& f) {
   m.cols = w.shape(1);
   check_format(f, m.cols);
   m.format = f;
-  m.group_size = f.scope == granularity::tensor ? m.rows * m.cols
+  m.group_size = f.scope == granularity::tensor    ? m.rows * m.cols
                  : f.scope == granularity::channel ? m.cols
                                                    : f.group;
   m.row_bytes = f.bits == 8 ? m.cols : (m.cols + 1) / 2;
@@ -146,8 +150,8 @@ affine_matrix quantize_affine(const tensor<2>& w, const affine_format& f) {
       hi = std::max(hi, v[i]);
       absmax = std::max(absmax, std::abs(v[i]));
     }
-    const group_params p = f.symmetric ? symmetric_params(absmax, f.bits)
-                                       : asymmetric_params(lo, hi, f.bits);
+    const group_params p =
+        f.symmetric ? symmetric_params(absmax, f.bits) : asymmetric_params(lo, hi, f.bits);
     m.scales[g] = p.scale;
     if (!f.symmetric) m.zero_points[g] = static_cast<std::uint8_t>(p.zero);
     for (std::size_t i = 0; i < m.group_size; ++i) {

@@ -64,10 +64,10 @@ const char* name(granularity g);
 granularity parse_granularity(const std::string& text);
 
 struct affine_format {
-  int bits = 8;               // 8 or 4
+  int bits = 8;  // 8 or 4
   bool symmetric = true;
   granularity scope = granularity::channel;
-  std::size_t group = 128;    // values per scale with granularity::group; divides cols
+  std::size_t group = 128;  // values per scale with granularity::group; divides cols
 };
 
 // Throws memlab::invalid_argument for bits not 8 or 4, a zero group, or a group
@@ -78,19 +78,20 @@ struct affine_matrix {
   std::size_t rows = 0;
   std::size_t cols = 0;
   affine_format format;
-  std::size_t group_size = 0;  // values sharing a scale: rows·cols, cols or format.group
-  std::size_t row_bytes = 0;   // cols (8-bit) or ceil(cols / 2) (4-bit)
+  std::size_t group_size = 0;        // values sharing a scale: rows·cols, cols or format.group
+  std::size_t row_bytes = 0;         // cols (8-bit) or ceil(cols / 2) (4-bit)
   buffer<std::uint8_t> codes;        // [rows, row_bytes]
   buffer<float> scales;              // [groups]
   buffer<std::uint8_t> zero_points;  // [groups], empty when symmetric
 
   // Groups in one row: 0 for granularity::tensor (the row is part of one group).
   std::size_t groups_per_row() const {
-    return format.scope == granularity::group ? cols / format.group : format.scope == granularity::channel;
+    return format.scope == granularity::group ? cols / format.group
+                                              : format.scope == granularity::channel;
   }
   // Index into scales of value (r, c).
   std::size_t group_of(std::size_t r, std::size_t c) const {
-    return format.scope == granularity::tensor  ? 0
+    return format.scope == granularity::tensor    ? 0
            : format.scope == granularity::channel ? r
                                                   : r * groups_per_row() + c / format.group;
   }
@@ -104,8 +105,8 @@ struct affine_matrix {
     return c % 2 ? byte >> 4 : byte & 0x0F;
   }
   float value(std::size_t r, std::size_t c) const;  // ŵ[r, c]
-  std::size_t bytes() const;          // codes + scales + zero points, exactly
-  double bits_per_weight() const;     // 8 · bytes() / (rows · cols)
+  std::size_t bytes() const;                        // codes + scales + zero points, exactly
+  double bits_per_weight() const;                   // 8 · bytes() / (rows · cols)
 };
 
 // Quantizes w [rows, cols]. Throws on empty or non-finite input and bad formats.

@@ -1,17 +1,16 @@
 #include "quant/experiment.hpp"
 
-#include "model/generate.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
 
 #include "base/error.hpp"
-#include "quant/nf4.hpp"
-#include "quant/matvec.hpp"
-#include "quant/matrix.hpp"
 #include "base/random.hpp"
+#include "model/generate.hpp"
+#include "quant/matrix.hpp"
+#include "quant/matvec.hpp"
+#include "quant/nf4.hpp"
 
 namespace memlab::experiments {
 namespace {

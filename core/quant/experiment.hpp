@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "model/gpt.hpp"
 #include "base/measure.hpp"
+#include "model/gpt.hpp"
 #include "quant/affine.hpp"
 
 namespace memlab::experiments {
@@ -38,29 +38,29 @@ namespace memlab::experiments {
 struct quant_config {
   int rows = 1024;
   int cols = 1024;
-  std::string format = "q4_0";           // a name from quant::format_names()
-  std::string granularity = "group";     // tensor | channel | group (int8_* / int4_*)
-  int group = 128;                       // values per scale with granularity group
-  std::string distribution = "gaussian"; // gaussian | heavy
-  bool run_matvec = true;                // time the products (else only storage and error)
-  int repeats = 5;                       // timed matrix-vector products (median)
+  std::string format = "q4_0";            // a name from quant::format_names()
+  std::string granularity = "group";      // tensor | channel | group (int8_* / int4_*)
+  int group = 128;                        // values per scale with granularity group
+  std::string distribution = "gaussian";  // gaussian | heavy
+  bool run_matvec = true;                 // time the products (else only storage and error)
+  int repeats = 5;                        // timed matrix-vector products (median)
   std::uint32_t seed = 1;
 };
 
 struct quant_figures {
   quant_config config;
-  std::string label;                 // e.g. "int4_asym group 128"
-  std::size_t weight_bytes = 0;      // tracked bytes of the quantized weights
-  std::size_t fp32_bytes = 0;        // 4 · rows · cols
-  double bits_per_weight = 0;        // 8 · weight_bytes / (rows · cols)
-  quant::error_figures error;        // W against dequantize(quantize(W))
-  run_figures quantize;              // time (one run after a warm-up) and tracked peak of quantizing W
-  run_figures matvec;                // y = W x with the format's kernel
-  run_figures fp32_matvec;           // the fp32 baseline on the same W and x
-  double speedup = 0;                // fp32_matvec.median_ms / matvec.median_ms
-  double output_rel_error = 0;       // ||y - y_fp32|| / ||y_fp32||
-  double kernel_rel_diff = 0;        // max_r |y[r] - y_ref[r]| / max_r Σ_c |ŵ[r,c] x[c]|:
-                                     // the kernel against its plain reference
+  std::string label;             // e.g. "int4_asym group 128"
+  std::size_t weight_bytes = 0;  // tracked bytes of the quantized weights
+  std::size_t fp32_bytes = 0;    // 4 · rows · cols
+  double bits_per_weight = 0;    // 8 · weight_bytes / (rows · cols)
+  quant::error_figures error;    // W against dequantize(quantize(W))
+  run_figures quantize;          // time (one run after a warm-up) and tracked peak of quantizing W
+  run_figures matvec;            // y = W x with the format's kernel
+  run_figures fp32_matvec;       // the fp32 baseline on the same W and x
+  double speedup = 0;            // fp32_matvec.median_ms / matvec.median_ms
+  double output_rel_error = 0;   // ||y - y_fp32|| / ||y_fp32||
+  double kernel_rel_diff = 0;    // max_r |y[r] - y_ref[r]| / max_r Σ_c |ŵ[r,c] x[c]|:
+                                 // the kernel against its plain reference
 };
 
 quant_figures run_quant(const quant_config& config);
@@ -71,7 +71,8 @@ struct quantized_gpt_config {
   std::string format = "q8_0";  // a name from quant::format_names(), default settings
   // Read token by token by both models (teacher forcing): every position's
   // logits are compared. Bytes, so any text.
-  std::string text = "The quick brown fox jumps over the lazy dog. A KV cache keeps keys and values.";
+  std::string text =
+      "The quick brown fox jumps over the lazy dog. A KV cache keeps keys and values.";
   int tokens = 64;  // generated with a KV cache to time decoding
 };
 
@@ -109,15 +110,15 @@ struct quant_grid_config {
 
 struct quant_grid_figures {
   quant_grid_config config;
-  std::vector<float> row;          // the weights [cols]
-  std::vector<float> int4_grid;    // the 15 values int4_sym (per row) can represent
-  std::vector<float> nf4_grid;     // the 16 values NF4 (one block = the row) can represent
+  std::vector<float> row;                // the weights [cols]
+  std::vector<float> int4_grid;          // the 15 values int4_sym (per row) can represent
+  std::vector<float> nf4_grid;           // the 16 values NF4 (one block = the row) can represent
   std::vector<std::size_t> int4_counts;  // weights per int4 level [15]
   std::vector<std::size_t> nf4_counts;   // weights per NF4 code [16]
   double int4_rmse = 0;
   double nf4_rmse = 0;
-  double int4_entropy_bits = 0;    // entropy of the code distribution: the information
-  double nf4_entropy_bits = 0;     // each 4-bit code really carries (at most 4)
+  double int4_entropy_bits = 0;  // entropy of the code distribution: the information
+  double nf4_entropy_bits = 0;   // each 4-bit code really carries (at most 4)
 };
 
 quant_grid_figures run_quant_grid(const quant_grid_config& config);

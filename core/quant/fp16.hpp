@@ -80,7 +80,8 @@ inline float to_float(half h) {
   const float denormalized = float_of((two_w >> 17) | magic_mask) - 0.5f;
 
   const std::uint32_t denormalized_cutoff = 1u << 27;
-  return float_of(sign | (two_w < denormalized_cutoff ? bits_of(denormalized) : bits_of(normalized)));
+  return float_of(sign |
+                  (two_w < denormalized_cutoff ? bits_of(denormalized) : bits_of(normalized)));
 }
 
 // from_float then to_float: the fp32 value an fp16 store keeps.

@@ -19,11 +19,17 @@ constexpr std::size_t qk = block_values;
 template <class Block>
 const char* format_name();
 template <>
-const char* format_name<block_q8_0>() { return "Q8_0"; }
+const char* format_name<block_q8_0>() {
+  return "Q8_0";
+}
 template <>
-const char* format_name<block_q4_0>() { return "Q4_0"; }
+const char* format_name<block_q4_0>() {
+  return "Q4_0";
+}
 template <>
-const char* format_name<block_q4_1>() { return "Q4_1"; }
+const char* format_name<block_q4_1>() {
+  return "Q4_1";
+}
 
 void quantize_rows(const float* x, block_q8_0* y, std::size_t k) { quantize_row_q8_0_ref(x, y, k); }
 void quantize_rows(const float* x, block_q4_0* y, std::size_t k) { quantize_row_q4_0_ref(x, y, k); }
@@ -88,8 +94,10 @@ void quantize_row_q4_0_ref(const float* x, block_q4_0* y, std::size_t k) {
     for (std::size_t j = 0; j < qk / 2; ++j) {
       const float x0 = x[i * qk + 0 + j] * id;
       const float x1 = x[i * qk + qk / 2 + j] * id;
-      const std::uint8_t xi0 = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x0 + 8.5f))));
-      const std::uint8_t xi1 = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x1 + 8.5f))));
+      const std::uint8_t xi0 = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(x0 + 8.5f))));
+      const std::uint8_t xi1 = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(x1 + 8.5f))));
       y[i].qs[j] = static_cast<std::uint8_t>(xi0 | (xi1 << 4));
     }
   }
@@ -112,8 +120,10 @@ void quantize_row_q4_1_ref(const float* x, block_q4_1* y, std::size_t k) {
     for (std::size_t j = 0; j < qk / 2; ++j) {
       const float x0 = (x[i * qk + 0 + j] - min) * id;
       const float x1 = (x[i * qk + qk / 2 + j] - min) * id;
-      const std::uint8_t xi0 = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x0 + 0.5f))));
-      const std::uint8_t xi1 = static_cast<std::uint8_t>(std::min(15, static_cast<int>(static_cast<std::int8_t>(x1 + 0.5f))));
+      const std::uint8_t xi0 = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(x0 + 0.5f))));
+      const std::uint8_t xi1 = static_cast<std::uint8_t>(
+          std::min(15, static_cast<int>(static_cast<std::int8_t>(x1 + 0.5f))));
       y[i].qs[j] = static_cast<std::uint8_t>(xi0 | (xi1 << 4));
     }
   }

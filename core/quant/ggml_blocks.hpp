@@ -30,8 +30,9 @@
 //
 // As in ggml, the codes are computed with the fp32 scale (x · (1/d)), the block
 // keeps the fp16-rounded scale, and an all-zero block gets d = 0 and the codes
-// of 0 (Q4_0: d = 0 / -8 = -0, fp16 0x8000, and q = 8, so bytes 00 80 88 .. 88). The rounding: roundf (half away from zero) for Q8_0, truncation
-// after +8.5 / +0.5 for Q4_0 / Q4_1 (the same for non-negative arguments).
+// of 0 (Q4_0: d = 0 / -8 = -0, fp16 0x8000, and q = 8, so bytes 00 80 88 .. 88). The rounding:
+// roundf (half away from zero) for Q8_0, truncation after +8.5 / +0.5 for Q4_0 / Q4_1 (the same for
+// non-negative arguments).
 //
 // A matrix [rows, cols] is rows · cols / 32 blocks, row after row (cols must be
 // a multiple of 32), tracked by memlab::memory::tracker(): exactly
@@ -41,8 +42,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "quant/fp16.hpp"
 #include "base/memory.hpp"
+#include "quant/fp16.hpp"
 
 namespace memlab::ggml {
 

@@ -1,4 +1,4 @@
-// qkernels.hpp — the inner loops of the quantized matrix-vector products (internal).
+// quant/kernels.hpp — the inner loops of the quantized matrix-vector products (internal).
 //
 // Each function handles one chunk of a weight row (16 or 32 values) against the
 // matching chunk of the activations and returns an `fvec` of partial sums whose
@@ -37,7 +37,9 @@ namespace memlab::qkernels {
 using fvec = v128_t;  // 4 floats
 
 inline fvec zero() { return wasm_f32x4_splat(0.0f); }
-inline fvec fmadd(fvec acc, fvec v, float s) { return wasm_f32x4_add(acc, wasm_f32x4_mul(v, wasm_f32x4_splat(s))); }
+inline fvec fmadd(fvec acc, fvec v, float s) {
+  return wasm_f32x4_add(acc, wasm_f32x4_mul(v, wasm_f32x4_splat(s)));
+}
 inline fvec add(fvec a, fvec b) { return wasm_f32x4_add(a, b); }
 inline float hsum(fvec v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
@@ -48,8 +50,10 @@ inline float hsum(fvec v) {
 inline fvec dot_q8_q8(const std::int8_t* a, const std::int8_t* b) {
   const v128_t a0 = wasm_v128_load(a), a1 = wasm_v128_load(a + 16);
   const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 16);
-  const v128_t s0 = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a0, b0), wasm_i16x8_extmul_high_i8x16(a0, b0));
-  const v128_t s1 = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a1, b1), wasm_i16x8_extmul_high_i8x16(a1, b1));
+  const v128_t s0 =
+      wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a0, b0), wasm_i16x8_extmul_high_i8x16(a0, b0));
+  const v128_t s1 =
+      wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a1, b1), wasm_i16x8_extmul_high_i8x16(a1, b1));
   return wasm_f32x4_convert_i32x4(
       wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(s0), wasm_i32x4_extadd_pairwise_i16x8(s1)));
 }
@@ -132,10 +136,14 @@ inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
   const v128_t b2 = wasm_i8x16_swizzle(planes.plane[2], idx);
   const v128_t b3 = wasm_i8x16_swizzle(planes.plane[3], idx);
   // bytes 0,1 and 2,3 of each value side by side, then the two halves together
-  const v128_t l01 = wasm_i8x16_shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t h01 = wasm_i8x16_shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const v128_t l23 = wasm_i8x16_shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const v128_t h23 = wasm_i8x16_shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t l01 =
+      wasm_i8x16_shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t h01 =
+      wasm_i8x16_shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t l23 =
+      wasm_i8x16_shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t h23 =
+      wasm_i8x16_shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const v128_t v0 = wasm_i16x8_shuffle(l01, l23, 0, 8, 1, 9, 2, 10, 3, 11);
   const v128_t v1 = wasm_i16x8_shuffle(l01, l23, 4, 12, 5, 13, 6, 14, 7, 15);
   const v128_t v2 = wasm_i16x8_shuffle(h01, h23, 0, 8, 1, 9, 2, 10, 3, 11);
@@ -177,7 +185,8 @@ inline V load(const void* p) {
 }
 // 16 unsigned bytes minus a zero point, as floats.
 inline fvec to_float(ubvec v, int zero) {
-  return __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(v, usvec), ivec) - zero, fvec);
+  return __builtin_convertvector(
+      __builtin_convertvector(__builtin_convertvector(v, usvec), ivec) - zero, fvec);
 }
 
 typedef std::int8_t bvec32 __attribute__((vector_size(2 * lanes)));
@@ -187,8 +196,9 @@ typedef std::int16_t svec32 __attribute__((vector_size(2 * lanes * sizeof(std::i
 // (exact: 2·128·127 < 2^15), as 16 floats.
 inline fvec products_to_float(bvec32 a, bvec32 b) {
   const svec32 p = __builtin_convertvector(a, svec32) * __builtin_convertvector(b, svec32);
-  const svec s = __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) +
-                 __builtin_shufflevector(p, p, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+  const svec s =
+      __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) +
+      __builtin_shufflevector(p, p, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
   return __builtin_convertvector(s, fvec);
 }
 
@@ -200,9 +210,10 @@ inline fvec dot_q4_q8(const std::uint8_t* qs, const std::int8_t* b, int offset) 
   const ubvec q = load<ubvec>(qs);
   const bvec lo = reinterpret_cast<bvec>(q & 0x0F), hi = reinterpret_cast<bvec>(q >> 4);
   // values 0..15 in the low nibbles, 16..31 in the high ones: side by side they are in order
-  const bvec32 w = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
-                                           19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) -
-                   static_cast<std::int8_t>(offset);
+  const bvec32 w =
+      __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+                              18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) -
+      static_cast<std::int8_t>(offset);
   return products_to_float(w, load<bvec32>(b));
 }
 
@@ -214,8 +225,10 @@ inline fvec dot_u8_f32(const std::uint8_t* c, int zero, const float* x) {
 inline ubvec nibbles(const std::uint8_t* bytes, bool low_first) {
   const ubvec8 v = load<ubvec8>(bytes);
   const ubvec8 lo = v & 0x0F, hi = v >> 4;
-  return low_first ? __builtin_shufflevector(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)
-                   : __builtin_shufflevector(hi, lo, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  return low_first
+             ? __builtin_shufflevector(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)
+             : __builtin_shufflevector(hi, lo, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7,
+                                       15);
 }
 
 inline fvec dot_u4_f32(const std::uint8_t* bytes, int zero, const float* x) {
@@ -223,7 +236,8 @@ inline fvec dot_u4_f32(const std::uint8_t* bytes, int zero, const float* x) {
 }
 
 inline fvec dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
-  const ivec idx = __builtin_convertvector(__builtin_convertvector(nibbles(bytes, false), usvec), ivec);
+  const ivec idx =
+      __builtin_convertvector(__builtin_convertvector(nibbles(bytes, false), usvec), ivec);
 #if defined(__clang__)
   fvec values;
   for (std::size_t l = 0; l < lanes; ++l) values[l] = nf4::code[static_cast<std::size_t>(idx[l])];

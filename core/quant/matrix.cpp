@@ -27,8 +27,9 @@ affine_format affine_of(const format& f) {
 }  // namespace
 
 const std::vector<std::string>& format_names() {
-  static const std::vector<std::string> names = {"fp32", "fp16", "int8_sym", "int8_asym", "int4_sym", "int4_asym",
-                                                 "q8_0", "q4_0", "q4_1", "nf4", "nf4_dq"};
+  static const std::vector<std::string> names = {"fp32",     "fp16",      "int8_sym", "int8_asym",
+                                                 "int4_sym", "int4_asym", "q8_0",     "q4_0",
+                                                 "q4_1",     "nf4",       "nf4_dq"};
   return names;
 }
 
@@ -49,7 +50,8 @@ format parse_format(const std::string& text) {
 }
 
 bool is_affine(scheme s) {
-  return s == scheme::int8_sym || s == scheme::int8_asym || s == scheme::int4_sym || s == scheme::int4_asym;
+  return s == scheme::int8_sym || s == scheme::int8_asym || s == scheme::int4_sym ||
+         s == scheme::int4_asym;
 }
 
 std::string describe(const format& f) {
@@ -67,17 +69,25 @@ quantized_matrix quantized_matrix::quantize(const tensor<2>& w, const format& f)
   check_weights(w);
   const std::size_t rows = w.shape(0), cols = w.shape(1);
   switch (f.kind) {
-    case scheme::fp32: return {rows, cols, f, tensor<2>(w)};
-    case scheme::fp16: return {rows, cols, f, fp16::quantize(w)};
+    case scheme::fp32:
+      return {rows, cols, f, tensor<2>(w)};
+    case scheme::fp16:
+      return {rows, cols, f, fp16::quantize(w)};
     case scheme::int8_sym:
     case scheme::int8_asym:
     case scheme::int4_sym:
-    case scheme::int4_asym: return {rows, cols, f, quantize_affine(w, affine_of(f))};
-    case scheme::q8_0: return {rows, cols, f, ggml::quantize_q8_0(w)};
-    case scheme::q4_0: return {rows, cols, f, ggml::quantize_q4_0(w)};
-    case scheme::q4_1: return {rows, cols, f, ggml::quantize_q4_1(w)};
-    case scheme::nf4: return {rows, cols, f, nf4::quantize(w, f.block, false)};
-    case scheme::nf4_dq: return {rows, cols, f, nf4::quantize(w, f.block, true)};
+    case scheme::int4_asym:
+      return {rows, cols, f, quantize_affine(w, affine_of(f))};
+    case scheme::q8_0:
+      return {rows, cols, f, ggml::quantize_q8_0(w)};
+    case scheme::q4_0:
+      return {rows, cols, f, ggml::quantize_q4_0(w)};
+    case scheme::q4_1:
+      return {rows, cols, f, ggml::quantize_q4_1(w)};
+    case scheme::nf4:
+      return {rows, cols, f, nf4::quantize(w, f.block, false)};
+    case scheme::nf4_dq:
+      return {rows, cols, f, nf4::quantize(w, f.block, true)};
   }
   require(false, "format", static_cast<int>(f.kind), "a known scheme");
   return {0, 0, f, tensor<2>()};
@@ -114,17 +124,18 @@ tensor<1> quantized_matrix::matvec(const tensor<1>& x) const {
 }
 
 tensor<1> quantized_matrix::matvec_reference(const tensor<1>& x) const {
-  return std::visit(overloaded{[&](const ggml::q8_0_matrix& m) {
-                                 return qmatvec::q8_0_reference(m, qmatvec::quantize_activations(x));
-                               },
-                               [&](const ggml::q4_0_matrix& m) {
-                                 return qmatvec::q4_0_reference(m, qmatvec::quantize_activations(x));
-                               },
-                               [&](const ggml::q4_1_matrix& m) {
-                                 return qmatvec::q4_1_reference(m, qmatvec::quantize_activations(x));
-                               },
-                               [&](const auto&) { return qmatvec::fp32_reference(dequantize(), x); }},
-                    data_);
+  return std::visit(
+      overloaded{[&](const ggml::q8_0_matrix& m) {
+                   return qmatvec::q8_0_reference(m, qmatvec::quantize_activations(x));
+                 },
+                 [&](const ggml::q4_0_matrix& m) {
+                   return qmatvec::q4_0_reference(m, qmatvec::quantize_activations(x));
+                 },
+                 [&](const ggml::q4_1_matrix& m) {
+                   return qmatvec::q4_1_reference(m, qmatvec::quantize_activations(x));
+                 },
+                 [&](const auto&) { return qmatvec::fp32_reference(dequantize(), x); }},
+      data_);
 }
 
 }  // namespace memlab::quant

@@ -21,15 +21,27 @@
 #include <variant>
 #include <vector>
 
+#include "base/memory.hpp"
+#include "quant/affine.hpp"
 #include "quant/fp16.hpp"
 #include "quant/ggml_blocks.hpp"
-#include "base/memory.hpp"
 #include "quant/nf4.hpp"
-#include "quant/affine.hpp"
 
 namespace memlab::quant {
 
-enum class scheme { fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, q8_0, q4_0, q4_1, nf4, nf4_dq };
+enum class scheme {
+  fp32,
+  fp16,
+  int8_sym,
+  int8_asym,
+  int4_sym,
+  int4_asym,
+  q8_0,
+  q4_0,
+  q4_1,
+  nf4,
+  nf4_dq
+};
 
 struct format {
   scheme kind = scheme::q4_0;
@@ -56,11 +68,11 @@ class quantized_matrix {
   std::size_t rows() const { return rows_; }
   std::size_t cols() const { return cols_; }
   const format& fmt() const { return format_; }
-  std::size_t bytes() const;           // exact storage, all of it tracked
-  double bits_per_weight() const;      // 8 · bytes() / (rows · cols)
+  std::size_t bytes() const;       // exact storage, all of it tracked
+  double bits_per_weight() const;  // 8 · bytes() / (rows · cols)
 
-  tensor<2> dequantize() const;                      // ŵ [rows, cols]
-  tensor<1> matvec(const tensor<1>& x) const;        // the format's kernel
+  tensor<2> dequantize() const;                // ŵ [rows, cols]
+  tensor<1> matvec(const tensor<1>& x) const;  // the format's kernel
   // The plain reference: ggml's generic loops for q8_0/q4_0/q4_1 (on the same
   // Q8_0 activations), otherwise the double-precision product of dequantize().
   tensor<1> matvec_reference(const tensor<1>& x) const;

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "base/kernels.hpp"
 #include "base/error.hpp"
+#include "base/kernels.hpp"
 #include "quant/kernels.hpp"
 
 namespace memlab::qmatvec {
@@ -16,7 +16,8 @@ using qkernels::fvec;
 constexpr std::size_t qk = ggml::block_values;
 
 void check_x(const tensor<1>& x, std::size_t cols) {
-  require(x.size() == cols, "x.size", x.size(), "cols = " + std::to_string(cols) + " of the weights");
+  require(x.size() == cols, "x.size", x.size(),
+          "cols = " + std::to_string(cols) + " of the weights");
   quant::check_values(x.data(), x.size(), "x");
 }
 
@@ -56,7 +57,8 @@ buffer<float> activation_scales(const buffer<block_q8_0>& xq) {
 }  // namespace
 
 buffer<block_q8_0> quantize_activations(const tensor<1>& x) {
-  require(x.size() > 0 && x.size() % qk == 0, "x.size", x.size(), "a positive multiple of 32 (the Q8_0 block)");
+  require(x.size() > 0 && x.size() % qk == 0, "x.size", x.size(),
+          "a positive multiple of 32 (the Q8_0 block)");
   quant::check_values(x.data(), x.size(), "x");
   buffer<block_q8_0> xq(x.size() / qk);
   ggml::quantize_row_q8_0_ref(x.data(), xq.data(), x.size());
@@ -86,8 +88,8 @@ namespace {
 // where dot is the block's integer dot product and extra adds what a format
 // needs besides (Q4_1: its minimums).
 template <class Block, class Dot, class Extra>
-tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const buffer<block_q8_0>& xq, const buffer<float>& dx,
-                       Dot dot, Extra extra) {
+tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const buffer<block_q8_0>& xq,
+                       const buffer<float>& dx, Dot dot, Extra extra) {
   tensor<1> y = output(w.rows);
   buffer<float> s(w.blocks_per_row());
   for (std::size_t r = 0; r < w.rows; ++r) {
@@ -109,7 +111,8 @@ tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
   const buffer<block_q8_0> xq = quantize_activations(x);
   return ggml_product(
       w, xq, activation_scales(xq),
-      [](const block_q8_0& a, const block_q8_0& b) { return qkernels::dot_q8_q8(a.qs, b.qs); }, no_extra);
+      [](const block_q8_0& a, const block_q8_0& b) { return qkernels::dot_q8_q8(a.qs, b.qs); },
+      no_extra);
 }
 
 tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
@@ -117,7 +120,8 @@ tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
   const buffer<block_q8_0> xq = quantize_activations(x);
   return ggml_product(
       w, xq, activation_scales(xq),
-      [](const block_q4_0& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 8); }, no_extra);
+      [](const block_q4_0& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 8); },
+      no_extra);
 }
 
 tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
@@ -132,7 +136,8 @@ tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
     sx[b] = dx[b] * static_cast<float>(sum);
   }
   return ggml_product(
-      w, xq, dx, [](const block_q4_1& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 0); },
+      w, xq, dx,
+      [](const block_q4_1& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 0); },
       [&](const block_q4_1* row) {
         float mins = 0;
         for (std::size_t b = 0; b < sx.size(); ++b) mins += fp16::to_float(row[b].m) * sx[b];
@@ -158,7 +163,8 @@ float affine_row(const quant::affine_matrix& w, std::size_t r, const float* x, s
     const std::size_t chunks = (Bits == 8 || c0 % 2 == 0) ? group / 16 : 0;
     const fvec part = qkernels::sum_chunks(chunks, [&](std::size_t k) {
       const std::size_t c = c0 + 16 * k;
-      return Bits == 8 ? qkernels::dot_u8_f32(codes + c, z, x + c) : qkernels::dot_u4_f32(codes + c / 2, z, x + c);
+      return Bits == 8 ? qkernels::dot_u8_f32(codes + c, z, x + c)
+                       : qkernels::dot_u4_f32(codes + c / 2, z, x + c);
     });
     float rest = 0;
     for (std::size_t c = c0 + 16 * chunks; c < c0 + group; ++c)
@@ -177,7 +183,8 @@ tensor<1> affine(const quant::affine_matrix& w, const tensor<1>& x) {
   // A row is a run of groups (per tensor: the row is part of the one group).
   const std::size_t group = std::min(w.group_size, w.cols);
   for (std::size_t r = 0; r < w.rows; ++r)
-    y[r] = w.format.bits == 8 ? affine_row<8>(w, r, x.data(), group) : affine_row<4>(w, r, x.data(), group);
+    y[r] = w.format.bits == 8 ? affine_row<8>(w, r, x.data(), group)
+                              : affine_row<4>(w, r, x.data(), group);
   return y;
 }
 
@@ -198,7 +205,8 @@ tensor<1> nf4(const nf4::nf4_matrix& w, const tensor<1>& x) {
         return qkernels::dot_nf4_f32(codes + c / 2, x.data() + c);
       });
       float rest = 0;
-      for (std::size_t c = c0 + 16 * chunks; c < c0 + w.block; ++c) rest += nf4::code[w.code_at(r, c)] * x[c];
+      for (std::size_t c = c0 + 16 * chunks; c < c0 + w.block; ++c)
+        rest += nf4::code[w.code_at(r, c)] * x[c];
       acc = qkernels::fmadd(acc, part, absmax[k]);
       tail += rest * absmax[k];
     }
@@ -271,7 +279,8 @@ tensor<1> q4_1_reference(const ggml::q4_1_matrix& w, const buffer<block_q8_0>& x
         sumx += xq[ib].qs[j] + xq[ib].qs[j + qk / 2];
       }
       const float dx = fp16::to_float(xq[ib].d);
-      sumf += (sumi0 + sumi1) * fp16::to_float(row[ib].d) * dx + fp16::to_float(row[ib].m) * (dx * sumx);
+      sumf += (sumi0 + sumi1) * fp16::to_float(row[ib].d) * dx +
+              fp16::to_float(row[ib].m) * (dx * sumx);
     }
     y[r] = sumf;
   }

@@ -36,11 +36,11 @@
 
 #include <cstddef>
 
+#include "base/memory.hpp"
+#include "quant/affine.hpp"
 #include "quant/fp16.hpp"
 #include "quant/ggml_blocks.hpp"
-#include "base/memory.hpp"
 #include "quant/nf4.hpp"
-#include "quant/affine.hpp"
 
 namespace memlab::qmatvec {
 

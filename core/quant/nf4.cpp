@@ -36,11 +36,10 @@ const std::array<float, 15>& thresholds() {
   // even) and parsing its printed digits can land one ulp apart: the literals are
   // what bitsandbytes' kernel compares against, so they are used as they are.
   static const std::array<float, 15> t = {
-      -0.8480964004993439f,  -0.6106329262256622f,   -0.4599952697753906f,
-      -0.33967943489551544f, -0.23460740596055984f,  -0.13791173323988914f,
-      -0.045525018125772476f, 0.03979014977812767f,   0.1202552504837513f,
-      0.2035212516784668f,    0.2920137718319893f,    0.3893125355243683f,
-      0.5016634166240692f,    0.6427869200706482f,    0.8614784181118011f,
+      -0.8480964004993439f,  -0.6106329262256622f,  -0.4599952697753906f,   -0.33967943489551544f,
+      -0.23460740596055984f, -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f,
+      0.1202552504837513f,   0.2035212516784668f,   0.2920137718319893f,    0.3893125355243683f,
+      0.5016634166240692f,   0.6427869200706482f,   0.8614784181118011f,
   };
   return t;
 }
@@ -86,8 +85,8 @@ std::uint8_t nearest_dynamic(float n) {
   if (upper == map.end()) return 255;
   const auto lower = upper - 1;
   // Ties go to the upper neighbour, as in bitsandbytes' dQuantize.
-  return static_cast<std::uint8_t>(std::fabs(n - *lower) < std::fabs(n - *upper) ? lower - map.begin()
-                                                                                 : upper - map.begin());
+  return static_cast<std::uint8_t>(
+      std::fabs(n - *lower) < std::fabs(n - *upper) ? lower - map.begin() : upper - map.begin());
 }
 
 float nf4_matrix::block_absmax(std::size_t b) const {
@@ -126,7 +125,8 @@ nf4_matrix quantize(const tensor<2>& w, std::size_t block, bool double_quant) {
     const float inv = amax > 0 ? 1.0f / amax : 0.0f;
     for (std::size_t j = 0; j < block; j += 2) {
       const std::size_t i = b * block + j;
-      m.codes[i / 2] = static_cast<std::uint8_t>(nearest_code(v[i] * inv) << 4 | nearest_code(v[i + 1] * inv));
+      m.codes[i / 2] =
+          static_cast<std::uint8_t>(nearest_code(v[i] * inv) << 4 | nearest_code(v[i + 1] * inv));
     }
   }
   if (!double_quant) {
@@ -145,7 +145,8 @@ nf4_matrix quantize(const tensor<2>& w, std::size_t block, bool double_quant) {
   for (std::size_t g = 0; g < groups; ++g) {
     const std::size_t begin = g * absmax_block, end = std::min(blocks, begin + absmax_block);
     float amax = 0;
-    for (std::size_t b = begin; b < end; ++b) amax = std::max(amax, std::fabs(absmax[b] - m.offset[0]));
+    for (std::size_t b = begin; b < end; ++b)
+      amax = std::max(amax, std::fabs(absmax[b] - m.offset[0]));
     m.absmax_scales[g] = amax;
     const float inv = amax > 0 ? 1.0f / amax : 0.0f;
     for (std::size_t b = begin; b < end; ++b)

@@ -71,11 +71,11 @@ struct nf4_matrix {
   std::size_t cols = 0;
   std::size_t block = default_block;
   bool double_quant = false;
-  buffer<std::uint8_t> codes;          // [rows·cols/2], high nibble first
-  buffer<float> absmax;                // [blocks] without double quantization
-  buffer<std::uint8_t> absmax_codes;   // [blocks] with: dynamic-map codes of absmax - offset
-  buffer<float> absmax_scales;         // [ceil(blocks/256)] with: absmax of each 256 block
-  buffer<float> offset;                // [1] with: the mean of the absmax values
+  buffer<std::uint8_t> codes;         // [rows·cols/2], high nibble first
+  buffer<float> absmax;               // [blocks] without double quantization
+  buffer<std::uint8_t> absmax_codes;  // [blocks] with: dynamic-map codes of absmax - offset
+  buffer<float> absmax_scales;        // [ceil(blocks/256)] with: absmax of each 256 block
+  buffer<float> offset;               // [1] with: the mean of the absmax values
 
   std::size_t blocks() const { return rows * cols / block; }
   // The absmax dequantization uses for block b: exact, or restored from 8 bits.
@@ -84,13 +84,14 @@ struct nf4_matrix {
     const std::size_t i = r * cols + c;
     return i % 2 ? codes[i / 2] & 0x0F : codes[i / 2] >> 4;
   }
-  std::size_t bytes() const;         // all of the above, exactly
-  double bits_per_weight() const;    // 8 · bytes() / (rows · cols)
+  std::size_t bytes() const;       // all of the above, exactly
+  double bits_per_weight() const;  // 8 · bytes() / (rows · cols)
 };
 
 // Quantizes w [rows, cols]. Throws memlab::invalid_argument on empty or non-finite
 // input and on a block that is odd or does not divide cols.
-nf4_matrix quantize(const tensor<2>& w, std::size_t block = default_block, bool double_quant = false);
+nf4_matrix quantize(const tensor<2>& w, std::size_t block = default_block,
+                    bool double_quant = false);
 
 // ŵ [rows, cols].
 tensor<2> dequantize(const nf4_matrix& m);

@@ -110,12 +110,16 @@ policy policy::parse(const std::string& text) {
 
 std::string policy::name() const {
   switch (what) {
-    case kind::none: return "none";
-    case kind::sqrt: return "sqrt";
-    case kind::every: return "every:" + std::to_string(k);
+    case kind::none:
+      return "none";
+    case kind::sqrt:
+      return "sqrt";
+    case kind::every:
+      return "every:" + std::to_string(k);
     case kind::set: {
       std::string s = "set:";
-      for (std::size_t i = 0; i < blocks.size(); ++i) s += (i ? "," : "") + std::to_string(blocks[i]);
+      for (std::size_t i = 0; i < blocks.size(); ++i)
+        s += (i ? "," : "") + std::to_string(blocks[i]);
       return s;
     }
   }
@@ -127,7 +131,8 @@ std::vector<int> checkpoints(const policy& p, int layers) {
   std::vector<int> c{0};
   int step = 0;
   switch (p.what) {
-    case policy::kind::none: return c;
+    case policy::kind::none:
+      return c;
     case policy::kind::every:
       require(p.k > 0, "k", p.k, "a positive number of blocks per segment");
       step = p.k;

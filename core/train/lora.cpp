@@ -5,7 +5,6 @@
 #include <numeric>
 #include <tuple>
 #include <utility>
-
 #include <xtensor/xmanipulation.hpp>
 
 #include "base/dense.hpp"
@@ -155,7 +154,8 @@ memory_figures model::memory() const {
   f.trainable_state_bytes = 16 * f.adapter_parameters;
   std::size_t fp32 = 0;  // parameters stored fp32 in base_ (QLoRA: all but the linear weights)
   const gpt::weights& b = base_;
-  fp32 += b.token_embedding.size() + b.position_embedding.size() + b.norm_f.size() + b.lm_head.size();
+  fp32 +=
+      b.token_embedding.size() + b.position_embedding.size() + b.norm_f.size() + b.lm_head.size();
   for (auto& l : b.layers) {
     fp32 += l.norm1.size() + l.norm2.size();
     for (const tensor<2>* w : linear(l)) fp32 += w->size();

@@ -43,10 +43,10 @@ struct layer_adapters {
 };
 
 struct memory_figures {
-  std::size_t parameters = 0;          // of the base model
-  std::size_t adapter_parameters = 0;  // trainable
-  std::size_t full_finetune_bytes = 0; // 16 · parameters
-  std::size_t base_bytes = 0;          // frozen base as stored (fp32 or NF4 + fp32 rest)
+  std::size_t parameters = 0;             // of the base model
+  std::size_t adapter_parameters = 0;     // trainable
+  std::size_t full_finetune_bytes = 0;    // 16 · parameters
+  std::size_t base_bytes = 0;             // frozen base as stored (fp32 or NF4 + fp32 rest)
   std::size_t trainable_state_bytes = 0;  // 16 · adapter_parameters
   std::size_t total_bytes() const { return base_bytes + trainable_state_bytes; }
 };
@@ -82,7 +82,8 @@ class model {
  private:
   gpt::config config_;
   gpt::weights base_;  // QLoRA: the six linear weights of each layer left empty
-  std::vector<std::vector<quant::quantized_matrix>> quantized_;  // per layer wq wk wv wo w1 w2, [out, in]
+  std::vector<std::vector<quant::quantized_matrix>>
+      quantized_;  // per layer wq wk wv wo w1 w2, [out, in]
   std::vector<layer_adapters> adapters_;
   int rank_;
   float scale_;

@@ -105,7 +105,8 @@ void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>
       for (std::size_t j = 0; j <= i; ++j) sum += (a.p(h, i, j) = std::exp(a.p(h, i, j) - max));
       for (std::size_t j = 0; j <= i; ++j) {
         a.p(h, i, j) /= sum;
-        for (std::size_t e = 0; e < hd; ++e) a.a(i, h * hd + e) += a.p(h, i, j) * a.v(j, g * hd + e);
+        for (std::size_t e = 0; e < hd; ++e)
+          a.a(i, h * hd + e) += a.p(h, i, j) * a.v(j, g * hd + e);
       }
     }
   }
@@ -121,8 +122,8 @@ void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>
 // Forward keeping every layer's activations, or with checkpoints (sorted, from
 // 0) only the inputs of the checkpoint layers before the last segment; returns
 // the mean cross-entropy.
-double forward(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens,
-               acts& s, const std::vector<int>* checkpoints = nullptr) {
+double forward(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens, acts& s,
+               const std::vector<int>* checkpoints = nullptr) {
   require(tokens.size() >= 2, "tokens", tokens.size(), "at least 2 (inputs and a next token)");
   const std::size_t T = tokens.size() - 1, d = u(c.d_model);
   require(T <= u(c.max_seq), "tokens", tokens.size(),
@@ -147,7 +148,8 @@ double forward(const gpt::config& c, const gpt::weights& w, const std::vector<in
   }
   s.x_final = x;
   s.hf = rms_norm(x, w.norm_f, s.invf);
-  s.probs = c.tied ? tensor<2>(xt::zeros<float>({T, std::size_t(gpt::vocab)})) : matmul(s.hf, w.lm_head);
+  s.probs =
+      c.tied ? tensor<2>(xt::zeros<float>({T, std::size_t(gpt::vocab)})) : matmul(s.hf, w.lm_head);
   if (c.tied) add_a_bt(s.hf, w.token_embedding, s.probs);
   double total = 0;
   for (std::size_t i = 0; i < T; ++i) {
@@ -187,8 +189,8 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
   int recomputed = 0;
   acts s;
   const double result = forward(c, w, tokens, s, &checkpoints);
-  const std::size_t T = tokens.size() - 1, d = u(c.d_model), H = u(c.heads),
-                    KV = u(c.kv_heads), hd = u(c.head_dim()), group = H / KV;
+  const std::size_t T = tokens.size() - 1, d = u(c.d_model), H = u(c.heads), KV = u(c.kv_heads),
+                    hd = u(c.head_dim()), group = H / KV;
   const float att_scale = 1.0f / std::sqrt(float(hd));
 
   // d loss / d logits = (softmax − onehot) · scale / T
@@ -212,7 +214,8 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
       const auto at = std::upper_bound(checkpoints.begin(), checkpoints.end(), int(l));
       const std::size_t begin = std::size_t(*(at - 1));
       tensor<2> x = s.layers[begin].x;
-      for (std::size_t i = begin; i <= l; ++i, ++recomputed) layer_forward(c, w.layers[i], x, s.layers[i]);
+      for (std::size_t i = begin; i <= l; ++i, ++recomputed)
+        layer_forward(c, w.layers[i], x, s.layers[i]);
     }
     const auto& lw = w.layers[l];
     auto& lg = g.layers[l];
@@ -224,7 +227,8 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
       add_at_b(gl, dx, lg.w2);
       tensor<2> dpre = xt::zeros<float>(a.pre.shape());
       add_a_bt(dx, lw.w2, dpre);
-      for (std::size_t i = 0; i < dpre.size(); ++i) dpre.data()[i] *= dense::gelu_grad(a.pre.data()[i]);
+      for (std::size_t i = 0; i < dpre.size(); ++i)
+        dpre.data()[i] *= dense::gelu_grad(a.pre.data()[i]);
       add_at_b(a.h2, dpre, lg.w1);
       tensor<2> dh2 = xt::zeros<float>({T, d});
       add_a_bt(dpre, lw.w1, dh2);
@@ -322,7 +326,8 @@ result run(const std::string& text, const options& o,
   };
   auto eval = [&] {  // four fixed windows spread over the text
     double sum = 0;
-    for (std::size_t k = 0; k < 4; ++k) sum += loss(o.model, w, window(k * (all.size() - seq - 1) / 4));
+    for (std::size_t k = 0; k < 4; ++k)
+      sum += loss(o.model, w, window(k * (all.size() - seq - 1) / 4));
     return sum / 4;
   };
   result r{gpt::model(o.model, o.seed), {}, eval(), 0, 0};
@@ -339,7 +344,8 @@ result run(const std::string& text, const options& o,
   }
   r.final_eval_loss = eval();
   r.model = gpt::model(o.model, std::move(w));
-  r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  r.ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "train/checkpoint.hpp"
 #include "model/gpt.hpp"
+#include "train/checkpoint.hpp"
 
 namespace memlab::train {
 
@@ -74,10 +74,10 @@ class adamw {
 };
 
 struct options {
-  gpt::config model;          // max_seq must be >= seq
+  gpt::config model;  // max_seq must be >= seq
   int steps = 200;
-  int batch = 8;              // sequences per step
-  int seq = 64;               // tokens per sequence (predictions)
+  int batch = 8;  // sequences per step
+  int seq = 64;   // tokens per sequence (predictions)
   adamw_options adam;
   std::uint32_t seed = 1;
 };

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "base/error.hpp"
 #include "attention/experiment.hpp"
+#include "base/error.hpp"
 
 using namespace memlab;
 

@@ -6,8 +6,8 @@
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
-#include "model/generate.hpp"
 #include "base/random.hpp"
+#include "model/generate.hpp"
 #include "reference.hpp"
 
 using namespace memlab;

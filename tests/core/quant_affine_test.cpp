@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/random.hpp"
 #include "quant/affine.hpp"
 #include "quant/matrix.hpp"
-#include "base/random.hpp"
 
 using namespace memlab;
 using memlab::quant::affine_format;
@@ -25,8 +25,8 @@ tensor<2> matrix(std::size_t rows, std::size_t cols, const std::vector<float>& v
 }
 
 std::string describe(const affine_format& f) {
-  return "int" + std::to_string(f.bits) + (f.symmetric ? "_sym " : "_asym ") + quant::name(f.scope) +
-         " " + std::to_string(f.group);
+  return "int" + std::to_string(f.bits) + (f.symmetric ? "_sym " : "_asym ") +
+         quant::name(f.scope) + " " + std::to_string(f.group);
 }
 
 }  // namespace
@@ -97,7 +97,8 @@ TEST_CASE("affine: every value within s/2 of the original, all bit widths and gr
           for (std::size_t r = 0; r < 12; ++r)
             for (std::size_t c = 0; c < 96; ++c) {
               const double s = m.scales[m.group_of(r, c)];
-              REQUIRE(std::fabs(double(w(r, c)) - back(r, c)) <= 0.5 * s * (1 + 1e-5) + 1e-7 * std::fabs(w(r, c)));
+              REQUIRE(std::fabs(double(w(r, c)) - back(r, c)) <=
+                      0.5 * s * (1 + 1e-5) + 1e-7 * std::fabs(w(r, c)));
             }
           if (g != granularity::group) break;  // the group size only matters for groups
         }
@@ -123,7 +124,9 @@ TEST_CASE("affine: smaller groups keep an outlier's damage local") {
   double previous = INFINITY;
   for (granularity g : {granularity::tensor, granularity::channel, granularity::group}) {
     CAPTURE(std::string(quant::name(g)));
-    const double all = quant::measure_error(w, quant::dequantize(quant::quantize_affine(w, {4, true, g, 32}))).rmse;
+    const double all =
+        quant::measure_error(w, quant::dequantize(quant::quantize_affine(w, {4, true, g, 32})))
+            .rmse;
     CHECK(all < previous);
     previous = all;
   }
@@ -153,7 +156,8 @@ TEST_CASE("affine: storage bits per weight are exact, in the tracker too") {
     CHECK(m.bits_per_weight() == e.bits);
   }
   // An odd number of int4 values per row: each row starts on a byte.
-  const auto odd = quant::quantize_affine(random_normal<2>({3, 5}, gen), {4, true, granularity::channel, 0});
+  const auto odd =
+      quant::quantize_affine(random_normal<2>({3, 5}, gen), {4, true, granularity::channel, 0});
   CHECK(odd.row_bytes == 3);
   CHECK(odd.bytes() == 3 * 3 + 3 * 4);
 }
@@ -164,16 +168,19 @@ TEST_CASE("affine: bad input and formats are named") {
   CHECK_THROWS_WITH_AS(quant::quantize_affine(w, {4, true, granularity::group, 48}),
                        "group = 48: expected a divisor of cols = 100", invalid_argument);
   CHECK_THROWS_WITH_AS(quant::quantize_affine(w, {4, true, granularity::group, 0}),
-                       "group = 0: expected a positive number of values per scale", invalid_argument);
+                       "group = 0: expected a positive number of values per scale",
+                       invalid_argument);
   CHECK_THROWS_WITH_AS(quant::quantize_affine(w, {3, true, granularity::channel, 0}),
                        "bits = 3: expected 8 or 4", invalid_argument);
-  CHECK_THROWS_WITH_AS(quant::quantize_affine(tensor<2>::from_shape({3, 0}), {8, true, granularity::channel, 0}),
-                       "weights.shape = [3, 0]: expected at least one value", invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      quant::quantize_affine(tensor<2>::from_shape({3, 0}), {8, true, granularity::channel, 0}),
+      "weights.shape = [3, 0]: expected at least one value", invalid_argument);
   auto bad = w;
   bad(2, 17) = INFINITY;
   CHECK_THROWS_WITH_AS(quant::quantize_affine(bad, {8, false, granularity::channel, 0}),
                        "weights[2, 17] = inf: expected a finite value", invalid_argument);
-  CHECK_THROWS_WITH_AS(quant::parse_granularity("row"), "granularity = row: expected one of tensor, channel, group",
+  CHECK_THROWS_WITH_AS(quant::parse_granularity("row"),
+                       "granularity = row: expected one of tensor, channel, group",
                        invalid_argument);
 }
 
@@ -183,11 +190,17 @@ TEST_CASE("formats by name: every one quantizes, restores and reports its storag
   const std::size_t n = 6 * 128;
   // bytes per format on [6, 128] (int8/int4 with the default granularity: group 128 = one per row)
   const std::vector<std::size_t> expected_bytes = {
-      n * 4, n * 2,                     // fp32, fp16
-      n + 6 * 4, n + 6 * 5,             // int8_sym, int8_asym
-      n / 2 + 6 * 4, n / 2 + 6 * 5,     // int4_sym, int4_asym
-      n / 32 * 34, n / 32 * 18, n / 32 * 20,           // q8_0, q4_0, q4_1
-      n / 2 + n / 64 * 4, n / 2 + n / 64 + 4 + 4,      // nf4, nf4_dq (12 absmax: one 256-block)
+      n * 4,
+      n * 2,  // fp32, fp16
+      n + 6 * 4,
+      n + 6 * 5,  // int8_sym, int8_asym
+      n / 2 + 6 * 4,
+      n / 2 + 6 * 5,  // int4_sym, int4_asym
+      n / 32 * 34,
+      n / 32 * 18,
+      n / 32 * 20,  // q8_0, q4_0, q4_1
+      n / 2 + n / 64 * 4,
+      n / 2 + n / 64 + 4 + 4,  // nf4, nf4_dq (12 absmax: one 256-block)
   };
   const auto& names = quant::format_names();
   REQUIRE(names.size() == expected_bytes.size());
@@ -204,8 +217,9 @@ TEST_CASE("formats by name: every one quantizes, restores and reports its storag
   }
   CHECK(quant::describe(quant::parse_format("int4_asym")) == "int4_asym group 128");
   CHECK(quant::describe(quant::parse_format("nf4_dq")) == "nf4_dq block 64");
-  CHECK_THROWS_WITH_AS(quant::parse_format("q3_0"),
-                       "format = q3_0: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
-                       "q8_0, q4_0, q4_1, nf4, nf4_dq",
-                       memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      quant::parse_format("q3_0"),
+      "format = q3_0: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
+      "q8_0, q4_0, q4_1, nf4, nf4_dq",
+      memlab::invalid_argument);
 }

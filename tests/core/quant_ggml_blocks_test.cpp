@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/random.hpp"
 #include "quant/fp16.hpp"
 #include "quant/ggml_blocks.hpp"
-#include "base/random.hpp"
 
 using namespace memlab;
 using memlab::ggml::block_q4_0;
@@ -38,7 +38,7 @@ std::uint16_t half_bits_reference(float f) {
   const double a = std::fabs(static_cast<double>(f));
   if (a >= 65520.0) return sign | 0x7C00;  // at or beyond the midpoint to 2^16: inf
   int e = a > 0 ? static_cast<int>(std::floor(std::log2(a))) : -24;
-  if (a > 0 && std::ldexp(1.0, e) > a) --e;   // guard log2 rounding
+  if (a > 0 && std::ldexp(1.0, e) > a) --e;  // guard log2 rounding
   if (a > 0 && std::ldexp(1.0, e + 1) <= a) ++e;
   const int quantum_exp = std::max(e, -14) - 10;
   const double units = std::nearbyint(std::ldexp(a, -quantum_exp));  // exact scaling
@@ -71,19 +71,19 @@ TEST_CASE("fp16: hand-worked conversions, round to nearest even") {
   CHECK(fp16::from_float(1.0f) == 0x3C00);
   CHECK(fp16::from_float(-2.0f) == 0xC000);
   CHECK(fp16::from_float(0.5f) == 0x3800);
-  CHECK(fp16::from_float(0.1f) == 0x2E66);        // 1.6 · 2^-4: mantissa 614.4 -> 614
+  CHECK(fp16::from_float(0.1f) == 0x2E66);  // 1.6 · 2^-4: mantissa 614.4 -> 614
   CHECK(fp16::from_float(-0.0f) == 0x8000);
-  CHECK(fp16::from_float(65504.0f) == 0x7BFF);    // the largest fp16
-  CHECK(fp16::from_float(65519.0f) == 0x7BFF);    // below the midpoint to 2^16
-  CHECK(fp16::from_float(65520.0f) == 0x7C00);    // the midpoint: ties to even = inf
+  CHECK(fp16::from_float(65504.0f) == 0x7BFF);  // the largest fp16
+  CHECK(fp16::from_float(65519.0f) == 0x7BFF);  // below the midpoint to 2^16
+  CHECK(fp16::from_float(65520.0f) == 0x7C00);  // the midpoint: ties to even = inf
   CHECK(fp16::from_float(INFINITY) == 0x7C00);
   CHECK(fp16::from_float(NAN) == 0x7E00);
-  CHECK(fp16::from_float(1.0f + 0x1p-11f) == 0x3C00);        // tie between 0x3C00 and 0x3C01: even
-  CHECK(fp16::from_float(1.0f + 3 * 0x1p-11f) == 0x3C02);    // tie between 0x3C01 and 0x3C02: even
-  CHECK(fp16::from_float(0x1p-24f) == 0x0001);               // the smallest subnormal
-  CHECK(fp16::from_float(0x1p-25f) == 0x0000);               // tie with 0: even
+  CHECK(fp16::from_float(1.0f + 0x1p-11f) == 0x3C00);      // tie between 0x3C00 and 0x3C01: even
+  CHECK(fp16::from_float(1.0f + 3 * 0x1p-11f) == 0x3C02);  // tie between 0x3C01 and 0x3C02: even
+  CHECK(fp16::from_float(0x1p-24f) == 0x0001);             // the smallest subnormal
+  CHECK(fp16::from_float(0x1p-25f) == 0x0000);             // tie with 0: even
   CHECK(fp16::from_float(1.5f * 0x1p-25f) == 0x0001);
-  CHECK(fp16::from_float(0x1p-14f) == 0x0400);               // the smallest normal
+  CHECK(fp16::from_float(0x1p-14f) == 0x0400);  // the smallest normal
   CHECK(fp16::to_float(0x3C00) == 1.0f);
   CHECK(fp16::to_float(0x0001) == 0x1p-24f);
   CHECK(fp16::to_float(0x7BFF) == 65504.0f);
@@ -109,7 +109,9 @@ TEST_CASE("fp16: from_float equals a double-precision reference, ties and subnor
   std::vector<float> probes;
   // Around every midpoint between neighbouring halves: the midpoint and one fp32 ulp either side.
   for (std::uint32_t h = 0; h < 0x7BFF; ++h) {
-    const double mid = (half_value(static_cast<std::uint16_t>(h)) + half_value(static_cast<std::uint16_t>(h + 1))) / 2;
+    const double mid = (half_value(static_cast<std::uint16_t>(h)) +
+                        half_value(static_cast<std::uint16_t>(h + 1))) /
+                       2;
     const float m = static_cast<float>(mid);  // exact: a midpoint has 12 significant bits
     probes.insert(probes.end(), {m, std::nextafter(m, 0.0f), std::nextafter(m, INFINITY), -m});
   }
@@ -209,7 +211,8 @@ TEST_CASE("Q4_0: hand-worked blocks, the sign of the max and the nibble order") 
     x[20] = 100.0f;
     ggml::quantize_row_q4_0_ref(x, &b, 32);
     std::vector<std::uint8_t> expected = {0x40, 0xCA};
-    for (int j = 0; j < 16; ++j) expected.push_back(j == 4 ? 0x08 : 0x88);  // x[20] is byte 4's high nibble: 0
+    for (int j = 0; j < 16; ++j)
+      expected.push_back(j == 4 ? 0x08 : 0x88);  // x[20] is byte 4's high nibble: 0
     CHECK(hex(bytes_of(b)) == hex(expected));
   }
   SUBCASE("all zero: d = 0 / -8 = -0 (fp16 0x8000), q = 8 everywhere") {
@@ -273,7 +276,8 @@ TEST_CASE("ggml formats: random round trips stay within each block's bound") {
       const double v = x[j], slack = 1e-6 * std::fabs(v) + 1e-9;
       CHECK(std::fabs(v - w8.data()[i]) <= std::fabs(d8) / 2 + 127 * e8 + slack);
       const bool clamped_end = v * max < 0 && std::fabs(v) >= 15.0 / 16.0 * amax;
-      CHECK(std::fabs(v - w4.data()[i]) <= (clamped_end ? 1.0 : 0.5) * std::fabs(d4) + 8 * e4 + slack);
+      CHECK(std::fabs(v - w4.data()[i]) <=
+            (clamped_end ? 1.0 : 0.5) * std::fabs(d4) + 8 * e4 + slack);
       CHECK(std::fabs(v - w41.data()[i]) <= d41 / 2 + 15 * e41 + em + slack);
     }
   }
@@ -313,7 +317,9 @@ TEST_CASE("ggml formats: bad input is named") {
                        "weights.shape = [0, 32]: expected at least one value", invalid_argument);
   tensor<2> w(std::array<std::size_t, 2>{2, 32}, 0.5f);
   w(1, 7) = NAN;
-  CHECK_THROWS_WITH_AS(ggml::quantize_q4_1(w), "weights[1, 7] = nan: expected a finite value", invalid_argument);
+  CHECK_THROWS_WITH_AS(ggml::quantize_q4_1(w), "weights[1, 7] = nan: expected a finite value",
+                       invalid_argument);
   w(1, 7) = -INFINITY;
-  CHECK_THROWS_WITH_AS(ggml::quantize_q8_0(w), "weights[1, 7] = -inf: expected a finite value", invalid_argument);
+  CHECK_THROWS_WITH_AS(ggml::quantize_q8_0(w), "weights[1, 7] = -inf: expected a finite value",
+                       invalid_argument);
 }

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "base/error.hpp"
-#include "quant/matvec.hpp"
-#include "quant/matrix.hpp"
 #include "base/random.hpp"
+#include "quant/matrix.hpp"
+#include "quant/matvec.hpp"
 
 using namespace memlab;
 
@@ -20,7 +20,8 @@ namespace {
 
 // max_r |a[r] - b[r]| / max_r Σ_c |w[r, c] x[c]|: a difference relative to the
 // size of the terms that were summed.
-double relative_diff(const tensor<1>& a, const tensor<1>& b, const tensor<2>& w, const tensor<1>& x) {
+double relative_diff(const tensor<1>& a, const tensor<1>& b, const tensor<2>& w,
+                     const tensor<1>& x) {
   double diff = 0, scale = 0;
   for (std::size_t r = 0; r < a.size(); ++r) {
     diff = std::max(diff, std::fabs(double(a[r]) - b[r]));
@@ -57,10 +58,12 @@ TEST_CASE("Q8_0, Q4_0, Q4_1 kernels equal ggml's generic integer dot products") 
     const auto q8 = ggml::quantize_q8_0(w);
     const auto q4 = ggml::quantize_q4_0(w);
     const auto q41 = ggml::quantize_q4_1(w);
-    CHECK(relative_diff(qmatvec::q8_0(q8, x), qmatvec::q8_0_reference(q8, xq), ggml::dequantize(q8), x) <= tolerance);
-    CHECK(relative_diff(qmatvec::q4_0(q4, x), qmatvec::q4_0_reference(q4, xq), ggml::dequantize(q4), x) <= tolerance);
-    CHECK(relative_diff(qmatvec::q4_1(q41, x), qmatvec::q4_1_reference(q41, xq), ggml::dequantize(q41), x) <=
-          tolerance);
+    CHECK(relative_diff(qmatvec::q8_0(q8, x), qmatvec::q8_0_reference(q8, xq), ggml::dequantize(q8),
+                        x) <= tolerance);
+    CHECK(relative_diff(qmatvec::q4_0(q4, x), qmatvec::q4_0_reference(q4, xq), ggml::dequantize(q4),
+                        x) <= tolerance);
+    CHECK(relative_diff(qmatvec::q4_1(q41, x), qmatvec::q4_1_reference(q41, xq),
+                        ggml::dequantize(q41), x) <= tolerance);
   }
 }
 
@@ -78,7 +81,8 @@ TEST_CASE("Q8_0 / Q4_0 products = dequantized W times x, within the activations'
     for (std::size_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
     const double d = amax / 127.0f;
     for (std::size_t j = 0; j < 32; ++j)
-      x_err[b * 32 + j] = d / 2 + 127 * std::fabs(d - fp16::round_trip(static_cast<float>(d))) + 1e-6 * std::fabs(x[b * 32 + j]);
+      x_err[b * 32 + j] = d / 2 + 127 * std::fabs(d - fp16::round_trip(static_cast<float>(d))) +
+                          1e-6 * std::fabs(x[b * 32 + j]);
   }
   for (const char* name : {"q8_0", "q4_0", "q4_1"}) {
     CAPTURE(name);
@@ -106,14 +110,23 @@ TEST_CASE("every format's kernel equals its plain reference, tails and odd group
     std::size_t group_or_block;
   };
   const shape_case cases[] = {
-      {9, 256, "fp16", "", 0},          {9, 100, "fp16", "", 0},
-      {9, 256, "int8_sym", "group", 64}, {9, 100, "int8_sym", "channel", 0},
-      {9, 96, "int8_asym", "group", 12}, {9, 100, "int8_asym", "tensor", 0},
-      {9, 256, "int4_sym", "group", 32}, {9, 96, "int4_sym", "group", 3},  // odd group starts
-      {9, 100, "int4_asym", "channel", 0}, {9, 101, "int4_asym", "tensor", 0},
-      {9, 256, "nf4", "", 64},          {9, 96, "nf4", "", 6},             // a block below 16
-      {9, 256, "nf4_dq", "", 64},       {9, 1024, "nf4_dq", "", 128},
-      {9, 1024, "q8_0", "", 0},         {9, 1024, "q4_0", "", 0},  {9, 1024, "q4_1", "", 0},
+      {9, 256, "fp16", "", 0},
+      {9, 100, "fp16", "", 0},
+      {9, 256, "int8_sym", "group", 64},
+      {9, 100, "int8_sym", "channel", 0},
+      {9, 96, "int8_asym", "group", 12},
+      {9, 100, "int8_asym", "tensor", 0},
+      {9, 256, "int4_sym", "group", 32},
+      {9, 96, "int4_sym", "group", 3},  // odd group starts
+      {9, 100, "int4_asym", "channel", 0},
+      {9, 101, "int4_asym", "tensor", 0},
+      {9, 256, "nf4", "", 64},
+      {9, 96, "nf4", "", 6},  // a block below 16
+      {9, 256, "nf4_dq", "", 64},
+      {9, 1024, "nf4_dq", "", 128},
+      {9, 1024, "q8_0", "", 0},
+      {9, 1024, "q4_0", "", 0},
+      {9, 1024, "q4_1", "", 0},
   };
   for (const auto& c : cases) {
     CAPTURE(c.format);
@@ -134,7 +147,9 @@ TEST_CASE("every format's kernel equals its plain reference, tails and odd group
   }
 }
 
-TEST_CASE("Q4_0 matvec scratch is exactly y, the Q8_0 activations, their fp32 scales and one row's scales") {
+TEST_CASE(
+    "Q4_0 matvec scratch is exactly y, the Q8_0 activations, their fp32 scales and one row's "
+    "scales") {
   rng gen(5);
   const std::size_t rows = 64, cols = 512, blocks = cols / 32;
   const auto w = ggml::quantize_q4_0(random_normal<2>({rows, cols}, gen));
@@ -150,8 +165,8 @@ TEST_CASE("matvec: a wrong or non-finite x is named") {
   rng gen(6);
   const auto w = random_normal<2>({4, 128}, gen);
   const auto m = quant::quantized_matrix::quantize(w, quant::parse_format("q4_0"));
-  CHECK_THROWS_WITH_AS(m.matvec(random_normal<1>({5}, gen)), "x.size = 5: expected cols = 128 of the weights",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(m.matvec(random_normal<1>({5}, gen)),
+                       "x.size = 5: expected cols = 128 of the weights", invalid_argument);
   auto x = random_normal<1>({128}, gen);
   x[3] = NAN;
   for (const auto& name : quant::format_names()) {

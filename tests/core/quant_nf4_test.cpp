@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "base/error.hpp"
-#include "quant/nf4.hpp"
 #include "base/random.hpp"
+#include "quant/nf4.hpp"
 
 using namespace memlab;
 
@@ -82,7 +82,8 @@ TEST_CASE("NF4 packs two codes per byte, the even value in the high nibble") {
 
 TEST_CASE("NF4: every value within half the largest code gap of the block's absmax") {
   float max_gap = 0;
-  for (std::size_t k = 0; k + 1 < 16; ++k) max_gap = std::max(max_gap, nf4::code[k + 1] - nf4::code[k]);
+  for (std::size_t k = 0; k + 1 < 16; ++k)
+    max_gap = std::max(max_gap, nf4::code[k + 1] - nf4::code[k]);
   CHECK(max_gap == doctest::Approx(1 - 0.6961928009986877));  // -1 to the next code
   rng gen(8);
   const auto w = random_normal<2>({16, 256}, gen, 0.02f);
@@ -143,7 +144,8 @@ TEST_CASE("NF4 bits per weight: 4.5 plain, 4.127 with double quantization (QLoRA
 TEST_CASE("NF4 double quantization: absmax restored within the 8-bit code's half gap") {
   const auto& map = nf4::dynamic_map();
   float half_gap = 0;
-  for (std::size_t i = 0; i + 1 < 256; ++i) half_gap = std::max(half_gap, (map[i + 1] - map[i]) / 2);
+  for (std::size_t i = 0; i + 1 < 256; ++i)
+    half_gap = std::max(half_gap, (map[i + 1] - map[i]) / 2);
   rng gen(6);
   auto w = random_normal<2>({32, 1024}, gen, 0.02f);
   w(7, 100) = 0.5f;  // one block with a large absmax
@@ -156,7 +158,8 @@ TEST_CASE("NF4 double quantization: absmax restored within the 8-bit code's half
   for (std::size_t b = 0; b < plain.blocks(); ++b) {
     CAPTURE(b);
     const double scale = dq.absmax_scales[b / 256];
-    REQUIRE(std::fabs(double(plain.absmax[b]) - dq.block_absmax(b)) <= scale * half_gap * (1 + 1e-6) + 1e-9);
+    REQUIRE(std::fabs(double(plain.absmax[b]) - dq.block_absmax(b)) <=
+            scale * half_gap * (1 + 1e-6) + 1e-9);
   }
   // The weights' codes are the same with and without: only the absmax differs.
   for (std::size_t i = 0; i < plain.codes.size(); ++i) REQUIRE(plain.codes[i] == dq.codes[i]);
@@ -165,7 +168,8 @@ TEST_CASE("NF4 double quantization: absmax restored within the 8-bit code's half
 TEST_CASE("NF4: bad input is named") {
   using memlab::invalid_argument;
   const auto w = tensor<2>(std::array<std::size_t, 2>{2, 96}, 1.0f);
-  CHECK_THROWS_WITH_AS(nf4::quantize(w, 64), "block = 64: expected a divisor of cols = 96", invalid_argument);
+  CHECK_THROWS_WITH_AS(nf4::quantize(w, 64), "block = 64: expected a divisor of cols = 96",
+                       invalid_argument);
   CHECK_THROWS_WITH_AS(nf4::quantize(w, 3), "block = 3: expected a positive even number of values",
                        invalid_argument);
   auto bad = w;

@@ -3,8 +3,8 @@
 #include <iostream>
 #include <memory>
 
-#include "commands.hpp"
 #include "attention/experiment.hpp"
+#include "commands.hpp"
 
 namespace memlab::bench {
 namespace {

@@ -2,11 +2,10 @@
 // file of its own (attention.cpp, ...), registered in main.cpp.
 #pragma once
 
-#include <cstdio>
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/measure.hpp"
 

@@ -3,15 +3,16 @@
 //
 //   memlab-bench lora [--rank 8] [--alpha 16] [--layers 4 --d-model 128 ...]
 //                     [--text data/corpus.txt --steps 0] [--json]
+#include "train/lora.hpp"
+
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
 
-#include "commands.hpp"
 #include "base/error.hpp"
-#include "train/lora.hpp"
 #include "base/random.hpp"
+#include "commands.hpp"
 
 namespace memlab::bench {
 
