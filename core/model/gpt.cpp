@@ -274,7 +274,8 @@ contiguous_kv_cache model::make_cache() const {
                              u(config_.head_dim()));
 }
 
-tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
+tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache,
+                        std::vector<std::vector<std::size_t>>* choices) const {
   const config& c = config_;
   const std::size_t n = tokens.size();
   require(n > 0, "tokens", n, "at least 1 token");
@@ -312,12 +313,13 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
     const tensor<3> v = split_heads(project(h, w.wv, ql ? &ql->wv : nullptr), u(c.kv_heads));
     const tensor<2> a = merge_heads(attend(q, k, v, cache, layer));
     xt::noalias(x) += project(a, w.wo, ql ? &ql->wo : nullptr);
-    feed_forward(layer, x);
+    feed_forward(layer, x, choices);
   }
   return rms_norm(x, weights_.norm_f);
 }
 
-void model::feed_forward(std::size_t layer, tensor<2>& x) const {
+void model::feed_forward(std::size_t layer, tensor<2>& x,
+                         std::vector<std::vector<std::size_t>>* choices) const {
   const layer_weights& w = weights_.layers[layer];
   const quantized_layer* ql = quantized_.empty() ? nullptr : &quantized_[layer];
   if (config_.experts == 0) {
@@ -329,6 +331,7 @@ void model::feed_forward(std::size_t layer, tensor<2>& x) const {
   // MoE: route, run each expert on its segment of the dispatched rows, combine.
   const tensor<2> h = rms_norm(x, w.norm2);
   const moe::routing r = moe::route(h, w.router, config_.top_k, config_.capacity_factor);
+  if (choices) choices->push_back(r.chosen());
   const tensor<2> in = moe::dispatch(h, r);
   const std::size_t d = u(config_.d_model), ff = u(config_.d_ff);
   tensor<2> m = xt::zeros<float>({r.rows(), ff});
@@ -370,6 +373,13 @@ tensor<1> model::next_logits(const std::vector<int>& tokens, kv_cache* cache) co
   auto logits = tensor<1>::from_shape({u(vocab)});
   output_head(h.data() + (h.shape(0) - 1) * h.shape(1), 1, logits.data());
   return logits;
+}
+
+std::vector<std::vector<std::size_t>> model::expert_choices(const std::vector<int>& tokens) const {
+  require(config_.experts > 0, "experts", config_.experts, "an MoE model (experts >= 1)");
+  std::vector<std::vector<std::size_t>> choices;
+  hidden(tokens, nullptr, &choices);
+  return choices;
 }
 
 std::vector<std::uint8_t> model::to_bytes() const {

@@ -103,6 +103,9 @@ class model {
   // Logits [vocab] of the last token only (what generation needs): the same as
   // the last row of forward(), without computing the other rows' output head.
   tensor<1> next_logits(const std::vector<int>& tokens, kv_cache* cache = nullptr) const;
+  // MoE: how many of the tokens chose each expert in every layer ([layers][experts],
+  // top-k choices before capacity) in one uncached forward pass over them.
+  std::vector<std::vector<std::size_t>> expert_choices(const std::vector<int>& tokens) const;
 
   // The same model with the linear weights of every layer (wq wk wv wo, and w1
   // w2 or every expert's w1 w2) stored in `format`, each transposed to [out, in]
@@ -129,8 +132,10 @@ class model {
   static model load(const std::string& path);
 
  private:
-  // Final hidden states [n, d_model] (after norm_f).
-  tensor<2> hidden(const std::vector<int>& tokens, kv_cache* cache) const;
+  // Final hidden states [n, d_model] (after norm_f); choices, if given, gets
+  // each MoE layer's expert choices.
+  tensor<2> hidden(const std::vector<int>& tokens, kv_cache* cache,
+                   std::vector<std::vector<std::size_t>>* choices = nullptr) const;
   // logits [rows, vocab] from hidden rows h [rows, d_model].
   void output_head(const float* h, std::size_t rows, float* logits) const;
 
@@ -147,7 +152,8 @@ class model {
   void project_rows(const float* x, std::size_t rows, std::size_t in, const tensor<2>& w,
                     const quant::quantized_matrix* quantized, float* y) const;
   // x += the layer's MLP or MoE block of rms_norm(x).
-  void feed_forward(std::size_t layer, tensor<2>& x) const;
+  void feed_forward(std::size_t layer, tensor<2>& x,
+                    std::vector<std::vector<std::size_t>>* choices) const;
 
   config config_;
   weights weights_;

@@ -6,8 +6,11 @@
 // probabilities [heads, T, T], MLP pre-activations): attention is the naive
 // softmax(q kᵀ/sqrt(hd)) v, not the flash kernel inference uses, because its
 // backward needs the probabilities (T is small here: O(T²) per head is fine).
-// Loss: mean over positions of −log softmax(logits)[next byte]. Its gradient is
-// checked against finite differences in tests/core/train_test.cpp.
+// Loss: mean over positions of −log softmax(logits)[next byte], plus for an MoE
+// model aux_loss_coef · (mean over layers of the load-balancing loss,
+// model/moe.hpp), whose router and expert gradients model/moe.cpp computes. The
+// gradients are checked against finite differences in tests/core/train_test.cpp
+// and tests/core/moe_test.cpp.
 //
 // AdamW (Loshchilov & Hutter): m = β1 m + (1−β1) g, v = β2 v + (1−β2) g²,
 // w −= lr · (m̂ / (sqrt(v̂) + eps) + wd · w) with bias-corrected m̂, v̂; the
