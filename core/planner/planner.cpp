@@ -339,7 +339,8 @@ matrix_bytes bytes_of(const std::string& format, u64 rows, u64 cols) {
     return {n / 2 + scales, scales};
   }
   // int8_* / int4_*: memlab's default, groups of 128 along a row (quant/matrix.hpp)
-  const bool eight = format.compare(0, 4, "int8") == 0, asymmetric = format.find("asym") != std::string::npos;
+  const bool eight = format.compare(0, 4, "int8") == 0,
+             asymmetric = format.find("asym") != std::string::npos;
   const u64 groups = blocks_of(128);
   const u64 codes = eight ? n : rows * ceil_div(cols, 2);
   const u64 scales = 4 * groups + (asymmetric ? groups : 0);

@@ -21,6 +21,7 @@ void add_checkpoint_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_lora_command(CLI::App& app);
 void add_moe_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
 
 // "1.50 MiB"; "n/a" for negative (unknown) sizes.
 std::string bytes_text(double bytes);

@@ -12,6 +12,8 @@
 //   memlab-bench train [--text data/corpus.txt] [--steps 300] [--save tiny-gpt.bin] [--json]
 //   memlab-bench lora [--rank 8] [--steps N] [--json]
 //   memlab-bench moe [--experts 2,4,8,16,32] [--top-k 2] [--steps 600] [--aux 0.01] [--json]
+//   memlab-bench plan --preset NAME [--weights FMT] [--kv FMT] [--seq N] [--batch N]
+//                     [--train none|full|lora|qlora] [--checkpoint POLICY] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   memlab::bench::add_train_command(app);
   memlab::bench::add_lora_command(app);
   memlab::bench::add_moe_command(app);
+  memlab::bench::add_plan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
