@@ -10,6 +10,7 @@
 #include "base/random.hpp"
 #include "model/generate.hpp"
 #include "paged_kv_cache/paged_kv_cache.hpp"
+#include "planner/experiment.hpp"
 #include "quant/matrix.hpp"
 #include "train/lora.hpp"
 #include "train/train.hpp"
@@ -262,4 +263,40 @@ TEST_CASE("planner: bad input is named") {
   m.kv_heads = 7;
   CHECK_THROWS_WITH_AS(planner::plan(m, {}), "kv_heads = 7: expected a divisor of heads = 64",
                        invalid_argument);
+}
+
+TEST_CASE("planner: the tiny-GPT check runs a preset's recipe and measures what it predicts") {
+  struct setting {
+    const char* preset;
+    const char* train;
+    const char* weights;
+    const char* kv;
+    bool paged;
+    const char* checkpoint;
+  };
+  for (const setting s : {setting{"llama-2-7b", "none", "q4_0", "fp16", true, "none"},
+                          setting{"llama-2-70b", "none", "fp16", "fp32", false, "none"},
+                          setting{"mixtral-8x7b", "none", "q8_0", "fp32", true, "none"},
+                          setting{"llama-2-7b", "full", "fp32", "fp32", false, "sqrt"},
+                          setting{"mixtral-8x7b", "full", "fp32", "fp32", false, "every:2"},
+                          setting{"llama-2-7b", "lora", "fp32", "fp32", false, "sqrt"},
+                          setting{"gpt2", "qlora", "fp32", "fp32", false, "none"},
+                          setting{"mixtral-8x7b", "qlora", "fp32", "fp32", false, "sqrt"}}) {
+    INFO(std::string(s.preset), " ", std::string(s.train), " ", std::string(s.weights));
+    experiments::planner_check_config config;
+    const auto shape = planner::preset(s.preset);
+    config.model = experiments::tiny_counterpart(shape);
+    config.recipe.train = s.train, config.recipe.weights = s.weights, config.recipe.kv = s.kv;
+    config.recipe.paged = s.paged, config.recipe.checkpoint = s.checkpoint;
+    config.recipe.seq = 4096, config.recipe.batch = 2;
+    const auto f = experiments::run_planner_check(config);
+    CHECK(f.all_equal);
+    for (const auto& row : f.rows)
+      if (row.was_measured) CHECK_MESSAGE(row.predicted == row.measured, row.name);
+    CHECK(f.recipe.seq == 128);  // capped at the tiny GPT's max_seq, and said so
+    CHECK(!f.adapted.empty());
+    CHECK(config.model.experts == (shape.experts ? 8 : 0));
+  }
+  // Llama-2-70B's 8 KV heads for 64 query heads: the tiny GPT's 4 heads share 1
+  CHECK(experiments::tiny_counterpart(planner::preset("llama-2-70b")).kv_heads == 1);
 }
