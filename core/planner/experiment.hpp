@@ -25,7 +25,7 @@
 namespace memlab::experiments {
 
 struct planner_check_config {
-  gpt::config model;
+  planner::model_shape like;  // the model planned; its tiny counterpart runs
   planner::recipe recipe;
   std::uint32_t seed = 1;
 };
@@ -38,6 +38,7 @@ struct planner_check_row {
 };
 
 struct planner_check_figures {
+  gpt::config model;                 // tiny_counterpart(like)
   planner::recipe recipe;            // as run, after the adaptations
   std::vector<std::string> adapted;  // what changed and why
   planner::plan_result plan;         // the planner's answer for it
@@ -51,8 +52,8 @@ struct planner_check_figures {
 // top_k (at most 8 experts). Small enough to run in a browser in a second.
 gpt::config tiny_counterpart(const planner::model_shape& model);
 
-// Builds the tiny GPT from the config and the seed, plans the recipe and runs
-// it: quantizes the weights, fills the KV caches with seq generated tokens
+// Builds tiny_counterpart(config.like) from the seed, plans the recipe for it
+// and runs it: quantizes the weights, fills the KV caches with seq generated tokens
 // (inference), or runs one training step / builds the LoRA state (training).
 // Throws memlab::invalid_argument on a bad config or recipe.
 planner_check_figures run_planner_check(const planner_check_config& config);

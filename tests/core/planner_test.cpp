@@ -285,7 +285,7 @@ TEST_CASE("planner: the tiny-GPT check runs a preset's recipe and measures what 
     INFO(std::string(s.preset), " ", std::string(s.train), " ", std::string(s.weights));
     experiments::planner_check_config config;
     const auto shape = planner::preset(s.preset);
-    config.model = experiments::tiny_counterpart(shape);
+    config.like = shape;
     config.recipe.train = s.train, config.recipe.weights = s.weights, config.recipe.kv = s.kv;
     config.recipe.paged = s.paged, config.recipe.checkpoint = s.checkpoint;
     config.recipe.seq = 4096, config.recipe.batch = 2;
@@ -295,7 +295,7 @@ TEST_CASE("planner: the tiny-GPT check runs a preset's recipe and measures what 
       if (row.was_measured) CHECK_MESSAGE(row.predicted == row.measured, row.name);
     CHECK(f.recipe.seq == 128);  // capped at the tiny GPT's max_seq, and said so
     CHECK(!f.adapted.empty());
-    CHECK(config.model.experts == (shape.experts ? 8 : 0));
+    CHECK(f.model.experts == (shape.experts ? 8 : 0));
   }
   // Llama-2-70B's 8 KV heads for 64 query heads: the tiny GPT's 4 heads share 1
   CHECK(experiments::tiny_counterpart(planner::preset("llama-2-70b")).kv_heads == 1);

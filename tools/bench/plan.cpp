@@ -64,8 +64,7 @@ void add_plan_command(CLI::App& app) {
     const auto shape = planner::preset(o->preset);
     const auto p = planner::plan(shape, o->how);
     experiments::planner_check_figures check;
-    if (o->check)
-      check = experiments::run_planner_check({experiments::tiny_counterpart(shape), o->how, 1});
+    if (o->check) check = experiments::run_planner_check({shape, o->how, 1});
     const auto& b = p.bytes;
     std::vector<std::string> fits;
     for (const auto& d : planner::devices())
