@@ -75,11 +75,11 @@ gpt::config tiny_counterpart(const planner::model_shape& model) {
   planner::plan(model, {});  // checks the shape
   gpt::config c;
   c.layers = 4, c.d_model = 128, c.heads = 4, c.d_ff = 512, c.max_seq = 128;
-  c.kv_heads = int(std::max<std::int64_t>(1, 4 / (model.heads / model.kv_heads)));
+  c.kv_heads = int(std::max<int>(1, 4 / (model.heads / model.kv_heads)));
   c.tied = model.tied;
   if (model.experts) {
-    c.experts = int(std::min<std::int64_t>(model.experts, 8));
-    c.top_k = int(std::min<std::int64_t>(model.top_k, c.experts));
+    c.experts = int(std::min<int>(model.experts, 8));
+    c.top_k = int(std::min<int>(model.top_k, c.experts));
     c.capacity_factor = float(model.capacity_factor);
   }
   return c;

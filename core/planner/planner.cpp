@@ -13,7 +13,7 @@ namespace {
 
 using u64 = std::uint64_t;
 
-u64 u(std::int64_t x) { return static_cast<u64>(x); }
+u64 u(long long x) { return static_cast<u64>(x); }
 u64 ceil_div(u64 a, u64 b) { return (a + b - 1) / b; }
 
 // a · b, or an error naming what overflowed (a shape in the billions could).
@@ -44,26 +44,35 @@ void require_one_of(const std::string& value, const std::vector<std::string>& na
           [&] { return "one of " + joined(names); });
 }
 
+// A positive integer no larger than `most` (bounds that keep every product of
+// shapes below 2^64; the largest real models sit far below them).
+void require_size(long long value, const char* name, long long most) {
+  require_positive(value, name);
+  require(value <= most, name, value, [&] { return "at most " + std::to_string(most); });
+}
+
 void check(const model_shape& m) {
-  require_positive(m.layers, "layers");
-  require_positive(m.d_model, "d_model");
-  require_positive(m.heads, "heads");
-  require_positive(m.kv_heads, "kv_heads");
-  require_positive(m.d_ff, "d_ff");
-  require_positive(m.vocab, "vocab");
-  require(m.positions >= 0, "positions", m.positions, "0 (rotary) or a number of positions");
+  require_size(m.layers, "layers", 1 << 14);
+  require_size(m.d_model, "d_model", 1 << 20);
+  require_size(m.heads, "heads", 1 << 20);
+  require_size(m.kv_heads, "kv_heads", 1 << 20);
+  require_size(m.d_ff, "d_ff", 1 << 22);
+  require_size(m.vocab, "vocab", 1 << 22);
+  require(m.positions >= 0 && m.positions <= 1 << 22, "positions", m.positions,
+          "0 (rotary) or a number of positions up to 2^22");
   require(m.d_model % m.heads == 0, "d_model", m.d_model,
           [&] { return "a multiple of " + named("heads", m.heads); });
   require(m.heads % m.kv_heads == 0, "kv_heads", m.kv_heads,
           [&] { return "a divisor of " + named("heads", m.heads); });
   require_one_of(m.mlp, {"gelu", "swiglu"}, "mlp");
   require_one_of(m.norm, {"rms", "layer"}, "norm");
-  require(m.experts >= 0, "experts", m.experts, "0 (dense) or a number of experts");
+  require(m.experts >= 0 && m.experts <= 1 << 12, "experts", m.experts,
+          "0 (dense) or a number of experts up to 4096");
   if (m.experts)
     require(m.top_k >= 1 && m.top_k <= m.experts, "top_k", m.top_k,
             [&] { return "in [1, " + named("experts", m.experts) + "]"; });
-  require(std::isfinite(m.capacity_factor) && m.capacity_factor >= 0, "capacity_factor",
-          m.capacity_factor, "0 (no capacity) or a positive number");
+  require(std::isfinite(m.capacity_factor) && m.capacity_factor >= 0 && m.capacity_factor <= 64,
+          "capacity_factor", m.capacity_factor, "0 (no capacity) or a positive number up to 64");
 }
 
 // Every parameter tensor of a model, as matrices [rows = out, cols = in] in a
@@ -129,7 +138,11 @@ u64 kv_element_bytes_times_32(const std::string& format) {
 
 class replay {
  public:
-  void alloc(u64 n) { live_ += n, peak_ = std::max(peak_, live_); }
+  void alloc(u64 n) {
+    require(live_ <= std::numeric_limits<u64>::max() - n, "activations", "over 2^64 values",
+            "a step that can be counted (a smaller seq or model)");
+    live_ += n, peak_ = std::max(peak_, live_);
+  }
   void free(u64 n) { live_ -= n; }
   u64 live() const { return live_; }
   u64 peak() const { return peak_; }
@@ -405,10 +418,11 @@ plan_result plan(const model_shape& m, const recipe& how) {
   const std::string embeddings = how.embeddings.empty() ? how.weights : how.embeddings;
   require_one_of(embeddings, weight_formats(), "embeddings");
   require_one_of(how.train, {"none", "full", "lora", "qlora"}, "train");
-  require_positive(how.seq, "seq");
-  require_positive(how.batch, "batch");
-  require_positive(how.block, "block");
-  require(how.context >= 0, "context", how.context, "0 (seq) or a number of tokens");
+  require_size(how.seq, "seq", 1 << 20);
+  require_size(how.batch, "batch", 1 << 16);
+  require_size(how.block, "block", 1 << 20);
+  require(how.context >= 0 && how.context <= 1 << 20, "context", how.context,
+          "0 (seq) or a number of tokens up to 2^20");
   require(how.activation_bytes == 2 || how.activation_bytes == 4, "activation_bytes",
           how.activation_bytes, "2 (bf16/fp16) or 4 (fp32)");
   plan_result r;
@@ -438,8 +452,8 @@ plan_result plan(const model_shape& m, const recipe& how) {
 
   // -- KV cache (inference) ----
   if (!training) {
-    const u64 per_token_32 =
-        2 * L * u(m.kv_heads) * u(m.head_dim()) * kv_element_bytes_times_32(how.kv);
+    const u64 per_token_32 = times(2 * L * u(m.kv_heads) * u(m.head_dim()),
+                                   kv_element_bytes_times_32(how.kv), "KV bytes per token");
     if (how.kv == "q8_0" || how.kv == "q4_0")
       require(m.head_dim() % 32 == 0, "head_dim", m.head_dim(), "a multiple of 32 (the KV block)");
     const u64 per_sequence = how.paged ? ceil_div(u(how.seq), u(how.block)) * u(how.block)

@@ -54,17 +54,17 @@ namespace memlab::planner {
 
 struct model_shape {
   std::string name;
-  std::int64_t layers = 0, d_model = 0, heads = 0, kv_heads = 0, d_ff = 0, vocab = 0;
-  std::int64_t positions = 0;  // learned position embeddings (0: rotary, none stored)
-  std::string mlp = "gelu";    // gelu: w1 w2; swiglu: gate up down
-  std::string norm = "rms";    // rms: a gain; layer: a gain and a bias
-  bool tied = true;            // output head = token embeddingᵀ
-  bool biases = false;         // biases on q k v o and the MLP (GPT-2, GPT-3)
-  std::int64_t experts = 0;    // 0: dense; E: E expert MLPs and a router per layer
-  std::int64_t top_k = 1;
+  int layers = 0, d_model = 0, heads = 0, kv_heads = 0, d_ff = 0, vocab = 0;
+  int positions = 0;         // learned position embeddings (0: rotary, none stored)
+  std::string mlp = "gelu";  // gelu: w1 w2; swiglu: gate up down
+  std::string norm = "rms";  // rms: a gain; layer: a gain and a bias
+  bool tied = true;          // output head = token embeddingᵀ
+  bool biases = false;       // biases on q k v o and the MLP (GPT-2, GPT-3)
+  int experts = 0;           // 0: dense; E: E expert MLPs and a router per layer
+  int top_k = 1;
   double capacity_factor = 0;  // MoE training buffers: C = max(1, floor(cf·k·n/E)); 0: none
 
-  std::int64_t head_dim() const { return heads ? d_model / heads : 0; }
+  int head_dim() const { return heads ? d_model / heads : 0; }
 };
 
 struct recipe {
@@ -72,14 +72,14 @@ struct recipe {
   std::string embeddings;        // embeddings and untied head; empty: as weights
   std::string kv = "fp32";       // fp32, fp16, bf16, q8_0, q4_0
   bool paged = false;
-  std::int64_t block = 16;            // tokens per block (paged)
-  std::int64_t seq = 1024;            // tokens per sequence
-  std::int64_t context = 0;           // tokens a contiguous cache reserves; 0: seq
-  std::int64_t batch = 1;             // sequences at once
-  std::string train = "none";         // none | full | lora | qlora
-  std::string checkpoint = "none";    // train/checkpoint.hpp policies: none, sqrt, every:K, set:I,J
-  std::int64_t rank = 8;              // LoRA/QLoRA
-  std::int64_t activation_bytes = 4;  // bytes per activation value (memlab: fp32; bf16: 2)
+  int block = 16;                   // tokens per block (paged)
+  int seq = 1024;                   // tokens per sequence
+  int context = 0;                  // tokens a contiguous cache reserves; 0: seq
+  int batch = 1;                    // sequences at once
+  std::string train = "none";       // none | full | lora | qlora
+  std::string checkpoint = "none";  // train/checkpoint.hpp policies: none, sqrt, every:K, set:I,J
+  int rank = 8;                     // LoRA/QLoRA
+  int activation_bytes = 4;         // bytes per activation value (memlab: fp32; bf16: 2)
 };
 
 struct breakdown {

@@ -29,7 +29,7 @@ gpt::config tiny(int experts, bool tied = true, float capacity_factor = 0) {
   return c;
 }
 
-planner::recipe inference(const std::string& weights, std::int64_t seq) {
+planner::recipe inference(const std::string& weights, int seq) {
   planner::recipe r;
   r.weights = weights;
   r.embeddings = "fp32";  // memlab's quantized() keeps embeddings and norms fp32
@@ -134,7 +134,7 @@ TEST_CASE("planner: contiguous and paged KV caches after n tokens, exactly") {
     const gpt::config c = tiny(experts);
     const gpt::model m(c, 2);
     const auto shape = planner::shape_of(c);
-    for (std::int64_t n : {1, 16, 17, 40}) {
+    for (int n : {1, 16, 17, 40}) {
       INFO("experts ", experts, ", n ", n);
       // generation stores the prompt and every new token but the last: n in all
       const std::vector<int> prompt = gpt::encode(n == 1 ? "K" : "KV");
@@ -190,7 +190,7 @@ TEST_CASE("planner: one training step's peak under each checkpoint policy, exact
     for (const char* policy : {"none", "sqrt", "every:2", "set:0,3"}) {
       INFO("experts ", s.experts, ", tied ", s.tied, ", capacity factor ", s.cf, ", ", policy);
       planner::recipe r;
-      r.train = "full", r.checkpoint = policy, r.seq = std::int64_t(tokens.size() - 1);
+      r.train = "full", r.checkpoint = policy, r.seq = int(tokens.size() - 1);
       const auto p = planner::plan(shape, r);
       gpt::weights g = train::zeros_like(w);
       train::checkpoint_figures f;
@@ -199,7 +199,7 @@ TEST_CASE("planner: one training step's peak under each checkpoint policy, exact
     }
     // the whole step: weights, gradients, AdamW's m and v, and the activations' peak
     planner::recipe r;
-    r.train = "full", r.checkpoint = "sqrt", r.seq = std::int64_t(tokens.size() - 1);
+    r.train = "full", r.checkpoint = "sqrt", r.seq = int(tokens.size() - 1);
     const auto p = planner::plan(shape, r);
     memory::peak_scope scope;
     gpt::weights trained = w;
@@ -259,6 +259,19 @@ TEST_CASE("planner: bad input is named") {
   r.train = "full", r.checkpoint = "every:0";
   CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
                        "k = 0: expected a positive number of blocks per segment", invalid_argument);
+  r = {};
+  r.seq = 2000000;
+  CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
+                       "seq = 2000000: expected at most 1048576", invalid_argument);
+  // sizes past 2^64 are refused, not wrapped: 2^20 heads · (2^20 tokens)² per layer
+  planner::model_shape huge = planner::preset("llama-2-70b");
+  huge.d_model = huge.heads = huge.kv_heads = 1 << 20;
+  r = {};
+  r.train = "full", r.seq = 1 << 20;
+  CHECK_THROWS_WITH_AS(planner::plan(huge, r),
+                       "activations = over 2^64 values: expected a step that can be counted (a "
+                       "smaller seq or model)",
+                       invalid_argument);
   planner::model_shape m = planner::preset("llama-2-70b");
   m.kv_heads = 7;
   CHECK_THROWS_WITH_AS(planner::plan(m, {}), "kv_heads = 7: expected a divisor of heads = 64",
