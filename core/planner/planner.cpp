@@ -307,9 +307,10 @@ void add_notes(plan_result& r) {
     n.push_back("activations: an estimate of a prefill's working set, not measured");
   } else {
     n.push_back(
-        "activations: one step of memlab's trainer (fp32, naive attention keeps "
-        "[heads, seq, seq] probabilities per layer) for one sequence, times batch " +
-        std::to_string(how.batch) + "; memlab's trainer runs one sequence at a time");
+        "activations: the peak of one step of memlab's trainer (naive attention keeps "
+        "[heads, seq, seq] probabilities per layer), " +
+        std::to_string(how.activation_bytes) + " bytes a value, one sequence times batch " +
+        std::to_string(how.batch) + " (memlab's trainer runs a sequence at a time)");
     n.push_back("logits and their softmax, [seq, vocab] per sequence: " +
                 gb(u(how.seq) * u(m.vocab) * u(how.activation_bytes)) + " of the activations");
   }
