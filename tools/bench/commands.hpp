@@ -20,6 +20,8 @@ void add_paged_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_lora_command(CLI::App& app);
+void add_lsh_command(CLI::App& app);
+void add_precision_command(CLI::App& app);
 
 // "1.50 MiB"; "n/a" for negative (unknown) sizes.
 std::string bytes_text(double bytes);
