@@ -158,7 +158,7 @@ TEST_CASE("hash_bucket: argmax of [xR, -xR], hand-computed") {
     const std::vector<float> x = {c.x0, c.x1};
     const std::uint32_t got = hash_bucket(x, identity);
     CHECK_MESSAGE(got == c.bucket, "hash_bucket((" << c.x0 << ", " << c.x1 << ")) = " << got << ", expected "
-                                                   << c.bucket << ": " << c.why);
+                                                   << c.bucket << ": " << std::string(c.why));
   }
 }
 
@@ -218,7 +218,7 @@ TEST_CASE("lsh_attention: a chunk as long as the sequence is exact shared-QK att
   const lab::matrix qk = lab::testing::random_matrix(gen, 17, 8), v = lab::testing::random_matrix(gen, 17, 8);
   const lab::matrix r = lab::testing::random_matrix(gen, 8, 2);
   for (const bool causal : {false, true}) {
-    INFO((causal ? "causal" : "not causal"));
+    INFO(std::string(causal ? "causal" : "not causal"));
     // Every position in one chunk: the order does not matter.
     std::vector<std::uint32_t> identity(17);
     std::iota(identity.begin(), identity.end(), 0u);
