@@ -99,8 +99,9 @@ namespace {
 
 // qk and v [heads, seq, head_dim] for run_lsh (see experiment.hpp).
 void lsh_inputs(const std::string& data, std::size_t heads, std::size_t seq, std::size_t d,
-                std::size_t clusters, std::uint32_t seed, tensor<3>& qk, tensor<3>& v) {
+                std::size_t cluster_size, std::uint32_t seed, tensor<3>& qk, tensor<3>& v) {
   require(data == "random" || data == "clustered", "data", data, "random or clustered");
+  const std::size_t clusters = std::max<std::size_t>(1, seq / cluster_size);
   rng gen(seed);
   if (data == "random") {
     qk = random_normal<3>({heads, seq, d}, gen);
@@ -110,7 +111,7 @@ void lsh_inputs(const std::string& data, std::size_t heads, std::size_t seq, std
     for (std::size_t h = 0; h < heads; ++h)
       for (std::size_t p = 0; p < seq; ++p) {
         const auto m = std::min(clusters - 1, static_cast<std::size_t>(gen.uniform() * clusters));
-        for (std::size_t c = 0; c < d; ++c) qk(h, p, c) = centres(m, c) + 0.25f * gen.normal();
+        for (std::size_t c = 0; c < d; ++c) qk(h, p, c) = centres(m, c) + 0.1f * gen.normal();
       }
   }
   v = random_normal<3>({heads, seq, d}, gen);
@@ -148,7 +149,7 @@ lsh_figures run_lsh(const lsh_config& config) {
   const std::size_t heads = require_positive(config.heads, "heads");
   const std::size_t seq = require_positive(config.seq, "seq");
   const std::size_t d = require_positive(config.head_dim, "head_dim");
-  const std::size_t clusters = require_positive(config.clusters, "clusters");
+  const std::size_t cluster_size = require_positive(config.cluster_size, "cluster_size");
   require_positive(config.repeats, "repeats");
   const attention::lsh_options options =
       lsh_options_of(config.n_buckets, config.n_rounds, config.chunk, config.causal, config.seed);
@@ -156,7 +157,7 @@ lsh_figures run_lsh(const lsh_config& config) {
           std::uint64_t{heads} * seq * d, "at most 2^26 values (256 MiB a tensor)");
 
   tensor<3> qk, v;
-  lsh_inputs(config.data, heads, seq, d, clusters, config.seed, qk, v);
+  lsh_inputs(config.data, heads, seq, d, cluster_size, config.seed, qk, v);
 
   lsh_figures figures;
   figures.config = config;
@@ -192,7 +193,7 @@ lsh_figures run_lsh(const lsh_config& config) {
 std::vector<lsh_error_row> run_lsh_errors(const lsh_errors_config& config) {
   const std::size_t seq = require_positive(config.seq, "seq");
   const std::size_t d = require_positive(config.head_dim, "head_dim");
-  const std::size_t clusters = require_positive(config.clusters, "clusters");
+  const std::size_t cluster_size = require_positive(config.cluster_size, "cluster_size");
   require(std::uint64_t{seq} * seq <= (std::uint64_t{1} << 26), "seq", seq,
           "at most 8192 (the exact attention keeps seq² scores)");
   require(!config.buckets.empty(), "buckets", "[]", "at least one bucket count");
@@ -201,7 +202,7 @@ std::vector<lsh_error_row> run_lsh_errors(const lsh_errors_config& config) {
   std::vector<lsh_error_row> rows;
   for (const char* data : {"random", "clustered"}) {
     tensor<3> qk, v;
-    lsh_inputs(data, 1, seq, d, clusters, config.seed, qk, v);
+    lsh_inputs(data, 1, seq, d, cluster_size, config.seed, qk, v);
     const tensor<3> exact = attention::shared_qk_naive(qk, v, config.causal);
     for (const int b : config.buckets)
       for (const int r : config.rounds) {

@@ -69,10 +69,12 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config);
 // data "random": qk ~ N(0, 1) — every logit about as large as the others, the
 //   attention spread over the whole sequence, so LSH, which sees 2·chunk keys
 //   per round, misses most of it.
-// data "clustered": `clusters` centres c ~ N(0, 1)^head_dim; each position
-//   takes a random centre plus N(0, 0.25²) noise. A query's large logits are its
-//   cluster's (about |c| ≈ sqrt(head_dim), against N(0, 1) for the rest), and
-//   those keys hash with it: LSH is nearly exact.
+// data "clustered": seq / cluster_size centres c ~ N(0, 1)^head_dim; each
+//   position takes a random centre plus N(0, 0.1²) noise. A query's large logits
+//   are its cluster's (about |c| ≈ sqrt(head_dim), against N(0, 1) for the
+//   rest), and those keys hash with it in most rounds: with enough rounds LSH is
+//   nearly exact. One round misses part of a cluster (a neighbour in another
+//   bucket, or across a chunk boundary): that is why Reformer hashes 4-8 times.
 struct lsh_config {
   int seq = 1024;
   int head_dim = 64;
@@ -82,7 +84,7 @@ struct lsh_config {
   int chunk = 64;
   bool causal = false;
   std::string data = "random";  // random | clustered
-  int clusters = 16;
+  int cluster_size = 16;        // mean positions per cluster of the clustered data
   int repeats = 3;
   std::uint32_t seed = 1;
   bool run_exact = true;  // the error needs shared_qk_naive's heads · seq² scores
@@ -110,8 +112,8 @@ struct lsh_errors_config {
   int head_dim = 64;
   int chunk = 64;
   bool causal = false;
-  int clusters = 16;
-  std::vector<int> buckets = {2, 4, 8, 16, 32};
+  int cluster_size = 16;
+  std::vector<int> buckets = {2, 4, 8, 16, 32, 64};
   std::vector<int> rounds = {1, 2, 4, 8};
   std::uint32_t seed = 1;
 };

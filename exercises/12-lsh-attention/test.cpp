@@ -234,7 +234,8 @@ TEST_CASE("lsh_attention: chunks of the sorted order see themselves and the chun
   for (const std::size_t half : {2, 4}) {  // 4 and 8 buckets
     const lab::matrix qk = lab::testing::random_matrix(gen, 23, 8), v = lab::testing::random_matrix(gen, 23, 8);
     const lab::matrix r = lab::testing::random_matrix(gen, 8, half);
-    INFO(2 * half << " buckets, chunks of 4 over 23 positions, not causal");
+    const std::size_t n_buckets = 2 * half;
+    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, not causal");
     lab::matrix out = nan_matrix(23, 8);
     lsh_attention(qk, v, r, 4, false, out);
     check_lsh(out, qk, v, r, 4, false);
@@ -246,7 +247,8 @@ TEST_CASE("lsh_attention: with a causal mask, by position") {
   for (const std::size_t half : {2, 4}) {
     const lab::matrix qk = lab::testing::random_matrix(gen, 23, 8), v = lab::testing::random_matrix(gen, 23, 8);
     const lab::matrix r = lab::testing::random_matrix(gen, 8, half);
-    INFO(2 * half << " buckets, chunks of 4 over 23 positions, causal");
+    const std::size_t n_buckets = 2 * half;
+    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, causal");
     lab::matrix out = nan_matrix(23, 8);
     lsh_attention(qk, v, r, 4, true, out);
     check_lsh(out, qk, v, r, 4, true);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/experiment.hpp"
 #include "base/error.hpp"
 #include "base/memory.hpp"
 #include "base/random.hpp"
@@ -190,7 +191,7 @@ TEST_CASE("the seeded buckets are the same on every platform (also checked in wa
   const auto qk = random_normal<3>({1, 16, 8}, gen);
   const auto buckets = attention::lsh_buckets(qk, {8, 1, 4, false, 1});
   const std::vector<std::uint32_t> got(buckets.begin(), buckets.end());
-  const std::vector<std::uint32_t> expected = {};
+  const std::vector<std::uint32_t> expected = {6, 6, 4, 6, 3, 1, 2, 6, 1, 2, 1, 5, 3, 5, 2, 5};
   CHECK(got == expected);
 }
 
@@ -295,4 +296,44 @@ TEST_CASE("LSH bad input names the argument") {
   const std::uint32_t buckets[] = {0, 5};
   CHECK_THROWS_WITH_AS(attention::lsh_sort(buckets, 2, 4),
                        "bucket = 5: expected below n_buckets = 4", memlab::invalid_argument);
+}
+
+TEST_CASE("run_lsh_errors: poor on random data, close on clustered keys once it hashes 8 times") {
+  experiments::lsh_errors_config c;
+  c.seq = 512;
+  c.head_dim = 32;
+  c.chunk = 32;
+  c.buckets = {32};
+  c.rounds = {1, 8};
+  const auto rows = experiments::run_lsh_errors(c);
+  REQUIRE(rows.size() == 4);
+  auto error = [&](const char* data, int rounds) {
+    for (const auto& r : rows)
+      if (r.data == data && r.n_rounds == rounds) return r.relative_error;
+    FAIL("no row for " << data << ", " << rounds << " rounds");
+    return 0.0;
+  };
+  CHECK(error("clustered", 8) < 0.2);
+  CHECK(error("random", 8) > 3 * error("clustered", 8));
+  CHECK(error("clustered", 8) < error("clustered", 1) / 4);  // rounds find the missed neighbours
+  CHECK(error("random", 1) > 1);  // 63 keys of 511: further from exact than zero is
+}
+
+TEST_CASE("run_lsh: peak is output + scratch exactly; naive grows as seq², LSH as seq") {
+  experiments::lsh_config c;
+  c.head_dim = 32;
+  c.repeats = 1;
+  c.run_exact = false;
+  c.run_flash = false;
+  c.seq = 512;
+  const auto small = experiments::run_lsh(c);
+  c.seq = 1024;
+  const auto large = experiments::run_lsh(c);
+  for (const auto* f : {&small, &large}) {
+    CAPTURE(f->config.seq);
+    CHECK(f->lsh.peak_bytes == f->config.seq * 32 * sizeof(float) + f->scratch_bytes);
+    CHECK(std::isnan(f->relative_error));  // no exact run, no error figure
+  }
+  CHECK(double(large.naive.peak_bytes) / small.naive.peak_bytes > 3.5);
+  CHECK(double(large.lsh.peak_bytes) / small.lsh.peak_bytes < 2.1);
 }

@@ -34,7 +34,7 @@ json to_json(const experiments::lsh_figures& f) {
             {"chunk", c.chunk},
             {"causal", c.causal},
             {"data", c.data},
-            {"clusters", c.clusters},
+            {"cluster_size", c.cluster_size},
             {"repeats", c.repeats},
             {"seed", c.seed}}},
           {"lsh", bench::to_json(f.lsh)},
@@ -123,7 +123,7 @@ void print_errors(const experiments::lsh_errors_config& c,
                         {"head_dim", c.head_dim},
                         {"chunk", c.chunk},
                         {"causal", c.causal},
-                        {"clusters", c.clusters},
+                        {"cluster_size", c.cluster_size},
                         {"seed", c.seed}}},
                       {"rows", out}}
                      .dump(2)
@@ -158,7 +158,7 @@ void add_lsh_command(CLI::App& app) {
     std::vector<int> sweep;
     int naive_max = 4096;
     bool no_naive = false, no_flash = false, no_exact = false, errors = false, json = false;
-    std::vector<int> grid_buckets = {2, 4, 8, 16, 32}, grid_rounds = {1, 2, 4, 8};
+    std::vector<int> grid_buckets = {2, 4, 8, 16, 32, 64}, grid_rounds = {1, 2, 4, 8};
   };
   auto o = std::make_shared<options>();
   auto* cmd = app.add_subcommand("lsh", "Reformer's LSH attention against naive and flash");
@@ -172,7 +172,7 @@ void add_lsh_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--causal", c.causal, "causal mask (by position)");
   cmd->add_option("--data", c.data, "random or clustered")->capture_default_str();
-  cmd->add_option("--clusters", c.clusters, "clusters of the clustered data")
+  cmd->add_option("--cluster-size", c.cluster_size, "mean positions per cluster (clustered data)")
       ->capture_default_str();
   cmd->add_option("--repeats", c.repeats, "timed runs per method (median)")->capture_default_str();
   cmd->add_option("--seed", c.seed, "seed of the inputs and rotations")->capture_default_str();
@@ -203,7 +203,7 @@ void add_lsh_command(CLI::App& app) {
       e.head_dim = config.head_dim;
       e.chunk = config.chunk;
       e.causal = config.causal;
-      e.clusters = config.clusters;
+      e.cluster_size = config.cluster_size;
       e.buckets = o->grid_buckets;
       e.rounds = o->grid_rounds;
       e.seed = config.seed;
