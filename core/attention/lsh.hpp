@@ -78,7 +78,7 @@ struct lsh_options {
   std::size_t n_rounds = 2;   // hashings; more rounds, fewer missed neighbours
   std::size_t chunk = 64;     // positions per chunk of the sorted order
   bool causal = false;        // j <= i by position
-  std::uint64_t seed = 1;     // of the random rotations
+  std::uint32_t seed = 1;     // of the random rotations
 };
 
 // Checks the options: n_buckets 1 or even in [2, 65536], n_rounds in [1, 64],

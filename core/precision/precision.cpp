@@ -82,6 +82,17 @@ float round(format f, float x) {
   }
 }
 
+std::uint32_t bits(format f, float x) {
+  switch (f) {
+    case format::fp16:
+      return fp16::from_float(x);
+    case format::bf16:
+      return bf16::from_float(x);
+    default:
+      return fp16::bits_of(x);
+  }
+}
+
 stored::stored(format f, std::size_t n) : format_(f), size_(n) {
   if (f == format::fp32)
     full_.resize(n);

@@ -68,6 +68,10 @@ double largest_finite(format f);        // 3.40e38, 65504, 3.39e38
 // The value a store in f keeps (round to nearest even; fp32: x itself).
 float round(format f, float x);
 
+// The bits of that stored value in f's encoding: 32 bits for fp32, 16 for
+// fp16 and bf16 (in the low half).
+std::uint32_t bits(format f, float x);
+
 // n values stored in a format, tracked: 2 bytes a value for fp16/bf16, 4 for fp32.
 class stored {
  public:

@@ -183,16 +183,24 @@ TEST_CASE("buckets are argmax([xR, -xR]) over the seeded rotations, first maximu
   CHECK(attention::lsh_bucket(x2, r, 2, 4) == 0);
 }
 
-TEST_CASE("the seeded buckets are the same on every platform (also checked in wasm)") {
+TEST_CASE(
+    "the seeded rotations and buckets are the same on every platform (also checked in wasm)") {
   // The rotations come from memlab::rng (splitmix64 + Box–Muller) and the
-  // projections are summed in double, so these buckets are what the wasm build
-  // computes too: wasm/test/lsh.test.mjs expects the same list.
-  rng gen(2024);
-  const auto qk = random_normal<3>({1, 16, 8}, gen);
-  const auto buckets = attention::lsh_buckets(qk, {8, 1, 4, false, 1});
-  const std::vector<std::uint32_t> got(buckets.begin(), buckets.end());
-  const std::vector<std::uint32_t> expected = {6, 6, 4, 6, 3, 1, 2, 6, 1, 2, 1, 5, 3, 5, 2, 5};
-  CHECK(got == expected);
+  // projections are summed in double, so these are what the wasm build computes
+  // too: wasm/test/lsh.test.mjs expects the same numbers for the same input,
+  // qk[p, c] = ((8p + c) · 37 mod 17 - 8) / 4 (exact in float).
+  auto qk = tensor<3>::from_shape({1, 16, 8});
+  for (std::size_t p = 0; p < 16; ++p)
+    for (std::size_t c = 0; c < 8; ++c)
+      qk(0, p, c) = static_cast<float>(static_cast<int>((8 * p + c) * 37 % 17) - 8) / 4;
+  const lsh_options o{8, 2, 4, false, 1};
+  const tensor<4> rotations = attention::lsh_rotations(1, 8, o);
+  const std::vector<float> first(rotations.begin(), rotations.begin() + 4);
+  CHECK(first == std::vector<float>{-0.034267623f, -1.29260838f, -2.50006652f, 0.911466897f});
+  const auto buckets = attention::lsh_buckets(qk, o);
+  CHECK(std::vector<std::uint32_t>(buckets.begin(), buckets.end()) ==
+        std::vector<std::uint32_t>{2, 6, 2, 2, 6, 2, 6, 2, 4, 6, 2, 6, 3, 4, 6, 2,
+                                   3, 5, 2, 5, 1, 3, 7, 2, 4, 1, 3, 7, 3, 5, 7, 5});
 }
 
 TEST_CASE("sort and unsort: a permutation, by (bucket, position), stable, inverted by unsort") {

@@ -369,3 +369,11 @@ TEST_CASE("precision bad input names the argument") {
                        "logit_scale = -1: expected a positive finite number",
                        memlab::invalid_argument);
 }
+
+TEST_CASE("bits: the stored value's encoding in each format") {
+  CHECK(precision::bits(format::fp32, 1.0f) == 0x3F800000u);
+  CHECK(precision::bits(format::fp16, 1.0f) == 0x3C00u);
+  CHECK(precision::bits(format::bf16, 1.0f) == 0x3F80u);
+  CHECK(precision::bits(format::fp16, 65520.0f) == 0x7C00u);     // inf
+  CHECK(precision::bits(format::bf16, 1.00390625f) == 0x3F80u);  // 1 + 2^-8: the tie to even
+}
