@@ -130,7 +130,8 @@ precision_figures run_precision(const precision_config& config) {
     const precision::attention_options options{
         {x.storage, x.accumulate}, x.scale_first, config.causal};
     tensor<3> out;
-    row.attention = measure(config.repeats, [&] { out = precision::attention(q, k, v, options); });
+    row.attention =
+        measure_batched(config.repeats, [&] { out = precision::attention(q, k, v, options); });
     const error attention_error = error_of(out, attention_exact);
     row.attention_max_abs = attention_error.max_abs;
     row.attention_relative = attention_error.relative;

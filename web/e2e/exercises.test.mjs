@@ -75,10 +75,10 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     await server?.close();
   });
 
-  it('lists the nine exercises, none started, and never ships a solution', async () => {
+  it('lists the exercises, none started, and never ships a solution', async () => {
     const slugs = await page.locator('#exercises [role=tab]').evaluateAll((t) => t.map((b) => b.dataset.slug));
     assert.deepEqual(slugs, ['01-online-softmax', '02-flash-attention', '03-causal-attention', '04-gqa', '05-kv-cache',
-      '06-paged-kv-cache', '07-q8-0', '08-nf4', '09-checkpointing']);
+      '06-paged-kv-cache', '07-q8-0', '08-nf4', '09-checkpointing', '11-bf16', '12-lsh-attention']);
     for (const slug of slugs) assert.equal(await statusOf(slug), 'not-started', `${slug} should start as not started`);
     assert.match(await page.locator('#exercises .exercise-readme h3').first().textContent(), /Online softmax/);
     assert.equal(await editorText(), skeleton('01-online-softmax'), 'the editor should hold the skeleton');
@@ -145,7 +145,8 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     await page.locator('#exercises').screenshot({ path: path.join(shots, 'exercises-passed.png') });
   });
 
-  for (const [slug, sizes, last] of [['05-kv-cache', 4, 'tokens 1024'], ['07-q8-0', 3, 'n 1048576']]) {
+  for (const [slug, sizes, last] of [['05-kv-cache', 4, 'tokens 1024'], ['07-q8-0', 3, 'n 1048576'],
+    ['12-lsh-attention', 3, 'seq 4096']]) {
     it(`a correct solution to ${slug} passes and is charted against the core's counterpart`, async () => {
       await open(slug);
       await type(solution(slug));
@@ -160,6 +161,26 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
       await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
     });
   }
+
+  it('exercise 11: the skeleton fails every case with a message, the solution passes and is charted alone', async () => {
+    await open('11-bf16');
+    assert.equal(await compileAndTest('11-bf16, skeleton'), 'failed');
+    const failing = await cases();
+    assert.equal(failing.length, 10, 'exercise 11 has 10 test cases');
+    for (const c of failing) {
+      assert.equal(c.state, 'failed', `“${c.name}” should fail on the skeleton`);
+      assert.match(c.messages, /expected/, `“${c.name}” should say what was expected`);
+    }
+    await type(solution('11-bf16'));
+    assert.equal(await compileAndTest('11-bf16, solution'), 'passed');
+    assert.ok((await cases()).every((c) => c.state === 'passed'));
+    const box = page.locator('#exercises [data-test=comparison]');
+    await page.waitForFunction(() => ['done', 'error', 'none'].includes(
+      document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
+    assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
+    assert.equal(await box.locator('h3').textContent(), 'Your implementation by size');
+    assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), '3');
+  });
 
   it('a compile error is shown at its line, in the list and on the editor', async () => {
     await open('03-causal-attention');

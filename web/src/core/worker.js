@@ -25,6 +25,8 @@ function warmUp(api) {
   // the counterparts of the exercises' benchmarks (exercises/compare.js)
   api.runCacheDecode({ tokens: 128, heads: 4, kvHeads: 1, headDim: 64, repeats: 2, seed: 1 });
   for (const format of ['q8_0', 'nf4']) api.quantRoundTrip(format, 4096, 2, 1);
+  api.runLsh({ seq: 512, headDim: 64, heads: 1, nBuckets: 8, nRounds: 1, chunk: 64, causal: false,
+    data: 'random', clusterSize: 16, repeats: 2, seed: 1, runExact: false, runNaive: false, runFlash: false });
   for (const format of api.quantFormats())
     api.runQuant({ rows: 256, cols: 1024, format, granularity: 'group', group: 128,
       distribution: 'gaussian', runMatvec: true, repeats: 3, seed: 1 });

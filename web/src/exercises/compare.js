@@ -38,6 +38,17 @@ const coreCacheDecode = async (core, n) => {
   return { ms: f.run.medianMs, peakBytes: Math.max(f.run.peakBytes - 2 * 4 * 64 * 4, 0) };
 };
 
+// One round of the core's LSH attention at sequence length n, d 64, 8 buckets,
+// chunks of 64, as the exercise's benchmark runs it; its output is taken out of
+// the peak (the learner's is allocated before the call).
+const coreLsh = async (core, n) => {
+  const f = await core.call('runLsh', {
+    seq: n, headDim: 64, heads: 1, nBuckets: 8, nRounds: 1, chunk: 64, causal: false, data: 'random',
+    clusterSize: 16, repeats: 3, seed: 1, runExact: false, runNaive: false, runFlash: false,
+  });
+  return { ms: f.lsh.medianMs, peakBytes: Math.max(f.lsh.peakBytes - n * 64 * 4, 0) };
+};
+
 /** The core's counterpart of each exercise's benchmark; add one where the core gains it. */
 export const coreCounterparts = {
   '02-flash-attention': { label: 'core (attention::flash)', run: coreAttention({}) },
@@ -46,6 +57,7 @@ export const coreCounterparts = {
   '05-kv-cache': { label: 'core (contiguous_kv_cache + attention::flash)', run: coreCacheDecode },
   '07-q8-0': { label: 'core (ggml Q8_0 quantize + dequantize)', run: coreRoundTrip('q8_0') },
   '08-nf4': { label: 'core (NF4 quantize + dequantize, blocks of 64)', run: coreRoundTrip('nf4') },
+  '12-lsh-attention': { label: 'core (attention::lsh, 1 round)', run: coreLsh },
 };
 
 const colors = { yours: '#2b8a3e', core: '#1c7ed6' };
