@@ -147,9 +147,10 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& o) {
   const std::size_t rotation_size = d * (o.n_buckets / 2);
 
   tensor<3> out = xt::zeros<float>({heads, seq, d});
-  // Per head: inverse key norms, the sort keys, each round's sorted order and
-  // chunk of every position, and per position the running max m and sum l of
-  // the online softmax over rounds.
+  // Per head: inverse key norms; one round's buckets, the counting sort's
+  // counters and one position's projections; each round's sorted order and the
+  // chunk of every position; per position the running max m and sum l of the
+  // online softmax over rounds.
   buffer<float> inv_norm(seq), m(seq), l(seq);
   buffer<std::uint32_t> buckets(seq), start(o.n_buckets + 1);
   buffer<double> projections(o.n_buckets / 2);
