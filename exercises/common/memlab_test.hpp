@@ -51,7 +51,8 @@ difference compare(const A& actual, const E& expected) {
     const double e = expected[i];
     if (!std::isfinite(a)) ++d.nonfinite;
     double diff = std::fabs(a - e);
-    if (!(diff <= std::numeric_limits<double>::max())) diff = std::numeric_limits<double>::infinity();
+    if (!(diff <= std::numeric_limits<double>::max()))
+      diff = std::numeric_limits<double>::infinity();
     if (a == e) diff = 0;  // equal infinities
     if (diff > d.max_abs || (i == 0 && diff == d.max_abs)) {
       d.max_abs = diff;
@@ -88,8 +89,9 @@ inline std::string hex(unsigned value, int digits = 2) {
 inline std::string element(const std::string& name, std::size_t index, std::size_t cols) {
   std::ostringstream s;
   const char last = name.empty() ? ' ' : name.back();
-  const bool identifier = name.find(' ') == std::string::npos &&
-                          (std::isalnum(static_cast<unsigned char>(last)) || last == '_' || last == ']');
+  const bool identifier =
+      name.find(' ') == std::string::npos &&
+      (std::isalnum(static_cast<unsigned char>(last)) || last == '_' || last == ']');
   s << name << (identifier ? "" : ", at ");
   if (cols > 0)
     s << "[" << index / cols << "][" << index % cols << "]";
@@ -124,15 +126,15 @@ std::string first_nonfinite(const std::string& name, const A& values, std::size_
   if (count == 0) return "";
   std::ostringstream s;
   s << element(name, first, cols) << " = " << number(values[first])
-    << " is the first non-finite value (" << count << " of " << values.size()
-    << " are NaN or inf)";
+    << " is the first non-finite value (" << count << " of " << values.size() << " are NaN or inf)";
   return s.str();
 }
 
 // A double-precision softmax(q kᵀ · scale) v, one query row at a time. q is
 // [seq_q, d], k and v [seq_kv, d]; with causal, query i sees keys j <= i.
 // Returns [seq_q, d] row-major.
-inline std::vector<double> reference_attention(matrix_view<const float> q, matrix_view<const float> k,
+inline std::vector<double> reference_attention(matrix_view<const float> q,
+                                               matrix_view<const float> k,
                                                matrix_view<const float> v, bool causal) {
   const std::size_t d = q.cols();
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
@@ -234,30 +236,32 @@ void report(std::size_t n, const point& p);
 
 // Registers the benchmark (used by MEMLAB_BENCHMARK; defined in main.cpp).
 struct registrar {
-  registrar(const char* name, const char* axis, std::vector<std::size_t> sizes, void (*run)(std::size_t));
+  registrar(const char* name, const char* axis, std::vector<std::size_t> sizes,
+            void (*run)(std::size_t));
 };
 
 }  // namespace lab::bench
 
-#define MEMLAB_BENCHMARK(name, axis, ...)                                                         \
-  static void memlab_benchmark(std::size_t n);                                                    \
-  static const ::lab::bench::registrar memlab_benchmark_registrar(name, axis, {__VA_ARGS__},      \
-                                                                  &memlab_benchmark);             \
+#define MEMLAB_BENCHMARK(name, axis, ...)                                                    \
+  static void memlab_benchmark(std::size_t n);                                               \
+  static const ::lab::bench::registrar memlab_benchmark_registrar(name, axis, {__VA_ARGS__}, \
+                                                                  &memlab_benchmark);        \
   static void memlab_benchmark(std::size_t n)
 
 // One assertion over whole arrays (anything with size() and operator[]): on
 // failure it names the worst element, its value, the expected one and by how
 // much. Like every assertion here (DOCTEST_CONFIG_ASSERTS_RETURN_VALUES) it is
 // true when it passed:  if (!CHECK_CLOSE(...)) return;
-#define CHECK_CLOSE(name, actual, expected, tolerance) CHECK_CLOSE_MATRIX(name, actual, expected, 0, tolerance)
+#define CHECK_CLOSE(name, actual, expected, tolerance) \
+  CHECK_CLOSE_MATRIX(name, actual, expected, 0, tolerance)
 
 // The same for a row-major matrix with `cols` columns: names [row][col].
-#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                             \
-  [&]() -> bool {                                                                               \
-    const ::lab::testing::difference worst = ::lab::testing::compare((actual), (expected));     \
-    const double max_abs_difference = worst.max_abs;                                            \
-    return CHECK_MESSAGE(max_abs_difference <= (tolerance),                                     \
-                         ::lab::testing::describe((name), worst, (tolerance), (cols)));         \
+#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                         \
+  [&]() -> bool {                                                                           \
+    const ::lab::testing::difference worst = ::lab::testing::compare((actual), (expected)); \
+    const double max_abs_difference = worst.max_abs;                                        \
+    return CHECK_MESSAGE(max_abs_difference <= (tolerance),                                 \
+                         ::lab::testing::describe((name), worst, (tolerance), (cols)));     \
   }()
 
 // Every value finite; on failure it names the first NaN or inf, where it sits
@@ -265,8 +269,9 @@ struct registrar {
 //   CHECK_FINITE("out", out, d, "exp overflowed: row max not subtracted?");
 //     -> out[0][0] = NaN is the first non-finite value (16 of 16 are NaN or inf);
 //        likely cause: exp overflowed: row max not subtracted?
-#define CHECK_FINITE(name, values, cols, cause)                                               \
-  [&]() -> bool {                                                                             \
-    const std::string nonfinite = ::lab::testing::first_nonfinite((name), (values), (cols));  \
-    return CHECK_MESSAGE(nonfinite.empty(), nonfinite << "; likely cause: " << (cause));      \
+#define CHECK_FINITE(name, values, cols, cause)                                              \
+  [&]() -> bool {                                                                            \
+    const std::string nonfinite = ::lab::testing::first_nonfinite((name), (values), (cols)); \
+    const std::string why = (cause);                                                         \
+    return CHECK_MESSAGE(nonfinite.empty(), nonfinite << "; likely cause: " << why);         \
   }()
