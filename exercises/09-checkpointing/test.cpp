@@ -1,12 +1,11 @@
 // Exercise 9 — activation checkpointing: the tests (the same natively and in the browser).
-#include "exercise.cpp"
-
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "exercise.cpp"
 #include "memlab_test.hpp"
 
 namespace {
@@ -58,9 +57,10 @@ void reference_gradients(const chain& c, const std::vector<float>& x, std::vecto
 bool full_matches_reference(const chain& c, const std::vector<float>& x, const gradients& full) {
   std::vector<double> dw, db;
   reference_gradients(c, x, dw, db);
-  INFO("backward_full against the double-precision reference, " << c.layers << " layers of width " << c.width
-       << " (dw[layer][i])");
-  return CHECK_CLOSE_MATRIX("dw", full.dw, dw, c.width, 1e-5) && CHECK_CLOSE_MATRIX("db", full.db, db, c.width, 1e-5);
+  INFO("backward_full against the double-precision reference, " << c.layers << " layers of width "
+                                                                << c.width << " (dw[layer][i])");
+  return CHECK_CLOSE_MATRIX("dw", full.dw, dw, c.width, 1e-5) &&
+         CHECK_CLOSE_MATRIX("db", full.db, db, c.width, 1e-5);
 }
 
 }  // namespace
@@ -70,8 +70,9 @@ TEST_CASE("sqrt_segment is the rounded-up square root") {
     std::size_t layers, expected;
   } cases[] = {{1, 1}, {2, 2}, {4, 2}, {10, 4}, {64, 8}, {65, 9}, {100, 10}};
   for (const auto& c : cases)
-    CHECK_MESSAGE(sqrt_segment(c.layers) == c.expected, "sqrt_segment(" << c.layers << ") = "
-                  << sqrt_segment(c.layers) << ", expected " << c.expected);
+    CHECK_MESSAGE(sqrt_segment(c.layers) == c.expected,
+                  "sqrt_segment(" << c.layers << ") = " << sqrt_segment(c.layers) << ", expected "
+                                  << c.expected);
 }
 
 TEST_CASE("backward_full matches an independent double-precision backward pass") {
@@ -122,12 +123,16 @@ TEST_CASE("√n checkpointing keeps activation memory within (⌈n/s⌉ + s + 6)
     backward_checkpointed(c, x, segment, ckpt);
     peak_ckpt = scope.peak_bytes();
   }
-  CHECK_MESSAGE(peak_full >= (layers + 1) * vector_bytes, "backward_full peaks at " << lab::testing::bytes(peak_full)
-                << ", expected at least the " << layers + 1 << " activations, " << lab::testing::bytes((layers + 1) * vector_bytes));
+  CHECK_MESSAGE(peak_full >= (layers + 1) * vector_bytes,
+                "backward_full peaks at "
+                    << lab::testing::bytes(peak_full) << ", expected at least the " << layers + 1
+                    << " activations, " << lab::testing::bytes((layers + 1) * vector_bytes));
   const std::size_t bound = ((layers + segment - 1) / segment + segment + 6) * vector_bytes;
-  CHECK_MESSAGE(peak_ckpt <= bound, "backward_checkpointed with segments of " << segment << " peaks at "
-                << lab::testing::bytes(peak_ckpt) << ", expected at most " << lab::testing::bytes(bound)
-                << " (backward_full: " << lab::testing::bytes(peak_full) << ")");
+  CHECK_MESSAGE(peak_ckpt <= bound, "backward_checkpointed with segments of "
+                                        << segment << " peaks at " << lab::testing::bytes(peak_ckpt)
+                                        << ", expected at most " << lab::testing::bytes(bound)
+                                        << " (backward_full: " << lab::testing::bytes(peak_full)
+                                        << ")");
   CHECK_CLOSE_MATRIX("dw (checkpointed against full)", ckpt.dw, full.dw, width, 0.0);
 }
 
@@ -141,10 +146,13 @@ TEST_CASE("recomputation costs at most one extra forward per layer") {
     forward_calls = 0;
     backward_checkpointed(c, x, segment, g);
     INFO(layers << " layers, segments of " << segment);
-    CHECK_MESSAGE(forward_calls > layers, "layer_forward ran " << forward_calls
-                  << " times: the forward pass alone takes " << layers << ", and backward recomputes");
-    CHECK_MESSAGE(forward_calls <= 2 * layers, "layer_forward ran " << forward_calls << " times, expected at most "
-                  << 2 * layers << " (the forward pass, then at most one recomputation per layer)");
+    CHECK_MESSAGE(forward_calls > layers,
+                  "layer_forward ran " << forward_calls << " times: the forward pass alone takes "
+                                       << layers << ", and backward recomputes");
+    CHECK_MESSAGE(forward_calls <= 2 * layers,
+                  "layer_forward ran "
+                      << forward_calls << " times, expected at most " << 2 * layers
+                      << " (the forward pass, then at most one recomputation per layer)");
   }
 }
 
@@ -154,5 +162,6 @@ MEMLAB_BENCHMARK("backward_checkpointed, segments of sqrt(layers)", "layers", 16
   const chain c = random_chain(n, 1024, 70);
   const std::vector<float> x = random_input(1024, 71);
   gradients g = nan_gradients(c);
-  lab::bench::report(n, lab::bench::measure([&] { backward_checkpointed(c, x, sqrt_segment(n), g); }));
+  lab::bench::report(n,
+                     lab::bench::measure([&] { backward_checkpointed(c, x, sqrt_segment(n), g); }));
 }
