@@ -29,17 +29,50 @@ std::string table(const std::vector<int>& t) {
   return s + "}";
 }
 
-// Checks that positions [0, n) of seq read back K and V of (tag, position);
-// stops at the first wrong one.
-bool reads_back(const paged_kv_cache& c, int seq, int tag, std::size_t n, const std::string& who) {
+// Checks that positions [0, tags.size()) of seq read back K and V of (tags[pos],
+// pos); stops at the first wrong one.
+bool reads_back(const paged_kv_cache& c, int seq, const std::vector<int>& tags,
+                const std::string& who) {
+  const std::size_t n = tags.size();
   if (!CHECK_MESSAGE(c.length(seq) == n, who << ": length " << c.length(seq) << ", expected " << n))
     return false;
   for (std::size_t pos = 0; pos < n; ++pos) {
     INFO(who << ", position " << pos << ", block table " << table(c.block_table(seq)));
-    if (!CHECK_CLOSE("key", c.key(seq, pos), row(tag, pos, false), 0.0)) return false;
-    if (!CHECK_CLOSE("value", c.value(seq, pos), row(tag, pos, true), 0.0)) return false;
+    if (!CHECK_CLOSE("key", c.key(seq, pos), row(tags[pos], pos, false), 0.0)) return false;
+    if (!CHECK_CLOSE("value", c.value(seq, pos), row(tags[pos], pos, true), 0.0)) return false;
   }
   return true;
+}
+
+// Positions [0, n) of seq all written with the same tag.
+bool reads_back(const paged_kv_cache& c, int seq, int tag, std::size_t n, const std::string& who) {
+  return reads_back(c, seq, std::vector<int>(n, tag), who);
+}
+
+// The whole pool against the block tables of the live sequences: every block's
+// reference count is the number of tables holding it, and the free list holds
+// exactly the blocks that no table holds.
+bool pool_consistent(const paged_kv_cache& c, int num_blocks, const std::vector<int>& live,
+                     const std::string& when) {
+  std::string tables;
+  for (int seq : live)
+    tables += (tables.empty() ? "" : ", ") + ("sequence " + std::to_string(seq) + " ") +
+              table(c.block_table(seq));
+  int held = 0;
+  for (int block = 0; block < num_blocks; ++block) {
+    int holders = 0;
+    for (int seq : live)
+      for (int b : c.block_table(seq)) holders += b == block;
+    if (!CHECK_MESSAGE(c.ref_count(block) == holders,
+                       when << ": block " << block << " has reference count " << c.ref_count(block)
+                            << ", but " << holders << " block tables hold it (" << tables << ")"))
+      return false;
+    held += holders > 0;
+  }
+  return CHECK_MESSAGE(c.free_blocks() == static_cast<std::size_t>(num_blocks - held),
+                       when << ": " << c.free_blocks() << " free blocks, expected "
+                            << num_blocks - held << " of " << num_blocks << " (held: " << tables
+                            << ")");
 }
 
 }  // namespace
@@ -136,6 +169,19 @@ TEST_CASE("fork shares every block by reference: nothing is copied") {
     CHECK_MESSAGE(c.ref_count(blk) == 2,
                   "block " << blk << " has reference count " << c.ref_count(blk) << ", expected 2");
   reads_back(c, child, 1, 6, "the fork");
+  pool_consistent(c, 8, {parent, child}, "after the fork");
+
+  // an empty sequence forks into an empty one: nothing shared, nothing taken
+  const int empty = c.add_sequence();
+  const int empty_fork = c.fork(empty);
+  CHECK_MESSAGE(c.block_table(empty_fork).empty(),
+                "the fork of an empty sequence holds blocks " << table(c.block_table(empty_fork)));
+  CHECK(put(c, empty, 3, 0));
+  CHECK(put(c, empty_fork, 4, 0));
+  pool_consistent(c, 8, {parent, child, empty, empty_fork},
+                  "after one append to an empty sequence and one to its fork");
+  reads_back(c, empty, 3, 1, "the empty sequence, after one append");
+  reads_back(c, empty_fork, 4, 1, "the empty sequence's fork, after one append");
 }
 
 TEST_CASE("copy on write: appending to a fork copies only the shared, partly filled last block") {
@@ -170,10 +216,11 @@ TEST_CASE("copy on write: appending to a fork copies only the shared, partly fil
                                                  << c.ref_count(shared[1]) << ", expected 1");
   CHECK_MESSAGE(c.ref_count(tc[1]) == 1,
                 "reference count of the fork's copy " << c.ref_count(tc[1]) << ", expected 1");
-  reads_back(c, parent, 1, 6, "the parent");  // untouched
-  CHECK_CLOSE("the fork's key 5 (copied)", c.key(child, 5), row(1, 5, false), 0.0);
-  CHECK_CLOSE("the fork's key 6 (its own)", c.key(child, 6), row(2, 6, false), 0.0);
-  CHECK_CLOSE("the fork's value 6 (its own)", c.value(child, 6), row(2, 6, true), 0.0);
+  pool_consistent(c, 8, {parent, child}, "after copy-on-write");
+  // the whole of both: the parent untouched, the fork's copy holds 0..5 and its own 6
+  const std::vector<int> fork_tags = {1, 1, 1, 1, 1, 1, 2};
+  reads_back(c, parent, 1, 6, "the parent, after the fork's append");
+  reads_back(c, child, fork_tags, "the fork, after its append");
 
   // the parent's last block is its own again: its append goes in place
   const std::size_t free_now = c.free_blocks();
@@ -182,7 +229,42 @@ TEST_CASE("copy on write: appending to a fork copies only the shared, partly fil
       c.block_table(parent) == shared,
       "the parent's append copied its unshared block: table " << table(c.block_table(parent)));
   CHECK_MESSAGE(c.free_blocks() == free_now, "the parent's append took a block");
-  reads_back(c, parent, 1, 7, "the parent");
+  reads_back(c, parent, 1, 7, "the parent, after its own append");
+  reads_back(c, child, fork_tags, "the fork, after the parent's append");
+  pool_consistent(c, 8, {parent, child}, "after the parent's append");
+  c.free_sequence(parent);
+  c.free_sequence(child);
+  pool_consistent(c, 8, {}, "after freeing both");
+}
+
+TEST_CASE("out of blocks during copy-on-write: the fork's append returns false, nothing changes") {
+  paged_kv_cache c(2, 4, width);  // 2 blocks of 4: the parent's 6 positions fill the pool
+  const int parent = c.add_sequence();
+  for (std::size_t pos = 0; pos < 6; ++pos) CHECK(put(c, parent, 1, pos));
+  const int child = c.fork(parent);
+  const std::vector<int> shared = c.block_table(parent);
+  // the fork's append needs a copy of the shared, half-full last block: none is free
+  CHECK_MESSAGE(!put(c, child, 2, 6),
+                "the fork's append returned true with no free block: "
+                "writing into the shared last block needs a copy first");
+  CHECK_MESSAGE(c.block_table(child) == shared, "the fork's block table changed to "
+                                                    << table(c.block_table(child)) << " from "
+                                                    << table(shared));
+  pool_consistent(c, 2, {parent, child}, "after the refused append");
+  reads_back(c, child, 1, 6, "the fork, after its refused append");
+  // the parent's append needs a copy just as much (its last block is shared): refused too
+  CHECK_MESSAGE(!put(c, parent, 1, 6),
+                "the parent's append returned true with no free block "
+                "and its last block shared");
+  reads_back(c, child, 1, 6, "the fork, after the parent's refused append");
+  reads_back(c, parent, 1, 6, "the parent, after its refused append");
+  // once the parent is gone, the fork owns the block again and appends in place
+  c.free_sequence(parent);
+  pool_consistent(c, 2, {child}, "after freeing the parent");
+  CHECK_MESSAGE(put(c, child, 2, 6),
+                "the fork's append returned false once it held its "
+                "blocks alone");
+  reads_back(c, child, {1, 1, 1, 1, 1, 1, 2}, "the fork, after its append");
 }
 
 TEST_CASE("a fork at a block boundary copies nothing: its next append takes a fresh block") {
@@ -204,7 +286,9 @@ TEST_CASE("a fork at a block boundary copies nothing: its next append takes a fr
                 "the append took " << free_before - c.free_blocks() << " blocks, expected 1");
   CHECK_MESSAGE(c.ref_count(tp[1]) == 2,
                 "reference count of shared block " << tp[1] << ": " << c.ref_count(tp[1]));
+  pool_consistent(c, 8, {parent, child}, "after the fork's append");
   reads_back(c, child, 1, 9, "the fork");
+  reads_back(c, parent, 1, 8, "the parent");
 }
 
 TEST_CASE("freeing the parent keeps the fork's data; freeing both empties the pool") {
@@ -219,8 +303,10 @@ TEST_CASE("freeing the parent keeps the fork's data; freeing both empties the po
   for (int blk : c.block_table(child))
     CHECK_MESSAGE(c.ref_count(blk) == 1,
                   "block " << blk << " has reference count " << c.ref_count(blk) << ", expected 1");
+  pool_consistent(c, 6, {child}, "after freeing the parent");
   reads_back(c, child, 1, 5, "the fork");
   c.free_sequence(child);
   CHECK_MESSAGE(c.free_blocks() == 6,
                 "after freeing both " << c.free_blocks() << " free blocks, expected 6");
+  pool_consistent(c, 6, {}, "after freeing both");
 }
