@@ -10,12 +10,16 @@
 
 namespace {
 
+using lab::testing::hex;
+using lab::testing::number;
+
 // The published code book, copied independently of the exercise's.
 // clang-format off
-const double code[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-                         -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-                         0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-                         0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
+const double code[16] = {
+    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
+    -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+    0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+    0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
 // clang-format on
 
 // quantize_nf4 into blocks first filled with garbage (absmax NaN, bytes 0xAB).
@@ -59,7 +63,8 @@ double rms(const std::vector<float>& a, const std::vector<float>& b) {
 TEST_CASE("nf4_index: code values map to themselves, values between to the nearest") {
   for (int i = 0; i < 16; ++i)
     CHECK_MESSAGE(nf4_index(static_cast<float>(code[i])) == i,
-                  "nf4_index(" << code[i] << ") = " << int{nf4_index(static_cast<float>(code[i]))}
+                  "nf4_index(" << number(static_cast<float>(code[i]))
+                               << ") = " << int{nf4_index(static_cast<float>(code[i]))}
                                << ", expected " << i);
   const struct {
     float v;
@@ -75,8 +80,25 @@ TEST_CASE("nf4_index: code values map to themselves, values between to the neare
   };
   for (const auto& c : cases)
     CHECK_MESSAGE(nf4_index(c.v) == c.expected,
-                  "nf4_index(" << c.v << ") = " << int{nf4_index(c.v)} << ", expected "
-                               << c.expected << " (code value " << code[c.expected] << ")");
+                  "nf4_index(" << number(c.v) << ") = " << int{nf4_index(c.v)} << ", expected "
+                               << c.expected << " (code value " << number(code[c.expected]) << ")");
+  // Exact ties: halfway between 0 and its neighbours (the halves are exact in float,
+  // and so are both distances). The first index whose midpoint is not below v wins:
+  // the lower one, as bitsandbytes decides (x > 0.03979015 picks 8, else 7).
+  const struct {
+    float v;
+    int expected;
+  } ties[] = {
+      {static_cast<float>(code[8]) / 2, 7},  // 0.03979015: 0 and 0.0796 are equally far
+      {static_cast<float>(code[6]) / 2, 6},  // -0.04552502: -0.0911 and 0 are equally far
+  };
+  for (const auto& t : ties)
+    CHECK_MESSAGE(
+        nf4_index(t.v) == t.expected,
+        "nf4_index(" << number(t.v) << ") = " << int{nf4_index(t.v)} << ", expected " << t.expected
+                     << ": v is exactly halfway between code[" << t.expected << "] and code["
+                     << t.expected + 1
+                     << "], and a tie goes to the lower index (v not above the midpoint)");
 }
 
 TEST_CASE("a hand-computed block: absmax scaling and nibble packing") {
@@ -87,14 +109,13 @@ TEST_CASE("a hand-computed block: absmax scaling and nibble packing") {
   x[0] = -2.0f, x[1] = 2.0f, x[2] = 0.0f, x[3] = 1.0f, x[4] = -0.5f, x[5] = 1.6f;
   const std::vector<block_nf4> b = quantize(x);
   if (!CHECK(b.size() == 1)) return;
-  CHECK_MESSAGE(b[0].absmax == 2.0f, "absmax = " << b[0].absmax << ", expected 2");
+  CHECK_MESSAGE(b[0].absmax == 2.0f, "absmax = " << number(b[0].absmax) << ", expected 2");
   for (std::size_t i = 0; i < nf4_block / 2; ++i) {
-    const int expected = i == 0 ? 0xF0 : i == 1 ? 0xC7 : i == 2 ? 0xE4 : 0x77;
+    const unsigned expected = i == 0 ? 0xF0 : i == 1 ? 0xC7 : i == 2 ? 0xE4 : 0x77;
     if (!CHECK_MESSAGE(b[0].packed[i] == expected,
-                       "packed[" << i << "] = 0x" << std::hex << int{b[0].packed[i]}
-                                 << ", expected 0x" << expected << std::dec
-                                 << " (low nibble: value " << 2 * i << ", high nibble: value "
-                                 << 2 * i + 1 << ")"))
+                       "packed[" << i << "] = " << hex(b[0].packed[i]) << ", expected "
+                                 << hex(expected) << " (low nibble: value " << 2 * i
+                                 << ", high nibble: value " << 2 * i + 1 << ")"))
       break;
   }
 }
@@ -130,7 +151,8 @@ TEST_CASE(
     const std::vector<float> xb(x.begin() + blk * nf4_block, x.begin() + (blk + 1) * nf4_block);
     const std::vector<float> yb(y.begin() + blk * nf4_block, y.begin() + (blk + 1) * nf4_block);
     INFO("block " << blk << ", absmax " << m);
-    if (!CHECK_MESSAGE(b[blk].absmax == m, "absmax = " << b[blk].absmax << ", expected " << m))
+    if (!CHECK_MESSAGE(b[blk].absmax == m,
+                       "absmax = " << number(b[blk].absmax) << ", expected " << number(m)))
       return;
     if (!CHECK_CLOSE("x", yb, xb, 0.152 * m)) return;
   }
@@ -146,7 +168,14 @@ TEST_CASE("an all-zero block has absmax 0 and dequantizes to zeros (no division 
   const std::vector<block_nf4> b = quantize(x);
   if (!CHECK(b.size() == 2)) return;
   CHECK_MESSAGE(b[0].absmax == 0.0f,
-                "absmax of the zero block = " << b[0].absmax << ", expected 0");
+                "absmax of the zero block = " << number(b[0].absmax) << ", expected 0");
+  // every index that of 0.0 (7), two per byte: 0x77, not what x / 0 = NaN maps to
+  for (std::size_t i = 0; i < nf4_block / 2; ++i)
+    if (!CHECK_MESSAGE(b[0].packed[i] == 0x77,
+                       "packed[" << i << "] of the zero block = " << hex(b[0].packed[i])
+                                 << ", expected 0x77 (index 7, code 0, "
+                                    "twice): was x / 0 = NaN quantized?"))
+      break;
   CHECK_CLOSE("dequantized", dequantize(b), x, 0.0);
 }
 
