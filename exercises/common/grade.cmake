@@ -16,21 +16,14 @@
 # end and fail every one of its test cases, which proves each case can fail.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SLUG TEST_DIR SUBMISSION_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
-  if(NOT DEFINED ${var})
-    message(FATAL_ERROR "grade.cmake: -D${var}=... missing")
-  endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/test_program.cmake")
+memlab_require(grade.cmake SLUG TEST_DIR SUBMISSION_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
 if(NOT DEFINED EXPECT)
   set(EXPECT pass)
 endif()
 if(NOT DEFINED RUN_TIMEOUT)
   set(RUN_TIMEOUT 10)
 endif()
-
-# FLAGS comes with "|" between flags (a ";" would split the ctest command line).
-string(REPLACE "|" ";" FLAGS "${FLAGS}")
-include("${CMAKE_CURRENT_LIST_DIR}/test_program.cmake")
 
 # The verdict line; a failed one ends the script with a non-zero status.
 function(verdict ok text)

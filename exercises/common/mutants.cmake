@@ -22,16 +22,11 @@
 # `ctest -L mutants -V` shows the line per mutant.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SLUG EXERCISE_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
-  if(NOT DEFINED ${var})
-    message(FATAL_ERROR "mutants.cmake: -D${var}=... missing")
-  endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/test_program.cmake")
+memlab_require(mutants.cmake SLUG EXERCISE_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
 if(NOT DEFINED RUN_TIMEOUT)
   set(RUN_TIMEOUT 10)
 endif()
-string(REPLACE "|" ";" FLAGS "${FLAGS}")
-include("${CMAKE_CURRENT_LIST_DIR}/test_program.cmake")
 
 file(GLOB mutants RELATIVE "${EXERCISE_DIR}/mutants" "${EXERCISE_DIR}/mutants/*.cpp")
 list(SORT mutants)

@@ -11,6 +11,18 @@
 # then skips parsing doctest and the standard headers; without it, or when the
 # flags differ, g++ reads prelude.hpp itself and the result is the same).
 
+# Stops the calling script, named `script`, when one of the variables after it
+# is not set; then turns FLAGS from its "|"-separated form (a ";" would split
+# the ctest command line) into a list.
+macro(memlab_require script)
+  foreach(var IN ITEMS ${ARGN})
+    if(NOT DEFINED ${var})
+      message(FATAL_ERROR "${script}: -D${var}=... missing")
+    endif()
+  endforeach()
+  string(REPLACE "|" ";" FLAGS "${FLAGS}")
+endmacro()
+
 # Compiles TEST_DIR/test.cpp with SUBMISSION_DIR/exercise.cpp into WORK_DIR/test.
 # Sets ${out_ok} (ON/OFF) and ${out_log} (the compiler's output).
 function(memlab_compile_test test_dir submission_dir work_dir out_ok out_log)
