@@ -8,7 +8,7 @@
 # `mutant:` states the bug in one line; `expect:` (one or more) is text that the
 # failure messages must hold, so that a test failing for another reason than the
 # bug (or with a message that does not point at it) is caught too. A "// " line
-# after either continues it (clang-format wraps long comments). Each mutant is
+# after either continues it (keep lines within 100 columns). Each mutant is
 # compiled with test.cpp exactly as a submission is graded (test_program.cmake,
 # the same flags) and must compile, run to the end, fail at least one test case,
 # and show every expected text in the messages of its failed test cases. One
@@ -53,7 +53,7 @@ function(read_header file out_bug out_expects)
     elseif(item MATCHES "^// expect: (.+)$")
       list(APPEND expects "${CMAKE_MATCH_1}")
       set(last expect)
-    elseif(item MATCHES "^// (.+)$" AND last STREQUAL "bug")  # a line clang-format wrapped
+    elseif(item MATCHES "^// (.+)$" AND last STREQUAL "bug")  # a line wrapped at 100 columns
       memlab_line("${CMAKE_MATCH_1}" more)
       string(APPEND bug " ${more}")
     elseif(item MATCHES "^// (.+)$" AND last STREQUAL "expect")

@@ -136,7 +136,8 @@ export function memlabExercises({ exercisesDir, outDir }) {
         if (out.type === 'asset' && !textAsset.test(name)) continue;
         const text = out.type === 'chunk' ? out.code
           : typeof out.source === 'string' ? out.source : Buffer.from(out.source).toString('utf8');
-        const found = secrets.find((s) => text.includes(s.line));
+        // as written, or escaped inside a JS string (how a ?raw import ships it)
+        const found = secrets.find((s) => text.includes(s.line) || text.includes(JSON.stringify(s.line).slice(1, -1)));
         if (found) this.error(`memlab: ${name} would ship ${path.relative(exercisesDir, found.file)}: the site must hold no solution or mutant`);
       }
     },
