@@ -341,6 +341,7 @@ export function mountExercises(parent, { core, compare } = {}) {
       return;
     }
     if (!shared) return;
+    notice.replaceChildren(); // (a message about an earlier link)
     saveNow();
     history.replaceState(null, '', location.pathname + location.search + '#exercises');
     section.scrollIntoView();
