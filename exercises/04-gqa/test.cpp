@@ -69,9 +69,8 @@ TEST_CASE("kv_head_for maps query heads to K/V heads: MHA, GQA, MQA") {
                              << ", expected " << c.expected[h]);
 }
 
-TEST_CASE(
-    "kv_cache_bytes of published models, hand-computed: 2 · layers · kv_heads · head_dim · seq · "
-    "batch · bytes") {
+TEST_CASE("kv_cache_bytes of published models, hand-computed, in 64 bits") {
+  // 2 · layers · kv_heads · head_dim · seq · batch · bytes_per_value
   const struct {
     std::string name;
     model_shape m;

@@ -30,8 +30,7 @@ std::vector<float> expected_row(std::size_t pos, std::size_t head, std::size_t d
 
 }  // namespace
 
-TEST_CASE(
-    "the constructor allocates the whole cache once: 2 · max_seq · kv_heads · head_dim floats") {
+TEST_CASE("the constructor allocates the whole cache once: 2 · max_seq · kv_heads · head_dim") {
   const struct {
     std::size_t max_seq, kv_heads, d;
   } cases[] = {{16, 2, 8}, {100, 1, 64}, {1, 4, 3}};

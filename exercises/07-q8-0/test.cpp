@@ -59,8 +59,7 @@ TEST_CASE("a hand-computed block: scale = absmax / 127, q = round(x / scale)") {
                                            << ") = " << int{b[0].q[e.i]} << ", expected " << e.q);
 }
 
-TEST_CASE(
-    "rounding ties go away from zero: x / scale = k + 1/2 rounds to k + 1, -k - 1/2 to -k - 1") {
+TEST_CASE("rounding ties go away from zero: k + 1/2 rounds to k + 1, -k - 1/2 to -k - 1") {
   // absmax 127: scale = 127 / 127 = 1 exactly, so x / scale = x, and the halves
   // below are exact ties. std::lround (GGML's roundf) rounds them away from
   // zero; round-half-to-even (std::nearbyint, rint) and floor(x + 0.5) do not.
