@@ -102,10 +102,6 @@ describe('grade-class on the fixture class of 3 students', { timeout: 280_000 },
     assert.match(log('carol', '02-flash-attention'), /no submission/);
   });
 
-  it('stops the infinite loop at the timeout: the class takes seconds, not the default 10 s per loop', () => {
-    assert.ok(run.seconds < 240, `grading took ${run.seconds} s`);
-  });
-
   it('names a bad argument', () => {
     const bad = spawnSync(gradeClass, [path.join(root, 'nowhere'), '--build', build], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
