@@ -23,7 +23,7 @@
 #include <string>
 #include <type_traits>
 
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 namespace memlab::wasm {
 

@@ -1,12 +1,13 @@
 // attention.cpp — attention for JS: the flash-vs-naive experiment, decoding over
 // a KV cache, and naive and flash attention on Float32Arrays. Translation only.
+#include "attention/attention.hpp"
+
 #include <string>
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/experiments.hpp"
+#include "attention/experiment.hpp"
+#include "base/error.hpp"
 
 using namespace emscripten;
 using namespace memlab;
@@ -29,8 +30,9 @@ attention::shape to_shape(const js_shape& s) {
 tensor<3> to_tensor(const val& array, const char* name, std::size_t heads, std::size_t seq,
                     std::size_t head_dim) {
   const std::vector<float> values = convertJSArrayToNumberVector<float>(array);
-  require(values.size() == heads * seq * head_dim, name, values.size(),
-          [&] { return "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats"; });
+  require(values.size() == heads * seq * head_dim, name, values.size(), [&] {
+    return "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats";
+  });
   tensor<3> t = tensor<3>::from_shape({heads, seq, head_dim});
   std::copy(values.begin(), values.end(), t.begin());
   return t;

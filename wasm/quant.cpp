@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "api.hpp"
-#include "memlab/error.hpp"
-#include "memlab/ggml_blocks.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "base/error.hpp"
+#include "quant/experiment.hpp"
+#include "quant/ggml_blocks.hpp"
+#include "quant/matrix.hpp"
 
 using namespace emscripten;
 using namespace memlab;
@@ -67,10 +67,14 @@ val quant_block_bytes(std::string format, val values) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(m.blocks.data());
     bytes.assign(p, p + m.bytes());
   };
-  if (f.kind == quant::scheme::q8_0) copy(ggml::quantize_q8_0(w));
-  else if (f.kind == quant::scheme::q4_0) copy(ggml::quantize_q4_0(w));
-  else if (f.kind == quant::scheme::q4_1) copy(ggml::quantize_q4_1(w));
-  else require(false, "format", format, "q8_0, q4_0 or q4_1 (a ggml block format)");
+  if (f.kind == quant::scheme::q8_0)
+    copy(ggml::quantize_q8_0(w));
+  else if (f.kind == quant::scheme::q4_0)
+    copy(ggml::quantize_q4_0(w));
+  else if (f.kind == quant::scheme::q4_1)
+    copy(ggml::quantize_q4_1(w));
+  else
+    require(false, "format", format, "q8_0, q4_0 or q4_1 (a ggml block format)");
   return to_array(bytes);
 }
 

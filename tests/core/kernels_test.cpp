@@ -1,6 +1,6 @@
 // The vectorizable approximations in core's internal kernels header, against
 // the standard library computed in double precision.
-#include "../../core/src/kernels.hpp"
+#include "base/kernels.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,13 +1,13 @@
-#include "memlab/paged_kv_cache.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 
 #include <doctest/doctest.h>
 
 #include <memory>
 
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/generate.hpp"
-#include "memlab/random.hpp"
+#include "attention/attention.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
+#include "model/generate.hpp"
 #include "reference.hpp"
 
 using namespace memlab;

@@ -3,13 +3,15 @@
 #include <cmath>
 #include <numeric>
 
-#include "memlab/error.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "base/error.hpp"
+#include "quant/experiment.hpp"
+#include "quant/matrix.hpp"
 
 using namespace memlab;
 
-TEST_CASE("the quantization experiment reports exact storage and small kernel differences, every format") {
+TEST_CASE(
+    "the quantization experiment reports exact storage and small kernel differences, every "
+    "format") {
   for (const auto& name : quant::format_names()) {
     CAPTURE(name);
     experiments::quant_config c;
@@ -71,14 +73,15 @@ TEST_CASE("the grid experiment: NF4 uses its 16 codes more evenly than int4 on G
   CHECK(g.nf4_entropy_bits <= 4.0);
   CHECK(g.nf4_rmse < g.int4_rmse);
   // Both grids span the row: the largest magnitude is a grid end.
-  const float amax = std::fabs(*std::max_element(g.row.begin(), g.row.end(), [](float a, float b) {
-    return std::fabs(a) < std::fabs(b);
-  }));
+  const float amax = std::fabs(*std::max_element(
+      g.row.begin(), g.row.end(), [](float a, float b) { return std::fabs(a) < std::fabs(b); }));
   CHECK(g.int4_grid.back() == doctest::Approx(amax));
   CHECK(g.nf4_grid.back() == doctest::Approx(amax));
 }
 
-TEST_CASE("the round trip the exercises benchmark: its peak is the storage and the output, counted by hand") {
+TEST_CASE(
+    "the round trip the exercises benchmark: its peak is the storage and the output, counted by "
+    "hand") {
   // Q8_0: 4096 / 32 blocks of an fp16 scale and 32 int8 codes. NF4 without double
   // quantization: 4096 / 64 blocks of an fp32 absmax, two codes per byte.
   const auto q8 = experiments::run_quant_round_trip("q8_0", 4096, 2, 1);
@@ -113,10 +116,11 @@ TEST_CASE("the quantization experiments name a bad parameter") {
   };
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.rows = -2; })),
                        "rows = -2: expected a positive integer", invalid_argument);
-  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.format = "int2"; })),
-                       "format = int2: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
-                       "q8_0, q4_0, q4_1, nf4, nf4_dq",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      experiments::run_quant(config([](auto& c) { c.format = "int2"; })),
+      "format = int2: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
+      "q8_0, q4_0, q4_1, nf4, nf4_dq",
+      invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) {
                          c.format = "int4_sym";
                          c.group = 48;
@@ -126,17 +130,20 @@ TEST_CASE("the quantization experiments name a bad parameter") {
                          c.format = "int4_sym";
                          c.granularity = "block";
                        })),
-                       "granularity = block: expected one of tensor, channel, group", invalid_argument);
+                       "granularity = block: expected one of tensor, channel, group",
+                       invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.cols = 48; })),
                        "cols = 48: expected a multiple of 32 (the Q4_0 block)", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.distribution = "uniform"; })),
                        "distribution = uniform: expected gaussian or heavy", invalid_argument);
   experiments::quant_grid_config g;
   g.cols = 0;
-  CHECK_THROWS_WITH_AS(experiments::run_quant_grid(g), "cols = 0: expected a positive integer", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant_grid(g), "cols = 0: expected a positive integer",
+                       invalid_argument);
 }
 
-TEST_CASE("the tiny GPT with Q8_0 weights: exact bytes, small logit changes, the same next tokens") {
+TEST_CASE(
+    "the tiny GPT with Q8_0 weights: exact bytes, small logit changes, the same next tokens") {
   experiments::quantized_gpt_config c;  // 4 layers, d_model 128, d_ff 512, max_seq 512, tied
   c.format = "q8_0";
   c.tokens = 8;

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "memlab/memory.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::testing {
 
@@ -40,7 +40,8 @@ inline std::vector<double> reference_attention(const tensor<3>& q, const tensor<
 
 inline double max_abs_diff(const tensor<3>& a, const std::vector<double>& b) {
   double diff = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(double(a.data()[i]) - b[i]));
+  for (std::size_t i = 0; i < b.size(); ++i)
+    diff = std::max(diff, std::abs(double(a.data()[i]) - b[i]));
   return diff;
 }
 

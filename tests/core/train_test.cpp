@@ -1,12 +1,12 @@
-#include "memlab/train.hpp"
+#include "train/train.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 
@@ -170,7 +170,8 @@ TEST_CASE("training: bad options are named") {
                        "steps = 0: expected a positive integer", invalid_argument);
 }
 
-TEST_CASE("training: checkpointing the GPT's layers gives bitwise the same gradients in less memory") {
+TEST_CASE(
+    "training: checkpointing the GPT's layers gives bitwise the same gradients in less memory") {
   auto c = tiny();
   c.layers = 9;
   const gpt::weights w = big_weights(c, 8);
@@ -179,7 +180,8 @@ TEST_CASE("training: checkpointing the GPT's layers gives bitwise the same gradi
     std::vector<float> all(g.token_embedding.begin(), g.token_embedding.end());
     all.insert(all.end(), g.position_embedding.begin(), g.position_embedding.end());
     for (const auto& l : g.layers)
-      for (const auto* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2}) all.insert(all.end(), t->begin(), t->end());
+      for (const auto* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2})
+        all.insert(all.end(), t->begin(), t->end());
     for (const auto& l : g.layers)
       for (const auto* t : {&l.norm1, &l.norm2}) all.insert(all.end(), t->begin(), t->end());
     all.insert(all.end(), g.norm_f.begin(), g.norm_f.end());
@@ -187,8 +189,8 @@ TEST_CASE("training: checkpointing the GPT's layers gives bitwise the same gradi
   };
   gpt::weights reference = train::zeros_like(w);
   train::checkpoint_figures none;
-  const double loss = train::loss_and_gradient(c, w, tokens, reference, 1.0f,
-                                               checkpoint::policy::none(), &none);
+  const double loss =
+      train::loss_and_gradient(c, w, tokens, reference, 1.0f, checkpoint::policy::none(), &none);
   CHECK(none.recomputed_layers == 0);
   struct expected_case {
     checkpoint::policy policy;

@@ -3,8 +3,8 @@
 #include <iostream>
 #include <memory>
 
+#include "attention/experiment.hpp"
 #include "commands.hpp"
-#include "memlab/experiments.hpp"
 
 namespace memlab::bench {
 namespace {

@@ -1,18 +1,19 @@
 // memlab-bench checkpoint — activation checkpointing on a stack of residual MLP
 // blocks: peak activation bytes (measured and by the formula in
-// memlab/checkpoint.hpp), recomputed blocks and step time per policy, against
+// train/checkpoint.hpp), recomputed blocks and step time per policy, against
 // storing everything.
 //
 //   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all
 //                           [--batch 32 --width 128 --hidden 512] [--repeats 5] [--json]
+#include "train/checkpoint.hpp"
+
 #include <cmath>
 #include <iostream>
 #include <memory>
 
+#include "base/error.hpp"
+#include "base/random.hpp"
 #include "commands.hpp"
-#include "memlab/checkpoint.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
 
 namespace memlab::bench {
 
@@ -23,14 +24,16 @@ void add_checkpoint_command(CLI::App& app) {
     bool json = false;
   };
   auto o = std::make_shared<options>();
-  auto* cmd = app.add_subcommand("checkpoint", "activation checkpointing: memory and time per policy");
+  auto* cmd =
+      app.add_subcommand("checkpoint", "activation checkpointing: memory and time per policy");
   cmd->add_option("--layers", o->layers, "blocks in the stack")->capture_default_str();
   cmd->add_option("--policy", o->policy, "none, sqrt, every:K, set:I,J,... or all")
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "rows per step")->capture_default_str();
   cmd->add_option("--width", o->width, "block width d")->capture_default_str();
   cmd->add_option("--hidden", o->hidden, "MLP hidden size f")->capture_default_str();
-  cmd->add_option("--repeats", o->repeats, "timed steps per policy (median)")->capture_default_str();
+  cmd->add_option("--repeats", o->repeats, "timed steps per policy (median)")
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "print JSON instead of a table");
   cmd->callback([o] {
     using namespace checkpoint;
@@ -61,8 +64,8 @@ void add_checkpoint_command(CLI::App& app) {
         g.zero();
         r = train_step(stack, x, target, p, g);
       });
-      const auto formula = peak_activation_bytes(r.checkpoints, o->layers, batch, stack.width(),
-                                                 stack.hidden());
+      const auto formula =
+          peak_activation_bytes(r.checkpoints, o->layers, batch, stack.width(), stack.hidden());
       if (p.what == policy::kind::none) none_peak = r.peak_bytes, none_ms = f.median_ms;
       const double ratio = double(r.peak_bytes) / double(none_peak);
       const double overhead = f.median_ms / none_ms - 1.0;

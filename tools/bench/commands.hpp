@@ -2,13 +2,12 @@
 // file of its own (attention.cpp, ...), registered in main.cpp.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
-#include "memlab/measure.hpp"
+#include "base/measure.hpp"
 
 namespace memlab::bench {
 

@@ -3,13 +3,13 @@
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--json]
 //   memlab-bench generate --table [--repeats 3]   tokens/s with and without cache for 10 ... 500
 //                                                 tokens, the fastest of 3 runs each
-#include "memlab/generate.hpp"
+#include "model/generate.hpp"
 
 #include <iostream>
 #include <memory>
 
+#include "base/error.hpp"
 #include "commands.hpp"
-#include "memlab/error.hpp"
 
 namespace memlab::bench {
 namespace {
@@ -71,8 +71,7 @@ void print_one(const experiments::generation_figures& f, bool as_json) {
 // The fastest of `repeats` runs: a run of a few milliseconds is easily slowed by
 // whatever else the machine does, never sped up.
 experiments::generation_figures fastest(const gpt::model& model,
-                                        const experiments::generation_config& config,
-                                        int repeats) {
+                                        const experiments::generation_config& config, int repeats) {
   auto best = experiments::run_generation(model, config);
   for (int r = 1; r < repeats; ++r) {
     auto f = experiments::run_generation(model, config);

@@ -1,17 +1,18 @@
 // memlab-bench lora — memory of LoRA and QLoRA fine-tuning of the tiny GPT against
-// full fine-tuning (memlab/lora.hpp), and a few adapter training steps.
+// full fine-tuning (train/lora.hpp), and a few adapter training steps.
 //
 //   memlab-bench lora [--rank 8] [--alpha 16] [--layers 4 --d-model 128 ...]
 //                     [--text data/corpus.txt --steps 0] [--json]
+#include "train/lora.hpp"
+
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
 
+#include "base/error.hpp"
+#include "base/random.hpp"
 #include "commands.hpp"
-#include "memlab/error.hpp"
-#include "memlab/lora.hpp"
-#include "memlab/random.hpp"
 
 namespace memlab::bench {
 

@@ -37,8 +37,8 @@ nlohmann::json to_json(const run_figures& f) {
   return {{"median_ms", f.median_ms},
           {"gflops", f.gflops},
           {"peak_bytes", f.peak_bytes},
-          {"peak_rss_bytes", f.peak_rss_bytes < 0 ? nlohmann::json(nullptr)
-                                                  : nlohmann::json(f.peak_rss_bytes)}};
+          {"peak_rss_bytes",
+           f.peak_rss_bytes < 0 ? nlohmann::json(nullptr) : nlohmann::json(f.peak_rss_bytes)}};
 }
 
 }  // namespace memlab::bench

@@ -1,19 +1,20 @@
 // memlab-bench train — next-token training of the tiny GPT on a text with AdamW
-// (memlab/train.hpp); prints the loss curve, a greedy sample, and saves the weights.
+// (train/train.hpp); prints the loss curve, a greedy sample, and saves the weights.
 //
 //   memlab-bench train [--text data/corpus.txt] [--steps 300] [--batch 8] [--seq 64]
 //                      [--layers 2 --d-model 64 --heads 4 --d-ff 256 --max-seq 128]
 //                      [--lr 3e-3] [--save tiny-gpt.bin] [--json]
+#include "train/train.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
 
+#include "base/error.hpp"
 #include "commands.hpp"
-#include "memlab/error.hpp"
-#include "memlab/generate.hpp"
-#include "memlab/train.hpp"
+#include "model/generate.hpp"
 
 namespace memlab::bench {
 
@@ -67,11 +68,13 @@ void add_train_command(CLI::App& app) {
       auto g = train::zeros_like(r.model.params());
       train::checkpoint_figures f;
       train::loss_and_gradient(r.model.cfg(), r.model.params(), window, g, 1.0f, p, &f);
-      checkpointing.push_back(
-          {{"policy", p.name()}, {"peak_bytes", f.peak_bytes}, {"recomputed_layers", f.recomputed_layers}});
+      checkpointing.push_back({{"policy", p.name()},
+                               {"peak_bytes", f.peak_bytes},
+                               {"recomputed_layers", f.recomputed_layers}});
       if (!o->json)
         std::printf("one sequence, checkpointing %-5s: peak %s, %d layers recomputed\n",
-                    p.name().c_str(), bytes_text(double(f.peak_bytes)).c_str(), f.recomputed_layers);
+                    p.name().c_str(), bytes_text(double(f.peak_bytes)).c_str(),
+                    f.recomputed_layers);
     }
     if (o->json) {
       std::cout << nlohmann::json{{"parameters", r.model.parameter_count()},

@@ -23,7 +23,7 @@ export default {
     the recomputation repeats the same arithmetic on the same inputs.</p>
     <p>The stack here is n residual MLP blocks, <code>x += gelu(x·W1)·W2</code>, with a
     hand-written backward. Peak bytes are the tracker's exact count and equal the
-    formula of <code>memlab/checkpoint.hpp</code>: with a = 4·batch·width and
+    formula of <code>train/checkpoint.hpp</code>: with a = 4·batch·width and
     h = 4·batch·hidden, none peaks at (n+1)(a+h), √n at 16 layers at 8a + 5h.
     Policies: <code>none</code>, <code>sqrt</code>, <code>every:K</code>,
     <code>set:I,J,…</code>. The timeline shows live bytes during one step: without

@@ -1,0 +1,98 @@
+// model/generate.hpp — text generation with the tiny GPT, with and without a KV cache.
+//
+// Without a cache, step t runs the model over all t tokens so far: every layer
+// recomputes K and V of the whole prefix, so n tokens cost O(n²) token-passes.
+// With a cache, the prompt runs once (prefill) and each step runs one token
+// (decode), appending its K and V: O(n). Both give the same tokens and logits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/random.hpp"
+#include "model/gpt.hpp"
+
+namespace memlab {
+
+struct sampling {
+  float temperature = 0.0f;  // 0: greedy (argmax); otherwise softmax(logits / temperature)
+  int top_k = 0;             // keep the k most likely tokens before sampling; 0: all
+  std::uint32_t seed = 1;    // of the sampler's generator
+};
+
+// Throws memlab::invalid_argument for a negative temperature or top_k.
+void check(const sampling& s);
+
+// The next token from logits [vocab]. Greedy ties go to the lowest token id.
+int sample(const tensor<1>& logits, const sampling& s, rng& gen);
+
+struct generation {
+  std::vector<int> tokens;        // the new tokens (prompt excluded)
+  std::vector<tensor<1>> logits;  // the logits each new token was drawn from, if kept
+  double ms = 0;                  // wall time, prefill included
+  std::size_t cache_bytes = 0;    // allocated for the KV cache (0 without one)
+};
+
+// Called after each new token with the number generated so far.
+using progress_callback = std::function<void(int done)>;
+
+// Generates max_new_tokens after prompt. The prompt and the new tokens must fit
+// in max_seq positions. Throws memlab::invalid_argument on a bad prompt or length.
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    bool use_cache, const sampling& s = {}, bool keep_logits = false,
+                    const progress_callback& on_token = {});
+
+// The same with a cache of the caller's (e.g. a paged one), which must be empty.
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    kv_cache& cache, const sampling& s = {}, bool keep_logits = false,
+                    const progress_callback& on_token = {});
+
+namespace experiments {
+
+struct generation_config {
+  gpt::config model;
+  std::uint32_t model_seed = 1;
+  std::string prompt = "The cache ";
+  int tokens = 100;  // new tokens
+  bool use_cache = true;
+  sampling sampler;
+};
+
+struct generation_figures {
+  generation_config config;
+  std::string text;  // the new tokens as bytes
+  double ms = 0;
+  double tokens_per_second = 0;
+  std::size_t cache_bytes = 0;  // allocated: 2 · layers · kv_heads · max_seq · head_dim · 4
+  std::size_t kv_bytes_per_token = 0;  // 2 · layers · kv_heads · head_dim · 4
+  std::size_t weight_bytes = 0;
+  std::size_t peak_bytes = 0;  // tracked heap peak during generation (weights excluded)
+};
+
+generation_figures run_generation(const generation_config& config,
+                                  const progress_callback& on_token = {});
+
+// The same with a given model (e.g. trained weights loaded from a file); the
+// config's model and model_seed are not used, the figures report m's config.
+generation_figures run_generation(const gpt::model& m, const generation_config& config,
+                                  const progress_callback& on_token = {});
+
+// What a decoding step cannot do without: read every weight it multiplies once
+// (each layer's matrices and norms, and the output head). Plain passes summing
+// them in the model's order, timed in batches of at least 2 ms, the fastest of
+// `repeats` batches: the time reading alone takes on this machine, a floor under
+// every cached step whatever its kernels, and so a ceiling over the speedup of n
+// cached tokens,
+//   speedup <= (ms without cache) / (n · read time).
+struct weight_read {
+  std::size_t bytes = 0;  // read by one pass
+  double us = 0;          // one pass, from the fastest batch
+};
+
+weight_read time_weight_read(const gpt::model& m, int repeats = 20);
+
+}  // namespace experiments
+}  // namespace memlab
