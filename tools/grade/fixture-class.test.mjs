@@ -41,7 +41,7 @@ function parseCsv(text) {
   });
 }
 
-describe('grade-class on the fixture class of 3 students', { timeout: 280_000 }, () => {
+describe('grade-class on the fixture class of 3 students', { timeout: 600_000 }, () => {
   let root, classDir, run;
 
   before(() => {
