@@ -438,6 +438,14 @@ serving_figures run_serving(const serving_config& config) {
   return out;
 }
 
+serving_figures run_serving(const serving_config& config, int points) {
+  require_positive(points, "points");
+  serving_figures r = run_serving(config);
+  for (auto* f : {&r.static_batching, &r.continuous_contiguous, &r.paged})
+    f->chart = downsample(f->timeline, points);
+  return r;
+}
+
 std::vector<timeline_point> downsample(const std::vector<step_record>& timeline, int points) {
   const std::size_t n = require_positive(points, "points");
   const std::size_t window = std::max<std::size_t>(1, (timeline.size() + n - 1) / n);

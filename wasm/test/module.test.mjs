@@ -143,3 +143,55 @@ test('timeWeightRead: the bytes a decoding step reads, counted by hand; bad inpu
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });
   assert.equal(memlab.timeWeightRead(model, 1, 1).bytes, 4 * floats, 'still working after errors');
 });
+
+test('kvCacheSizes: the whole MHA/GQA/MQA table in one call, bytes counted by hand', () => {
+  const model = { layers: 2, dModel: 32, heads: 4, kvHeads: 4, dFf: 64, maxSeq: 64, tied: true };
+  const rows = memlab.kvCacheSizes(model, [4, 2, 1], [8, 512]);
+  // K and V · 2 layers · kv_heads · tokens · head_dim 8 · 4 bytes, kv_heads outer
+  assert.deepEqual(rows, [4, 2, 1].flatMap((kvHeads) => [8, 512].map((tokens) =>
+    ({ kvHeads, tokens, bytes: 2 * 2 * kvHeads * tokens * 8 * 4 }))));
+  assert.equal(rows[0].bytes, memlab.kvCacheBytes(model, 8));
+  assert.throws(() => memlab.kvCacheSizes(model, [3], [8]), { message: 'kv_heads = 3: expected a divisor of heads = 4' });
+  assert.throws(() => memlab.kvCacheSizes(model, [4], [8, 1.5]), { message: 'tokens[1] = 1.5: expected an integer' });
+  assert.throws(() => memlab.kvCacheSizes(model, 4, [8]), { message: 'kv_heads = 4: expected an array of integers' });
+  assert.throws(() => memlab.kvCacheSizes(model, [1], [0, 8]), { message: 'tokens = 0: expected a positive integer' });
+});
+
+test('runCheckpoint, runLora, runTraining: the core experiments\' exact figures in wasm', () => {
+  const a = 4 * 4 * 8, h = 4 * 4 * 24; // batch 4, width 8, hidden 24
+  const base = { layers: 16, batch: 4, width: 8, hidden: 24, repeats: 1, timeline: false };
+  const none = memlab.runCheckpoint({ ...base, policy: 'none' });
+  assert.equal(none.peakBytes, 17 * (a + h));
+  const sqrt = memlab.runCheckpoint({ ...base, policy: 'sqrt', timeline: true });
+  assert.equal(sqrt.peakBytes, 8 * a + 5 * h);
+  assert.equal(sqrt.formulaBytes, sqrt.peakBytes);
+  assert.deepEqual(sqrt.checkpoints, [0, 4, 8, 12]);
+  assert.equal(sqrt.recomputedBlocks, 12);
+  assert.equal(sqrt.loss, none.loss);
+  assert.equal(Math.max(...sqrt.timeline.map(([, bytes]) => bytes)), sqrt.peakBytes);
+  assert.throws(() => memlab.runCheckpoint({ ...base, policy: 'every:0' }),
+    { message: 'k = 0: expected a positive number of blocks per segment' });
+
+  const model = { layers: 2, dModel: 16, heads: 4, kvHeads: 2, dFf: 32, maxSeq: 24, tied: true };
+  const [lora, qlora] = memlab.runLora({ model, rank: 4, alpha: 8, steps: 0, batch: 4, seq: 32, text: '' });
+  assert.equal(lora.method, 'LoRA');
+  assert.equal(qlora.method, 'QLoRA');
+  assert.equal(lora.adapterParameters, 2 * (2 * 4 * 32 + 2 * 4 * 24)); // as in train_experiment_test.cpp
+  assert.equal(lora.fullFinetuneBytes, 16 * lora.parameters);
+  assert.equal(lora.baseBytes, 4 * lora.parameters);
+  assert.ok(qlora.totalBytes < lora.totalBytes);
+  assert.throws(() => memlab.runLora({ model, rank: 0, alpha: 8, steps: 0, batch: 4, seq: 32, text: '' }),
+    { message: 'rank = 0: expected in [1, 8] (the smallest dimension of wq wk wv wo)' });
+
+  const text = 'the cat sat on the mat. the dog sat on the log. '.repeat(3);
+  const steps = [];
+  const t = memlab.runTraining({ model: { ...model, maxSeq: 16 }, steps: 3, batch: 2, seq: 8, lr: 0.01, seed: 1, text,
+    prompt: 'the ', sampleTokens: 100, sampler: { temperature: 0, topK: 0, seed: 1 } }, (p) => steps.push(p.step));
+  assert.deepEqual(steps, [1, 2, 3]);
+  assert.equal(t.losses.length, 3);
+  assert.equal(t.sample.length, 16, 'the prompt, then the 12 positions max_seq leaves');
+  assert.deepEqual(t.sample.slice(0, 4), [...'the '].map((c) => c.charCodeAt(0)));
+  assert.throws(() => memlab.runTraining({ model, steps: 1, batch: 2, seq: 8, lr: 0.01, seed: 1, text: 'short',
+    prompt: 'the ', sampleTokens: 10, sampler: { temperature: 0, topK: 0, seed: 1 } }, undefined),
+  { message: 'text = 5: expected more than seq + 1 = 9 bytes' });
+});
