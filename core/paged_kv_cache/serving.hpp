@@ -46,9 +46,12 @@
 //       finished request frees its row at the end of its step and a waiting
 //       one takes it at the next. It isolates what paging adds to continuous
 //       batching.
-//   continuous paged     a pool of budget / block_size blocks. Each step:
+//   continuous paged     a pool of budget / block_size blocks. Each step
+//       (run_paged reads as these steps: grow_running, admit_waiting,
+//       produce_tokens, then the finished free their blocks):
 //       1. running sequences grow by the K/V they need, in admission order;
-//          when the pool has no block for one, the latest-admitted running
+//          when the pool has no block for one (the scheduler asks
+//          paged_kv_cache::can_append first), the latest-admitted running
 //          sequence is preempted (blocks freed, put back at the front of the
 //          queue) until it fits — possibly itself;
 //       2. unless someone was preempted, waiting requests are admitted in
