@@ -14,17 +14,8 @@ using memlab::invalid_argument;
 
 namespace {
 
-gpt::config small(int kv_heads, bool tied = true) {
-  gpt::config c;
-  c.layers = 2;
-  c.d_model = 32;
-  c.heads = 4;
-  c.kv_heads = kv_heads;
-  c.d_ff = 48;
-  c.max_seq = 64;
-  c.tied = tied;
-  return c;
-}
+// 2 layers, d_model 32, 4 heads (head_dim 8), d_ff 48, max_seq 64.
+gpt::config small(int kv_heads, bool tied = true) { return {2, 32, 4, kv_heads, 48, 64, tied}; }
 
 }  // namespace
 

@@ -25,7 +25,7 @@ test('runAttention reports the same exact figures as native core', () => {
   assert.equal(f.kvBytes, 2 * 2 * 200 * 32 * 4);
   assert.equal(f.flops, 4 * 4 * 200 * 200 * 32);
   // The tracker's figures are platform-independent: the same formulas as
-  // tests/core/experiments_test.cpp.
+  // tests/core/attention_experiment_test.cpp.
   assert.equal(f.naive.peakBytes, (2 * 4 * 200 * 200 + 2 * 4 * 200 + 4 * 200 * 32) * 4);
   assert.equal(f.flash.peakBytes, (4 * 200 * 32 + 32 * 64 + 64 * 64 + 2 * 64) * 4);
   assert.ok(f.flash.medianMs > 0 && f.flash.gflops > 0);
@@ -75,7 +75,7 @@ test('flashAttention and naiveAttention take and return Float32Arrays', () => {
 test('runCacheDecode: the exercise\'s decoding loop in the core, exact bytes as native', () => {
   const f = memlab.runCacheDecode({ tokens: 100, heads: 4, kvHeads: 2, headDim: 16, repeats: 2, seed: 1 });
   assert.equal(f.cacheBytes, 2 * 2 * 100 * 16 * 4);
-  assert.equal(f.run.peakBytes, f.cacheBytes + (2 * 4 * 16 + 64 + 2) * 4); // as in experiments_test.cpp
+  assert.equal(f.run.peakBytes, f.cacheBytes + (2 * 4 * 16 + 64 + 2) * 4); // as in kv_cache_experiment_test.cpp
   assert.ok(f.maxAbsDiff <= 1e-5, `maxAbsDiff = ${f.maxAbsDiff}`);
   assert.throws(() => memlab.runCacheDecode({ ...f.config, kvHeads: 3 }),
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });
@@ -194,4 +194,19 @@ test('runCheckpoint, runLora, runTraining: the core experiments\' exact figures 
   assert.throws(() => memlab.runTraining({ model, steps: 1, batch: 2, seq: 8, lr: 0.01, seed: 1, text: 'short',
     prompt: 'the ', sampleTokens: 10, sampler: { temperature: 0, topK: 0, seed: 1 } }, undefined),
   { message: 'text = 5: expected more than seq + 1 = 9 bytes' });
+});
+
+test('the page\'s shell names no core function: only experiment files (and their shared lib) do', () => {
+  // Adding an experiment is one file in web/src/experiments (plus its binding):
+  // the worker, the client, the section shell and the registry know none by name.
+  const web = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'web', 'src');
+  const shell = ['core/worker.js', 'core/client.js', 'main.js', 'registry.js', 'ui/section.js',
+    'lib/sweep.js', 'lib/warm-up.js'];
+  const names = memlab.core.apiFunctions();
+  assert.ok(names.includes('runAttention') && names.includes('kvCacheSizes'));
+  for (const file of shell) {
+    const code = readFileSync(join(web, file), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+    const named = names.filter((name) => new RegExp(`\\b${name}\\b`).test(code));
+    assert.deepEqual(named, [], `web/src/${file} names ${named.join(', ')}`);
+  }
 });
