@@ -2,14 +2,12 @@
 
 #include <cmath>
 #include <limits>
-#include <vector>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
 #include "base/random.hpp"
-#include "kv_cache/kv_cache.hpp"
 
 namespace memlab::experiments {
 attention_figures run_attention(const attention_config& config) {
@@ -46,51 +44,6 @@ attention_figures run_attention(const attention_config& config) {
         figures.flops);
     figures.max_abs_diff = xt::amax(xt::abs(flash_out - naive_out))();
   }
-  return figures;
-}
-
-cache_decode_figures run_cache_decode(const cache_decode_config& config) {
-  const attention::shape s{
-      require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"), 1,
-      require_positive(config.tokens, "tokens"), require_positive(config.head_dim, "head_dim")};
-  require_positive(config.repeats, "repeats");
-  const attention::flash_options causal{true, 64, 64};
-  attention::check_shape(s, causal.causal);
-
-  // Every step's q, k and v made before the timed runs.
-  rng gen(config.seed);
-  std::vector<tensor<3>> q, k, v;
-  for (std::size_t t = 0; t < s.seq_kv; ++t) {
-    q.push_back(random_normal<3>({s.heads, 1, s.head_dim}, gen));
-    k.push_back(random_normal<3>({s.kv_heads, 1, s.head_dim}, gen));
-    v.push_back(random_normal<3>({s.kv_heads, 1, s.head_dim}, gen));
-  }
-
-  cache_decode_figures figures;
-  figures.config = config;
-  figures.cache_bytes = contiguous_kv_cache::bytes_for(1, s.kv_heads, s.seq_kv, s.head_dim);
-  // A run's peak: the cache, the step's scratch, and two outputs (the previous
-  // step's is freed when the new one replaces it).
-  tensor<3> last;
-  figures.run = measure(config.repeats, [&] {
-    contiguous_kv_cache cache(1, s.kv_heads, s.seq_kv, s.head_dim);
-    tensor<3> out;
-    for (std::size_t t = 0; t < s.seq_kv; ++t) {
-      cache.append(0, k[t], v[t]);
-      out = attention::flash(q[t], cache.layer(0), causal);
-    }
-    last = std::move(out);
-  });
-
-  // The last query attends to every token: naive attention over all of K and V.
-  auto all_k = tensor<3>::from_shape({s.kv_heads, s.seq_kv, s.head_dim});
-  auto all_v = tensor<3>::from_shape({s.kv_heads, s.seq_kv, s.head_dim});
-  for (std::size_t t = 0; t < s.seq_kv; ++t) {
-    xt::view(all_k, xt::all(), xt::range(t, t + 1), xt::all()) = k[t];
-    xt::view(all_v, xt::all(), xt::range(t, t + 1), xt::all()) = v[t];
-  }
-  const tensor<3> expected = attention::naive(q.back(), all_k, all_v, false);
-  figures.max_abs_diff = xt::amax(xt::abs(last - expected))();
   return figures;
 }
 

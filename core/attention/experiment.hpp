@@ -1,4 +1,4 @@
-// attention/experiment.hpp — each experiment is one function returning its figures.
+// attention/experiment.hpp — the attention experiment, one function returning its figures.
 //
 // The native CLI prints them, the page graphs them (through the wasm module), the
 // tests assert on the deterministic ones (tracked bytes, differences).
@@ -37,27 +37,5 @@ struct attention_figures {
 };
 
 attention_figures run_attention(const attention_config& config);
-
-// One attention layer decoding over a contiguous KV cache: each of `tokens`
-// steps appends the new token's K and V ([kv_heads, 1, head_dim]) and attends
-// its query ([heads, 1, head_dim]) over every position so far, the loop the
-// lab's KV-cache exercise benchmarks. Inputs are seeded normal values.
-struct cache_decode_config {
-  int tokens = 512;
-  int heads = 4;
-  int kv_heads = 1;
-  int head_dim = 64;
-  int repeats = 3;
-  std::uint32_t seed = 1;
-};
-
-struct cache_decode_figures {
-  cache_decode_config config;
-  run_figures run;              // all `tokens` steps, the cache's allocation included
-  std::size_t cache_bytes = 0;  // 2 · kv_heads · tokens · head_dim · 4, in run.peak_bytes
-  double max_abs_diff = 0;      // the last step's output against naive attention over all tokens
-};
-
-cache_decode_figures run_cache_decode(const cache_decode_config& config);
 
 }  // namespace memlab::experiments
