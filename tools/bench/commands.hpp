@@ -13,6 +13,8 @@ namespace memlab::bench {
 
 // Adds the subcommand to app; its callback runs the experiment and prints.
 void add_attention_command(CLI::App& app);
+void add_flash_backward_command(CLI::App& app);
+void add_io_bytes_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_quant_command(CLI::App& app);
 void add_quant_gpt_command(CLI::App& app);
