@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <utility>
 
 #include "base/error.hpp"
 #include "commands.hpp"
@@ -61,20 +62,28 @@ void add_train_command(CLI::App& app) {
     const auto sample = generate(r.model, prompt, std::min(200, room), true, greedy);
     const std::string sample_text = o->prompt + gpt::decode(sample.tokens);
     if (!o->save.empty()) r.model.save(o->save);
-    // One sequence's forward + backward with and without checkpointing the layers.
+    // One sequence's forward + backward with and without checkpointing the layers,
+    // and with naive attention (its probabilities kept) instead of flash.
     const auto window = gpt::encode(text.substr(0, std::size_t(o->train.seq) + 1));
     nlohmann::json checkpointing = nlohmann::json::array();
-    for (const auto& p : {checkpoint::policy::none(), checkpoint::policy::sqrt_n()}) {
+    using kernel = train::attention_kernel;
+    const std::pair<kernel, checkpoint::policy> runs[] = {
+        {kernel::flash, checkpoint::policy::none()},
+        {kernel::flash, checkpoint::policy::sqrt_n()},
+        {kernel::naive, checkpoint::policy::none()}};
+    for (const auto& [attention, p] : runs) {
       auto g = train::zeros_like(r.model.params());
       train::checkpoint_figures f;
-      train::loss_and_gradient(r.model.cfg(), r.model.params(), window, g, 1.0f, p, &f);
-      checkpointing.push_back({{"policy", p.name()},
+      train::loss_and_gradient(r.model.cfg(), r.model.params(), window, g, 1.0f, p, &f, attention);
+      const char* name = attention == kernel::flash ? "flash" : "naive";
+      checkpointing.push_back({{"attention", name},
+                               {"policy", p.name()},
                                {"peak_bytes", f.peak_bytes},
                                {"recomputed_layers", f.recomputed_layers}});
       if (!o->json)
-        std::printf("one sequence, checkpointing %-5s: peak %s, %d layers recomputed\n",
-                    p.name().c_str(), bytes_text(double(f.peak_bytes)).c_str(),
-                    f.recomputed_layers);
+        std::printf(
+            "one sequence, %s attention, checkpointing %-5s: peak %s, %d layers recomputed\n", name,
+            p.name().c_str(), bytes_text(double(f.peak_bytes)).c_str(), f.recomputed_layers);
     }
     if (o->json) {
       std::cout << nlohmann::json{{"parameters", r.model.parameter_count()},
