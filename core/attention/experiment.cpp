@@ -140,7 +140,7 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config) {
   return figures;
 }
 
-flash_backward_figures run_flash_backward(const flash_backward_config& config) {
+flash_backward_figures run_flash_backward(const attention_config& config) {
   const attention::shape s = step_shape(config.heads, config.kv_heads, config.seq, config.head_dim,
                                         config.causal, config.run_naive);
   const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),

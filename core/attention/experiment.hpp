@@ -65,22 +65,10 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config);
 // kept, P recomputed tile by tile; attention/flash_backward.hpp), on seeded normal
 // q, k, v and output gradient dO. Each run's peak counts everything the step
 // allocates: O, what the forward keeps, the gradients and the scratch.
-// Bound: the naive run needs heads · seq² · 8 bytes (P and dP), at most 4 GiB.
-struct flash_backward_config {
-  int seq = 1024;
-  int head_dim = 64;
-  int heads = 4;
-  int kv_heads = 4;
-  bool causal = false;
-  int block_q = 64;
-  int block_kv = 64;
-  int repeats = 3;
-  std::uint32_t seed = 1;
-  bool run_naive = true;
-};
-
+// The sizes, tiles and repeats are run_attention's (attention_config). Bound: the
+// naive run needs heads · seq² · 8 bytes (P and dP), at most 4 GiB.
 struct flash_backward_figures {
-  flash_backward_config config;
+  attention_config config;
   run_figures naive;  // forward + backward; naive.ran == false when config.run_naive is false
   run_figures flash;
   // max |flash − naive| over dQ, dK and dV, over the largest |naive| value among
@@ -92,7 +80,7 @@ struct flash_backward_figures {
   double flops = 0;
 };
 
-flash_backward_figures run_flash_backward(const flash_backward_config& config);
+flash_backward_figures run_flash_backward(const attention_config& config);
 
 // Attention I/O bytes (attention/io_bytes.hpp): the bytes naive and flash attention
 // move between slow memory and a fast memory of fast_bytes, forward and backward,

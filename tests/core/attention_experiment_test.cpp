@@ -90,7 +90,7 @@ TEST_CASE("the cache decoding experiment names a bad parameter") {
 }
 
 TEST_CASE("the flash backward experiment: exact peaks, gradients that agree") {
-  experiments::flash_backward_config c;
+  experiments::attention_config c;
   c.seq = 200;
   c.head_dim = 32;
   c.heads = 4;
@@ -119,7 +119,7 @@ TEST_CASE("the flash backward experiment: exact peaks, gradients that agree") {
 
 TEST_CASE("the flash backward and I/O experiments name a bad parameter") {
   using memlab::invalid_argument;
-  experiments::flash_backward_config c;
+  experiments::attention_config c;
   c.seq = 16;
   c.kv_heads = 3;
   CHECK_THROWS_WITH_AS(experiments::run_flash_backward(c),
