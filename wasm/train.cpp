@@ -66,6 +66,7 @@ val run_training(experiments::training_config config, val on_step) {
   val checkpointing = val::array();
   for (const auto& c : f.checkpointing) {
     val row = val::object();
+    row.set("attention", c.attention);
     row.set("policy", c.policy);
     row.set("peakBytes", double(c.peak_bytes));
     row.set("recomputedLayers", c.recomputed_layers);

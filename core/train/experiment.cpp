@@ -65,13 +65,20 @@ training_figures run_training(const training_config& config,
   f.sample = prompt;
   f.sample.insert(f.sample.end(), sample.tokens.begin(), sample.tokens.end());
 
-  // One sequence's forward + backward with and without checkpointing the layers.
+  // One sequence's forward + backward with and without checkpointing the layers,
+  // and with naive attention (its probabilities kept) instead of flash.
   const auto window = gpt::encode(config.text.substr(0, std::size_t(config.seq) + 1));
-  for (const auto& p : {checkpoint::policy::none(), checkpoint::policy::sqrt_n()}) {
+  using kernel = train::attention_kernel;
+  const std::pair<kernel, checkpoint::policy> runs[] = {
+      {kernel::flash, checkpoint::policy::none()},
+      {kernel::flash, checkpoint::policy::sqrt_n()},
+      {kernel::naive, checkpoint::policy::none()}};
+  for (const auto& [attention, p] : runs) {
     auto g = train::zeros_like(m.params());
     train::checkpoint_figures c;
-    train::loss_and_gradient(m.cfg(), m.params(), window, g, 1.0f, p, &c);
-    f.checkpointing.push_back({p.name(), c.peak_bytes, c.recomputed_layers});
+    train::loss_and_gradient(m.cfg(), m.params(), window, g, 1.0f, p, &c, attention);
+    f.checkpointing.push_back({attention == kernel::flash ? "flash" : "naive", p.name(),
+                               c.peak_bytes, c.recomputed_layers});
   }
   return f;
 }

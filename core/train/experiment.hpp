@@ -59,7 +59,8 @@ checkpoint_figures run_checkpoint(const checkpoint_config& config);
 // windows of seq + 1 bytes at random offsets), then a sample of up to
 // sample_tokens bytes after `prompt` (fewer when max_seq leaves less room),
 // and the peak of one sequence's forward + backward without checkpointing and
-// with √n checkpointing over the decoder layers.
+// with √n checkpointing over the decoder layers, and with naive attention (its
+// probabilities kept for the backward) instead of flash.
 struct training_config {
   gpt::config model{2, 64, 4, 4, 256, 128, true};
   int steps = 300;
@@ -74,7 +75,8 @@ struct training_config {
 };
 
 struct layer_checkpointing {
-  std::string policy;  // "none", "sqrt"
+  std::string attention;  // "flash" (what training runs) or "naive" (P kept, as eager autograd)
+  std::string policy;     // "none", "sqrt"
   std::size_t peak_bytes = 0;
   int recomputed_layers = 0;
 };
@@ -84,7 +86,7 @@ struct training_figures {
   train::result trained;   // the model, every step's loss, eval losses before and after, ms
   std::size_t parameters = 0;
   std::vector<int> sample;                         // the prompt's bytes, then the sampled ones
-  std::vector<layer_checkpointing> checkpointing;  // none, then sqrt
+  std::vector<layer_checkpointing> checkpointing;  // flash none, flash sqrt, naive none
 };
 
 // on_step(step, loss) after every step (may be empty). Throws

@@ -2,6 +2,10 @@
 //
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
 //                          [--causal] [--block N] [--repeats N] [--json]
+//   memlab-bench flash-backward --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
+//                               [--causal] [--block N] [--repeats N] [--no-naive] [--json]
+//   memlab-bench io-bytes [--seq 256,512,1024,2048] [--fast-kib 128[,...]] [--head-dim 64]
+//                         [--heads 1] [--kv-heads N] [--causal] [--no-naive] [--json]
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--table] [--json]
 //   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
 //                      [--group N] [--distribution gaussian|heavy] [--json]
@@ -47,6 +51,8 @@ int main(int argc, char** argv) {
   CLI::App app{"memlab-bench: run memlab's experiments natively and print their figures"};
   app.require_subcommand(1);
   memlab::bench::add_attention_command(app);
+  memlab::bench::add_flash_backward_command(app);
+  memlab::bench::add_io_bytes_command(app);
   memlab::bench::add_generate_command(app);
   memlab::bench::add_quant_command(app);
   memlab::bench::add_quant_gpt_command(app);

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <utility>
 
 #include "base/error.hpp"
 #include "commands.hpp"
@@ -56,12 +57,13 @@ void add_train_command(CLI::App& app) {
     if (!o->save.empty()) r.model.save(o->save);
     nlohmann::json checkpointing = nlohmann::json::array();
     for (const auto& c : f.checkpointing) {
-      checkpointing.push_back({{"policy", c.policy},
+      checkpointing.push_back({{"attention", c.attention},
+                               {"policy", c.policy},
                                {"peak_bytes", c.peak_bytes},
                                {"recomputed_layers", c.recomputed_layers}});
       if (!o->json)
-        std::printf("one sequence, checkpointing %-5s: peak %s, %d layers recomputed\n",
-                    c.policy.c_str(), bytes_text(double(c.peak_bytes)).c_str(),
+        std::printf("one sequence, %s attention, checkpointing %-5s: peak %s, %d layers recomputed\n",
+                    c.attention.c_str(), c.policy.c_str(), bytes_text(double(c.peak_bytes)).c_str(),
                     c.recomputed_layers);
     }
     if (o->json) {
