@@ -111,12 +111,17 @@ TEST_CASE("the training experiment: train::run's model and losses, a sample, lay
   CHECK(std::equal(greedy.tokens.begin(), greedy.tokens.end(), f.sample.begin() + 4));
 
   // One window of seq + 1 bytes, 4 layers: √n = 2 segments of 2, the first recomputed.
-  REQUIRE(f.checkpointing.size() == 2);
+  // Then naive attention, which keeps every layer's probabilities for the backward.
+  REQUIRE(f.checkpointing.size() == 3);
+  CHECK(f.checkpointing[0].attention == "flash");
   CHECK(f.checkpointing[0].policy == "none");
   CHECK(f.checkpointing[0].recomputed_layers == 0);
   CHECK(f.checkpointing[1].policy == "sqrt");
   CHECK(f.checkpointing[1].recomputed_layers == 2);
   CHECK(f.checkpointing[1].peak_bytes < f.checkpointing[0].peak_bytes);
+  CHECK(f.checkpointing[2].attention == "naive");
+  CHECK(f.checkpointing[2].policy == "none");
+  CHECK(f.checkpointing[2].peak_bytes > f.checkpointing[0].peak_bytes);
 }
 
 TEST_CASE("the training experiment names a bad prompt and a bad text") {
