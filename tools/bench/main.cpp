@@ -15,6 +15,10 @@
 //   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all [--json]
 //   memlab-bench train [--text data/corpus.txt] [--steps 300] [--save tiny-gpt.bin] [--json]
 //   memlab-bench lora [--rank 8] [--steps N] [--json]
+//   memlab-bench lsh [--seq 1024] [--buckets 16] [--rounds 2] [--chunk 64] [--data clustered]
+//                    [--sweep 512,1024,...] [--errors] [--json]
+//   memlab-bench precision [--seq 256] [--logit-scale 1] [--sweep-seq ...] [--sweep-scale ...]
+//                          [--histogram] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -60,6 +64,8 @@ int main(int argc, char** argv) {
   memlab::bench::add_checkpoint_command(app);
   memlab::bench::add_train_command(app);
   memlab::bench::add_lora_command(app);
+  memlab::bench::add_lsh_command(app);
+  memlab::bench::add_precision_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
