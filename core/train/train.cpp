@@ -98,10 +98,10 @@ const attention::flash_options attention_tiles{true, 64, 64};
 struct layer_acts {
   tensor<2> x, h1, x_mid, h2, pre;  // pre: dense MLP only
   tensor<1> inv1, inv2;
-  tensor<3> q, k, v;  // [heads or kv_heads, T, head_dim]
-  tensor<3> out;      // [heads, T, head_dim] attention's output
-  tensor<2> lse;      // flash: [heads, T] the logsumexp of each query row
-  tensor<3> p;        // naive: [heads, T, T] attention probabilities (0 above the diagonal)
+  tensor<3> q, k, v;     // [heads or kv_heads, T, head_dim]
+  tensor<3> out;         // [heads, T, head_dim] attention's output
+  tensor<2> lse;         // flash: [heads, T] the logsumexp of each query row
+  tensor<3> p;           // naive: [heads, T, T] attention probabilities (0 above the diagonal)
   moe::activations moe;  // MoE layers: routing and the experts' pre-activations
 };
 

@@ -62,9 +62,10 @@ void add_train_command(CLI::App& app) {
                                {"peak_bytes", c.peak_bytes},
                                {"recomputed_layers", c.recomputed_layers}});
       if (!o->json)
-        std::printf("one sequence, %s attention, checkpointing %-5s: peak %s, %d layers recomputed\n",
-                    c.attention.c_str(), c.policy.c_str(), bytes_text(double(c.peak_bytes)).c_str(),
-                    c.recomputed_layers);
+        std::printf(
+            "one sequence, %s attention, checkpointing %-5s: peak %s, %d layers recomputed\n",
+            c.attention.c_str(), c.policy.c_str(), bytes_text(double(c.peak_bytes)).c_str(),
+            c.recomputed_layers);
     }
     if (o->json) {
       std::cout << nlohmann::json{{"parameters", f.parameters},
