@@ -2,7 +2,7 @@
 // natively) and the page (web/e2e/grader.test.mjs, in Chromium) on the same files
 // with the same expected verdicts: the gradebook and the browser must agree.
 //
-//   alice  every exercise: a copy of its reference solution        -> passed × 9
+//   alice  every exercise: a copy of its reference solution        -> passed everywhere
 //   bob    every exercise, three with a planted bug                -> some cases fail
 //   carol  a syntax error, an infinite loop, an abort, an untouched skeleton,
 //          the other exercises missing
@@ -12,7 +12,7 @@
 // must be found, so a rewritten solution breaks the fixture loudly, not silently.
 // `expect` is the gradebook's cell (tools/grade/grade-class): passed,
 // "N of M cases failed", does not compile, timeout, crashed, missing.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,8 +31,8 @@ function file(slug, base, ...changes) {
   return changes.reduce((text, [from, to]) => replaced(text, from, to, `exercises/${slug}/${name}`), read(slug, name));
 }
 
-export const slugs = ['01-online-softmax', '02-flash-attention', '03-causal-attention', '04-gqa', '05-kv-cache',
-  '06-paged-kv-cache', '07-q8-0', '08-nf4', '09-checkpointing'];
+// every exercise folder of the tree (NN-slug), so a new exercise joins the class
+export const slugs = readdirSync(exercisesDir).filter((f) => /^\d\d-/.test(f)).sort();
 
 const passes = (slug) => ({ slug, why: 'a copy of the reference solution', code: () => file(slug, 'solution'), expect: 'passed' });
 
@@ -47,12 +47,12 @@ const bob = {
   '04-gqa': {
     why: 'kv_cache_bytes forgets that K and V are both cached (no factor 2)',
     code: () => file('04-gqa', 'solution', ['return 2 * std::uint64_t{m.layers}', 'return std::uint64_t{m.layers}']),
-    expect: '1 of 4 cases failed',
+    expect: '1 of 5 cases failed',
   },
   '07-q8-0': {
     why: 'quantize_q8_0 truncates x / scale instead of rounding it',
     code: () => file('07-q8-0', 'solution', ['std::lround(xb[i] / scale)', 'static_cast<long>(xb[i] / scale)']),
-    expect: '2 of 5 cases failed',
+    expect: '3 of 6 cases failed',
   },
 };
 

@@ -89,7 +89,7 @@ describe('grade-class on the fixture class of 3 students', { timeout: 600_000 },
     const lines = md.trimEnd().split('\n');
     assert.equal(lines[0], `| student | ${slugs.join(' | ')} | passed |`);
     assert.equal(lines.length, 2 + fixtureClass.length);
-    assert.equal(lines[2], `| alice | ${Array(9).fill('passed').join(' | ')} | 9 / 9 |`);
+    assert.equal(lines[2], `| alice | ${Array(slugs.length).fill('passed').join(' | ')} | ${slugs.length} / ${slugs.length} |`);
   });
 
   it('keeps what each run printed: the compiler error, the test case that was running', () => {
