@@ -1,5 +1,5 @@
-// mutant: the NaN test compares u > 0x7F800000 without masking the sign: every negative number is
-// taken for a NaN expect: float_to_bf16(-0 = bits 0x80000000) = 0x8040
+// mutant: the NaN test compares u > 0x7F800000 without masking the sign: every negative number is taken for a NaN
+// expect: float_to_bf16(-0 = bits 0x80000000) = 0x8040
 
 #include <cstdint>
 #include <cstring>

@@ -1,5 +1,5 @@
-// mutant: lsh_attention excludes the own key even when nothing else is visible, leaving a zero
-// output expect: first in sorted order, alone in its chunk
+// mutant: lsh_attention excludes the own key even when nothing else is visible, leaving a zero output
+// expect: first in sorted order, alone in its chunk
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
-// mutant: lsh_attention applies the causal mask to sorted indices (b > a) instead of positions (j >
-// i) expect: it matches a causal mask on sorted indices
+// mutant: lsh_attention applies the causal mask to sorted indices (b > a) instead of positions (j > i)
+// expect: it matches a causal mask on sorted indices
 
 #include <algorithm>
 #include <cmath>

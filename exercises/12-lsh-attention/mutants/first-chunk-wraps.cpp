@@ -1,5 +1,5 @@
-// mutant: lsh_attention lets the first chunk look back at the last chunk, wrapping around as trax
-// does expect: it matches the first chunk also seeing the last one
+// mutant: lsh_attention lets the first chunk look back at the last chunk, wrapping around as trax does
+// expect: it matches the first chunk also seeing the last one
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
-// mutant: sort_by_bucket places each bucket's positions from its end: sequence order reversed
-// within a bucket expect: within a bucket, positions must stay in sequence order (a stable sort)
+// mutant: sort_by_bucket places each bucket's positions from its end: sequence order reversed within a bucket
+// expect: within a bucket, positions must stay in sequence order (a stable sort)
 
 #include <algorithm>
 #include <cmath>
