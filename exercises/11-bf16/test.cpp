@@ -1,6 +1,4 @@
 // Exercise 11 — bfloat16: the tests (the same natively and in the browser).
-#include "exercise.cpp"
-
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "exercise.cpp"
 #include "memlab_test.hpp"
 
 namespace {
@@ -41,7 +40,8 @@ void check_roundings(const rounding_case* cases, std::size_t n) {
     const rounding_case& c = cases[i];
     const bf16 got = float_to_bf16(float_of(c.in));
     CHECK_MESSAGE(got == c.out, "float_to_bf16(" << bits_text(c.in) << ") = " << hex(got)
-                                                 << ", expected " << hex(c.out) << ": " << std::string(c.why));
+                                                 << ", expected " << hex(c.out) << ": "
+                                                 << std::string(c.why));
   }
 }
 
@@ -72,13 +72,14 @@ TEST_CASE("bf16_to_float: the bf16's bits are the top half of the float's") {
       {0xC040, -3.0f},
       {0x7F80, std::numeric_limits<float>::infinity()},
       {0xFF80, -std::numeric_limits<float>::infinity()},
-      {0x7F7F, float_of(0x7F7F0000)},  // the largest bf16, 3.3895314e38
+      {0x7F7F, float_of(0x7F7F0000)},    // the largest bf16, 3.3895314e38
       {0x0001, std::ldexp(1.0f, -133)},  // the smallest subnormal bf16
   };
   for (const auto& c : cases) {
     const float got = bf16_to_float(c.in);
-    CHECK_MESSAGE(got == c.out, "bf16_to_float(" << hex(c.in) << ") = " << text(got) << ", expected "
-                                                 << text(c.out) << " (the float with bits "
+    CHECK_MESSAGE(got == c.out, "bf16_to_float(" << hex(c.in) << ") = " << text(got)
+                                                 << ", expected " << text(c.out)
+                                                 << " (the float with bits "
                                                  << hex(std::uint32_t{c.in} << 16, 8) << ")");
   }
   const float minus_zero = bf16_to_float(0x8000);
@@ -130,10 +131,12 @@ TEST_CASE("float_to_bf16: the rounding carries into the exponent") {
 
 TEST_CASE("float_to_bf16: subnormals round the same way, not flushed to zero") {
   const rounding_case cases[] = {
-      {0x00018000, 0x0002, "a subnormal tie goes to the even neighbour (subnormals are kept, not flushed to zero)"},
+      {0x00018000, 0x0002,
+       "a subnormal tie goes to the even neighbour (subnormals are kept, not flushed to zero)"},
       {0x00008001, 0x0001, "above half the smallest subnormal: the smallest subnormal, not 0"},
       {0x00008000, 0x0000, "exactly half the smallest subnormal: a tie, to the even 0"},
-      {0x007FFFFF, 0x0080, "the largest float subnormal rounds up to the smallest normal bf16, 2^-126"},
+      {0x007FFFFF, 0x0080,
+       "the largest float subnormal rounds up to the smallest normal bf16, 2^-126"},
   };
   check_roundings(cases, sizeof cases / sizeof cases[0]);
 }
@@ -143,10 +146,11 @@ TEST_CASE("float_to_bf16: NaN stays NaN, quiet, with its sign") {
     const bf16 got = float_to_bf16(float_of(in));
     const bool nan = (got & 0x7F80) == 0x7F80 && (got & 0x007F) != 0;
     INFO("float_to_bf16(NaN with bits " << hex(in, 8) << ") = " << hex(got));
-    const std::string what = (got & 0x7FFF) == 0x7F80 ? "that is infinity: expected a NaN (exponent 0xFF, mantissa not 0)"
-                                                 : "expected a NaN (exponent 0xFF, mantissa not 0)";
-    if (!CHECK_MESSAGE(nan, what))
-      continue;
+    const std::string what =
+        (got & 0x7FFF) == 0x7F80
+            ? "that is infinity: expected a NaN (exponent 0xFF, mantissa not 0)"
+            : "expected a NaN (exponent 0xFF, mantissa not 0)";
+    if (!CHECK_MESSAGE(nan, what)) continue;
     CHECK_MESSAGE((got & 0x0040) != 0, "a signalling NaN: expected the quiet bit 0x0040 set");
     CHECK_MESSAGE((got >> 15) == (in >> 31), "the sign bit was lost: expected it kept");
   }
@@ -163,8 +167,9 @@ TEST_CASE("float_to_bf16: random floats round to the nearest bf16, ties to even"
     const double expected = nearest_bf16(x);
     const bf16 got = float_to_bf16(x);
     if (!CHECK_MESSAGE(double(bf16_to_float(got)) == expected,
-                       "float_to_bf16(" << bits_text(u) << ") = " << hex(got) << " = " << text(bf16_to_float(got))
-                                        << ", expected " << text(expected) << " (the nearest bf16, ties to even)"))
+                       "float_to_bf16(" << bits_text(u) << ") = " << hex(got) << " = "
+                                        << text(bf16_to_float(got)) << ", expected "
+                                        << text(expected) << " (the nearest bf16, ties to even)"))
       break;
   }
 }
@@ -173,11 +178,15 @@ TEST_CASE("dot_bf16: bf16 products summed in float") {
   // One product: bf16 values have 8 significant bits, their product 16: exact in float.
   const std::vector<bf16> one = {0x3F81};  // 1 + 2^-7
   const float square = dot_bf16(one, one);
-  CHECK_MESSAGE(square == 1.01568603515625f, "dot_bf16 of (1 + 2^-7) · (1 + 2^-7) = "
-                                                << text(square) << ", expected 1.01568603515625 (1 + 2^-6 + 2^-14, exact in float)");
+  CHECK_MESSAGE(square == 1.01568603515625f,
+                "dot_bf16 of (1 + 2^-7) · (1 + 2^-7) = "
+                    << text(square)
+                    << ", expected 1.01568603515625 (1 + 2^-6 + 2^-14, exact in float)");
   const std::vector<bf16> ones(1024, 0x3F80);
   const float count = dot_bf16(ones, ones);
-  CHECK_MESSAGE(count == 1024.0f, "dot_bf16 of 1024 ones = " << text(count) << ", expected 1024 (float sums count on past 256)");
+  CHECK_MESSAGE(count == 1024.0f,
+                "dot_bf16 of 1024 ones = " << text(count)
+                                           << ", expected 1024 (float sums count on past 256)");
 
   // 1000 random terms: within γ_n Σ|a_i b_i| of the exact sum of the bf16 products
   // (Higham: n float additions, u = 2^-24, γ_n = n u / (1 - n u)).
@@ -196,32 +205,41 @@ TEST_CASE("dot_bf16: bf16 products summed in float") {
   const double u = std::ldexp(1.0, -24), gamma = 1000 * u / (1 - 1000 * u);
   const float got = dot_bf16(a, b);
   CHECK_MESSAGE(std::fabs(got - exact) <= gamma * magnitude,
-                "dot_bf16 of 1000 random values = " << text(got) << ", expected " << text(exact) << " within "
-                                                   << text(gamma * magnitude) << " (float sums: γ_n Σ|a b|)");
+                "dot_bf16 of 1000 random values = " << text(got) << ", expected " << text(exact)
+                                                    << " within " << text(gamma * magnitude)
+                                                    << " (float sums: γ_n Σ|a b|)");
 }
 
 TEST_CASE("dot_bf16_accumulate_bf16: every product and sum rounded to bf16") {
   const std::vector<bf16> one = {0x3F81};  // 1 + 2^-7
   const float square = dot_bf16_accumulate_bf16(one, one);
-  CHECK_MESSAGE(square == 1.015625f, "dot_bf16_accumulate_bf16 of (1 + 2^-7)² = "
-                                         << text(square) << ", expected 1.015625: the product 1 + 2^-6 + 2^-14 rounded to bf16");
+  CHECK_MESSAGE(square == 1.015625f,
+                "dot_bf16_accumulate_bf16 of (1 + 2^-7)² = "
+                    << text(square)
+                    << ", expected 1.015625: the product 1 + 2^-6 + 2^-14 rounded to bf16");
   const std::vector<bf16> ones(1024, 0x3F80);
   const float count = dot_bf16_accumulate_bf16(ones, ones);
-  CHECK_MESSAGE(count == 256.0f, "dot_bf16_accumulate_bf16 of 1024 ones = "
-                                     << text(count) << ", expected 256: 256 + 1 = 257 is a tie between 256 and 258, rounded to even: 256");
+  CHECK_MESSAGE(
+      count == 256.0f,
+      "dot_bf16_accumulate_bf16 of 1024 ones = "
+          << text(count)
+          << ", expected 256: 256 + 1 = 257 is a tie between 256 and 258, rounded to even: 256");
   // 1 + 2^-9 rounds back to 1, four times; float would reach 1 + 2^-7.
   const std::vector<bf16> a = {0x3F80, 0x3B00, 0x3B00, 0x3B00, 0x3B00}, b(5, 0x3F80);
   const float stalled = dot_bf16_accumulate_bf16(a, b);
   CHECK_MESSAGE(stalled == 1.0f, "dot_bf16_accumulate_bf16 of 1 + 4 · 2^-9 = "
-                                     << text(stalled) << ", expected 1: each 1 + 2^-9 rounds back to 1");
+                                     << text(stalled)
+                                     << ", expected 1: each 1 + 2^-9 rounds back to 1");
   // 1 · 1 + 2^-8 (1 + 2^-7) · (1 - 2^-8): the second product, 2^-8 (1 + 2^-8 - 2^-15),
   // rounds to 2^-8 first; then 1 + 2^-8 is a tie, to even: 1. Unrounded, the sum
   // is just above the tie and would round up to 1 + 2^-7.
   const std::vector<bf16> pa = {0x3F80, 0x3B81}, pb = {0x3F80, 0x3F7F};
   const float tie = dot_bf16_accumulate_bf16(pa, pb);
-  CHECK_MESSAGE(tie == 1.0f, "dot_bf16_accumulate_bf16 of 1 + 2^-8 (1 + 2^-7)(1 - 2^-8) = "
-                                 << text(tie) << ", expected 1: the product rounds to 2^-8 before it is added, and 1 + 2^-8 "
-                                    "is a tie, to even");
+  CHECK_MESSAGE(tie == 1.0f,
+                "dot_bf16_accumulate_bf16 of 1 + 2^-8 (1 + 2^-7)(1 - 2^-8) = "
+                    << text(tie)
+                    << ", expected 1: the product rounds to 2^-8 before it is added, and 1 + 2^-8 "
+                       "is a tie, to even");
 
   // Random terms: the same as rounding each product and sum by hand (in double).
   lab::rng gen(13);
@@ -231,12 +249,14 @@ TEST_CASE("dot_bf16_accumulate_bf16: every product and sum rounded to bf16") {
   const std::vector<bf16> ra = to_bf16(x), rb = to_bf16(y);
   double expected = 0;
   for (std::size_t i = 0; i < ra.size(); ++i) {
-    const double p = double(float_of(std::uint32_t{ra[i]} << 16)) * float_of(std::uint32_t{rb[i]} << 16);
+    const double p =
+        double(float_of(std::uint32_t{ra[i]} << 16)) * float_of(std::uint32_t{rb[i]} << 16);
     expected = nearest_bf16(expected + nearest_bf16(p));
   }
   const float got = dot_bf16_accumulate_bf16(ra, rb);
   CHECK_MESSAGE(double(got) == expected, "dot_bf16_accumulate_bf16 of 300 random values = "
-                                             << text(got) << ", expected " << text(expected) << " (each product, then each sum, rounded)");
+                                             << text(got) << ", expected " << text(expected)
+                                             << " (each product, then each sum, rounded)");
 }
 
 // The page's chart once the tests pass: a dot product of n bf16 values, float sums.

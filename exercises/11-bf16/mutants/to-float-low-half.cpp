@@ -1,5 +1,5 @@
 // mutant: bf16_to_float puts the 16 bits in the low half of the float (a tiny subnormal) instead of the top half
-// expect: bf16_to_float(0x3F80) = 
+// expect: bf16_to_float(0x3F80) =
 
 #include <cstdint>
 #include <cstring>

@@ -30,7 +30,8 @@ std::vector<std::uint32_t> sort_by_bucket(const std::vector<std::uint32_t>& buck
   for (const std::uint32_t b : buckets) ++start[b + 1];
   for (std::uint32_t b = 0; b < n_buckets; ++b) start[b + 1] += start[b];
   std::vector<std::uint32_t> order(buckets.size());
-  for (std::size_t p = 0; p < buckets.size(); ++p) order[start[buckets[p]]++] = static_cast<std::uint32_t>(p);
+  for (std::size_t p = 0; p < buckets.size(); ++p)
+    order[start[buckets[p]]++] = static_cast<std::uint32_t>(p);
   return order;
 }
 

@@ -40,6 +40,11 @@ export default {
     few chunks, misses most of it. On <b>clustered</b> keys (16 positions a cluster) the
     attention stays in the cluster, which hashes together: with enough rounds and
     buckets the error falls towards zero.</p>`,
+  calls: ['runLsh', 'runLshErrors'],
+  // LSH, exact, naive and flash once at a small size, so the kernels tier up first
+  warmUp: [{ fn: 'runLsh', args: [{ seq: 128, headDim: 64, heads: 1, nBuckets: 8, nRounds: 2,
+    chunk: 32, causal: false, data: 'random', clusterSize: 16, repeats: 2, seed: 1,
+    runExact: true, runNaive: true, runFlash: true }] }],
   controls: [
     pow2Range('seq', 'seq', { from: 256, to: 4096, max: 16384 }),
     int('headDim', 'head_dim', 64, 'values per head'),

@@ -47,6 +47,9 @@ export default {
     Computing <code>(Q·scale)Kᵀ</code> instead keeps the logits √head_dim times smaller.
     Times are the emulation's (real fp16 hardware is faster, not slower); the bytes
     are real.</p>`,
+  calls: ['runPrecision', 'runRounding'],  // error figures; the times are incidental
+  warmUp: [{ fn: 'runPrecision', args: [{ seq: 64, headDim: 64, heads: 1, causal: false,
+    repeats: 1, seed: 1, logitScale: 1 }] }],
   controls: [
     pow2Range('seq', 'seq', { from: 64, to: 256, max: 1024 }),
     int('headDim', 'head_dim', 64, 'values per head'),
