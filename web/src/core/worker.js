@@ -18,6 +18,9 @@ function warmUp(api) {
     blockQ: 64, blockKv: 64, repeats: 3, seed: 1, runNaive: true };
   api.runAttention(config);
   api.runAttention({ ...config, causal: true });
+  api.runFlashBackward(config);
+  api.runFlashBackward({ ...config, causal: true, kvHeads: 1 });
+  api.runIoBytes({ seq: 128, headDim: 64, heads: 1, kvHeads: 1, causal: false, fastBytes: 16384, seed: 1, runNaive: true });
   const model = { layers: 2, dModel: 64, heads: 4, kvHeads: 2, dFf: 128, maxSeq: 64, tied: true };
   const sampler = { temperature: 0, topK: 0, seed: 1 };
   for (const useCache of [true, false])

@@ -77,37 +77,28 @@ export default {
     const seqs = [...new Set(results.map((r) => r.config.seq))].sort((a, b) => a - b);
     const largest = seqs[seqs.length - 1];
 
-    const atLargest = results.filter((r) => r.config.seq === largest);
-    await view.chart('by-m', {
-      title: `Bytes moved vs fast memory M, seq ${largest}`,
-      x: { label: 'M', log2: true, format: kib },
-      y: { label: 'bytes', log2: true, format: formatBytes },
-      series: [
-        ...methods.map((m) => ({ ...m, points: atLargest.map((r) => [r.config.fastBytes, bytesOf(r[m.key])]) })),
-        { label: '128 · N²d²/M', color: '#868e96', dash: [2, 3], points: atLargest.map((r) => [r.config.fastBytes, 128 * r.n2d2OverM]) },
-      ],
-    });
-
-    // The slider picks the M of the next chart; moving it redraws that chart only.
-    const body = view.figure('fast-memory', { title: 'Fast memory M of the chart below' });
+    // The slider picks the M of the chart of bytes vs seq; moving it redraws that
+    // chart only. It comes first, across the width, so that both charts sit side by side.
+    const body = view.figure('fast-memory', { title: 'Fast memory M of the chart “bytes moved vs seq”' });
     let state = sliderState.get(body);
     if (!state) {
       const input = el('input', { type: 'range', name: 'fastMemory', min: '0', step: '1', value: '0' });
       input.setAttribute('aria-label', 'fast memory M');
       const text = el('output', { className: 'slider-value' });
       body.append(el('label', { className: 'slider' }, input, text));
-      state = { input, text, index: null, draw: null };
-      input.addEventListener('input', () => { state.index = Number(input.value); state.draw?.(); });
+      state = { input, text, chosen: null, draw: null }; // chosen: the M the learner picked
+      input.addEventListener('input', () => { state.chosen = state.ms[Number(input.value)]; state.draw?.(); });
       sliderState.set(body, state);
     }
+    // Until the learner moves it, the slider stands at 128 KiB (about a GPU core's
+    // SRAM) or the middle of the Ms measured so far.
+    state.ms = ms;
+    const preferred = ms.includes(state.chosen) ? state.chosen : 128 * 1024;
+    const index = ms.includes(preferred) ? ms.indexOf(preferred) : Math.floor((ms.length - 1) / 2);
     state.input.max = String(ms.length - 1);
-    if (state.index === null || state.index >= ms.length) {
-      const preferred = ms.indexOf(128 * 1024); // the default: about a GPU core's SRAM
-      state.index = preferred >= 0 ? preferred : Math.floor(ms.length / 2);
-    }
-    state.input.value = String(state.index);
+    state.input.value = String(index);
     state.draw = async () => {
-      const m = ms[state.index];
+      const m = ms[Number(state.input.value)];
       const first = results.find((r) => r.config.fastBytes === m);
       state.text.textContent = `M = ${kib(m)}: forward tiles ${first.forwardBlockQ} × ${first.forwardBlockKv}, backward ${first.backwardBlockQ} × ${first.backwardBlockKv}`;
       body.dataset.m = String(m);
@@ -119,6 +110,17 @@ export default {
         series: methods.map((s) => ({ ...s, points: at.map((r) => [r.config.seq, bytesOf(r[s.key])]) })),
       });
     };
+
+    const atLargest = results.filter((r) => r.config.seq === largest);
+    await view.chart('by-m', {
+      title: `Bytes moved vs fast memory M, seq ${largest}`,
+      x: { label: 'M', log2: true, format: kib },
+      y: { label: 'bytes', log2: true, format: formatBytes },
+      series: [
+        ...methods.map((m) => ({ ...m, points: atLargest.map((r) => [r.config.fastBytes, bytesOf(r[m.key])]) })),
+        { label: '128 · N²d²/M', color: '#868e96', dash: [2, 3], points: atLargest.map((r) => [r.config.fastBytes, 128 * r.n2d2OverM]) },
+      ],
+    });
     await state.draw();
 
     view.table('io', {
