@@ -75,10 +75,10 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     await server?.close();
   });
 
-  it('lists the nine exercises, none started, and never ships a solution', async () => {
+  it('lists the exercises, none started, and never ships a solution', async () => {
     const slugs = await page.locator('#exercises [role=tab]').evaluateAll((t) => t.map((b) => b.dataset.slug));
     assert.deepEqual(slugs, ['01-online-softmax', '02-flash-attention', '03-causal-attention', '04-gqa', '05-kv-cache',
-      '06-paged-kv-cache', '07-q8-0', '08-nf4', '09-checkpointing']);
+      '06-paged-kv-cache', '07-q8-0', '08-nf4', '09-checkpointing', '10-flash-backward']);
     for (const slug of slugs) assert.equal(await statusOf(slug), 'not-started', `${slug} should start as not started`);
     assert.match(await page.locator('#exercises .exercise-readme h3').first().textContent(), /Online softmax/);
     assert.equal(await editorText(), skeleton('01-online-softmax'), 'the editor should hold the skeleton');
@@ -160,6 +160,29 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
       await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
     });
   }
+
+  it('exercise 10: the skeleton fails every case, the solution passes and is charted by size', async () => {
+    const slug = '10-flash-backward';
+    await open(slug);
+    assert.equal(await compileAndTest('exercise 10, skeleton'), 'failed');
+    let list = await cases();
+    assert.equal(list.length, 5, 'exercise 10 has 5 test cases');
+    for (const c of list) {
+      assert.equal(c.state, 'failed', `“${c.name}” should fail on the skeleton`);
+      assert.match(c.messages, /expected/, `“${c.name}” should say what was expected`);
+    }
+    await type(solution(slug));
+    assert.equal(await compileAndTest('exercise 10, solution'), 'passed');
+    list = await cases();
+    assert.ok(list.length === 5 && list.every((c) => c.state === 'passed'), `every case should pass: ${JSON.stringify(list)}`);
+    const box = page.locator('#exercises [data-test=comparison]');
+    await page.waitForFunction(() => ['done', 'error', 'none'].includes(
+      document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
+    assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
+    assert.equal(await box.locator('h3').textContent(), 'Your implementation by size');
+    assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), '4', 'seq 64 .. 512');
+    await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
+  });
 
   it('a compile error is shown at its line, in the list and on the editor', async () => {
     await open('03-causal-attention');
