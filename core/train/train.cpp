@@ -9,6 +9,7 @@
 #include "base/dense.hpp"
 #include "base/error.hpp"
 #include "base/random.hpp"
+#include "model/moe.hpp"
 
 namespace memlab::train {
 namespace {
@@ -34,7 +35,10 @@ std::vector<slot> slots(W& w) {
   };
   add(w.token_embedding), add(w.position_embedding);
   for (auto& l : w.layers) {
-    add(l.norm1), add(l.wq), add(l.wk), add(l.wv), add(l.wo), add(l.norm2), add(l.w1), add(l.w2);
+    add(l.norm1), add(l.wq), add(l.wk), add(l.wv), add(l.wo), add(l.norm2);
+    if (l.experts.empty()) add(l.w1), add(l.w2);
+    if (!l.experts.empty()) add(l.router);
+    for (auto& e : l.experts) add(e.w1), add(e.w2);
   }
   add(w.norm_f);
   if (w.lm_head.size()) add(w.lm_head);
@@ -92,19 +96,24 @@ tensor<2> merge_heads(const tensor<3>& x) {
 const attention::flash_options attention_tiles{true, 64, 64};
 
 struct layer_acts {
-  tensor<2> x, h1, x_mid, h2, pre;
+  tensor<2> x, h1, x_mid, h2, pre;  // pre: dense MLP only
   tensor<1> inv1, inv2;
-  tensor<3> q, k, v;  // [heads or kv_heads, T, head_dim]
-  tensor<3> out;      // [heads, T, head_dim] attention's output
-  tensor<2> lse;      // flash: [heads, T] the logsumexp of each query row
-  tensor<3> p;        // naive: [heads, T, T] attention probabilities (0 above the diagonal)
+  tensor<3> q, k, v;     // [heads or kv_heads, T, head_dim]
+  tensor<3> out;         // [heads, T, head_dim] attention's output
+  tensor<2> lse;         // flash: [heads, T] the logsumexp of each query row
+  tensor<3> p;           // naive: [heads, T, T] attention probabilities (0 above the diagonal)
+  moe::activations moe;  // MoE layers: routing and the experts' pre-activations
 };
 
 struct acts {
   std::vector<layer_acts> layers;
   tensor<2> x_final, hf, probs;  // probs: softmax of logits [T, vocab]
   tensor<1> invf;
+  double aux_loss = 0;  // Σ over layers of the MoE load-balancing loss
 };
+
+// The load-balancing loss's weight per layer: aux_loss_coef · mean over layers.
+float aux_weight(const gpt::config& c) { return c.aux_loss_coef / float(c.layers); }
 
 // One decoder layer on x [T, d] in place, keeping what its backward needs in a.
 void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>& x, layer_acts& a,
@@ -124,6 +133,10 @@ void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>
   x += matmul(merge_heads(a.out), lw.wo);
   a.x_mid = x;
   a.h2 = rms_norm(x, lw.norm2, a.inv2);
+  if (c.experts) {
+    x += moe::forward(a.h2, lw.router, lw.experts, c.top_k, c.capacity_factor, a.moe);
+    return;
+  }
   a.pre = matmul(a.h2, lw.w1);
   tensor<2> gl = a.pre;
   for (float& v : gl) v = dense::gelu(v);
@@ -150,6 +163,7 @@ double forward(const gpt::config& c, const gpt::weights& w, const std::vector<in
   for (std::size_t l = 0; l < w.layers.size(); ++l) {
     auto& a = s.layers[l];
     layer_forward(c, w.layers[l], x, a, kernel);
+    if (c.experts) s.aux_loss += a.moe.route.aux_loss;
     if (int(l) < last_start) {  // checkpointed: keep the input of a checkpoint only
       const bool keep = std::binary_search(checkpoints->begin(), checkpoints->end(), int(l));
       tensor<2> input = std::move(a.x);
@@ -171,7 +185,7 @@ double forward(const gpt::config& c, const gpt::weights& w, const std::vector<in
     for (int t = 0; t < gpt::vocab; ++t) row[t] = float(row[t] / sum);
     total -= std::log(std::max(double(row[tokens[i + 1]]), 1e-30));
   }
-  return total / double(T);
+  return total / double(T) + double(aux_weight(c)) * s.aux_loss;
 }
 
 }  // namespace
@@ -231,8 +245,11 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
     const auto& lw = w.layers[l];
     auto& lg = g.layers[l];
     const auto& a = s.layers[l];
-    // MLP: x_out = x_mid + gelu(h2 W1) W2
-    {
+    if (c.experts) {  // MoE: x_out = x_mid + moe(h2)
+      const tensor<2> dh2 = moe::backward(a.h2, lw.router, lw.experts, a.moe, dx,
+                                          scale * aux_weight(c), lg.router, lg.experts);
+      rms_norm_backward(a.x_mid, lw.norm2, a.inv2, dh2, dx, lg.norm2);  // dx is now d x_mid
+    } else {  // MLP: x_out = x_mid + gelu(h2 W1) W2
       tensor<2> gl = a.pre;
       for (float& v : gl) v = dense::gelu(v);
       add_at_b(gl, dx, lg.w2);

@@ -9,8 +9,11 @@
 // probabilities tile by tile. attention_kernel::naive keeps the probabilities
 // [heads, T, T] instead, as eager autograd does: the same gradients (to float
 // rounding) for heads · T² more floats per layer.
-// Loss: mean over positions of −log softmax(logits)[next byte]. Its gradient is
-// checked against finite differences in tests/core/train_test.cpp.
+// Loss: mean over positions of −log softmax(logits)[next byte], plus for an MoE
+// model aux_loss_coef · (mean over layers of the load-balancing loss,
+// model/moe.hpp), whose router and expert gradients model/moe.cpp computes. The
+// gradients are checked against finite differences in tests/core/train_test.cpp
+// and tests/core/moe_test.cpp.
 //
 // AdamW (Loshchilov & Hutter): m = β1 m + (1−β1) g, v = β2 v + (1−β2) g²,
 // w −= lr · (m̂ / (sqrt(v̂) + eps) + wd · w) with bias-corrected m̂, v̂; the

@@ -56,39 +56,6 @@ TEST_CASE("the attention experiment names a bad parameter") {
                        "repeats = 0: expected a positive integer", invalid_argument);
 }
 
-TEST_CASE("the cache decoding experiment: bytes counted by hand, the result naive attention's") {
-  experiments::cache_decode_config c;
-  c.tokens = 100;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 16;
-  c.repeats = 2;
-  const auto f = experiments::run_cache_decode(c);
-  REQUIRE(f.run.ran);
-  CHECK(f.cache_bytes == 2 * 2 * 100 * 16 * 4);
-  // the cache, the previous and the new output (heads · head_dim each), and
-  // flash's scratch: one tile of 64 scores and the running max and sum of the row
-  CHECK(f.run.peak_bytes == f.cache_bytes + (2 * 4 * 16 + 64 + 2) * 4);
-  CHECK(f.max_abs_diff <= 1e-5);
-  CHECK(f.run.median_ms > 0);
-}
-
-TEST_CASE("the cache decoding experiment names a bad parameter") {
-  using memlab::invalid_argument;
-  experiments::cache_decode_config c;
-  c.tokens = 0;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c), "tokens = 0: expected a positive integer",
-                       invalid_argument);
-  c.tokens = 8;
-  c.kv_heads = 3;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
-                       "kv_heads = 3: expected a divisor of heads = 4", invalid_argument);
-  c.kv_heads = 1;
-  c.repeats = -1;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
-                       "repeats = -1: expected a positive integer", invalid_argument);
-}
-
 TEST_CASE("the flash backward experiment: exact peaks, gradients that agree") {
   experiments::attention_config c;
   c.seq = 200;

@@ -23,6 +23,10 @@ void add_paged_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_lora_command(CLI::App& app);
+void add_moe_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_lsh_command(CLI::App& app);
+void add_precision_command(CLI::App& app);
 
 // The options the attention subcommands share (attention, flash-backward): sizes,
 // tiles, repeats, seed, --no-naive and --json, over an attention_config

@@ -34,6 +34,10 @@ export default {
     <p>Each point times one forward + backward (median of the repeats) and takes the tracked
     peak of everything the step allocates: the forward's output, what it keeps, the
     gradients and the scratch. The table checks that both give the same gradients.</p>`,
+  calls: ['runFlashBackward'],
+  // one small step each way, plain and causal, so the kernels tier up before the first point
+  warmUp: [false, true].map((causal) => ({ fn: 'runFlashBackward', args: [{ seq: 128, headDim: 64,
+    heads: 2, kvHeads: 2, causal, blockQ: 64, blockKv: 64, repeats: 2, seed: 1, runNaive: true }] })),
   controls: attentionControls({ to: 1024 }),
 
   run(v, core, onProgress) {

@@ -2,7 +2,7 @@
 import { formatBytes, formatMs, formatMsUnit, formatNumber, formatSci } from '../ui/format.js';
 import { badge } from '../ui/table.js';
 import { runSweep } from '../lib/sweep.js';
-import { attentionControls, attentionPoints } from '../lib/attention.js';
+import { attentionControls, attentionPoints, attentionWarmUp } from '../lib/attention.js';
 
 /** Flash and naive must agree to this max abs difference (fp32, different summation order). */
 export const TOLERANCE = 1e-5;
@@ -31,6 +31,8 @@ export default {
     peak heap rise with slope 2 and flash's with slope 1. The table checks that both
     give the same output (max abs difference ≤ ${TOLERANCE.toExponential(0)}).</p>`,
   controls: attentionControls({ to: 2048 }),
+  calls: ['runAttention'],
+  warmUp: attentionWarmUp,
 
   run(v, core, onProgress) {
     return runSweep(attentionPoints(v), (p) => core.call('runAttention', p.config), onProgress);

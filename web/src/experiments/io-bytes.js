@@ -51,6 +51,7 @@ export default {
     <code>dS</code>; flash recomputes <code>P</code> tile by tile from <code>Q</code>,
     <code>K</code> and the logsumexp and keeps <code>dK</code>, <code>dV</code> of a K/V
     tile in fast memory until they are complete.</p>`,
+  calls: ['runIoBytes'],  // counts bytes, times nothing: no warm-up
   controls: [
     pow2Range('seq', 'seq', { from: 128, to: 1024, max: 2048 }),
     pow2Range('fastKib', 'M (KiB)', { from: 8, to: 512, max: 4096 }),
