@@ -163,25 +163,33 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     });
   }
 
-  it('exercise 11: the skeleton fails every case with a message, the solution passes and is charted alone', async () => {
-    await open('11-bf16');
-    assert.equal(await compileAndTest('11-bf16, skeleton'), 'failed');
-    const failing = await cases();
-    assert.equal(failing.length, 10, 'exercise 11 has 10 test cases');
-    for (const c of failing) {
-      assert.equal(c.state, 'failed', `“${c.name}” should fail on the skeleton`);
-      assert.match(c.messages, /expected/, `“${c.name}” should say what was expected`);
-    }
-    await type(solution('11-bf16'));
-    assert.equal(await compileAndTest('11-bf16, solution'), 'passed');
-    assert.ok((await cases()).every((c) => c.state === 'passed'));
-    const box = page.locator('#exercises [data-test=comparison]');
-    await page.waitForFunction(() => ['done', 'error', 'none'].includes(
-      document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
-    assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
-    assert.equal(await box.locator('h3').textContent(), 'Your implementation by size');
-    assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), '3');
-  });
+  // Exercises whose core counterpart is not charted beside them: the skeleton fails every
+  // case with a message; the solution passes and is charted by size alone.
+  for (const [slug, count, points] of [
+    ['10-flash-backward', 5, '4'], // seq 64 .. 512
+    ['11-bf16', 10, '3']]) {
+    it(`${slug}: the skeleton fails every case with a message, the solution passes and is charted by size`, async () => {
+      await open(slug);
+      assert.equal(await compileAndTest(`${slug}, skeleton`), 'failed');
+      let list = await cases();
+      assert.equal(list.length, count, `${slug} has ${count} test cases`);
+      for (const c of list) {
+        assert.equal(c.state, 'failed', `“${c.name}” should fail on the skeleton`);
+        assert.match(c.messages, /expected/, `“${c.name}” should say what was expected`);
+      }
+      await type(solution(slug));
+      assert.equal(await compileAndTest(`${slug}, solution`), 'passed');
+      list = await cases();
+      assert.ok(list.length === count && list.every((c) => c.state === 'passed'), `every case should pass: ${JSON.stringify(list)}`);
+      const box = page.locator('#exercises [data-test=comparison]');
+      await page.waitForFunction(() => ['done', 'error', 'none'].includes(
+        document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
+      assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
+      assert.equal(await box.locator('h3').textContent(), 'Your implementation by size');
+      assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), points);
+      await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
+    });
+  }
 
   it('a compile error is shown at its line, in the list and on the editor', async () => {
     await open('03-causal-attention');
