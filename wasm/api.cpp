@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "memlab/measure.hpp"
-#include "memlab/memory.hpp"
+#include "base/measure.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::wasm {
 namespace {

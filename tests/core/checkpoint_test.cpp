@@ -1,4 +1,4 @@
-#include "memlab/checkpoint.hpp"
+#include "train/checkpoint.hpp"
 
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 using namespace memlab::checkpoint;
@@ -17,8 +17,7 @@ namespace {
 struct problem {
   mlp_stack stack;
   tensor<2> x, target;
-  problem(int layers, int batch, int width, int hidden)
-      : stack(layers, width, hidden, 7) {
+  problem(int layers, int batch, int width, int hidden) : stack(layers, width, hidden, 7) {
     rng gen(11);
     x = random_normal<2>({std::size_t(batch), std::size_t(width)}, gen);
     target = random_normal<2>({std::size_t(batch), std::size_t(width)}, gen);
@@ -64,9 +63,9 @@ TEST_CASE("checkpointing: every policy gives bitwise the same loss and gradients
   problem p(16, 4, 8, 24);
   gradients reference(p.stack);
   const auto base = train_step(p.stack, p.x, p.target, policy::none(), reference);
-  for (const auto& pol : {policy::every(1), policy::every(2), policy::every(3), policy::every(16),
-                          policy::sqrt_n(), policy::at({5}), policy::at({3, 7, 11}),
-                          policy::at({15, 1})}) {
+  for (const auto& pol :
+       {policy::every(1), policy::every(2), policy::every(3), policy::every(16), policy::sqrt_n(),
+        policy::at({5}), policy::at({3, 7, 11}), policy::at({15, 1})}) {
     CAPTURE(pol.name());
     gradients g(p.stack);
     const auto r = train_step(p.stack, p.x, p.target, pol, g);
@@ -91,12 +90,12 @@ TEST_CASE("checkpointing: peak activation bytes equal the documented formula exa
     int recomputed;
   };
   const expected_case cases[] = {
-      {policy::none(), 17 * a + 17 * h, 0},      // (n+1)(a+h)
-      {policy::sqrt_n(), 8 * a + 5 * h, 12},     // 4 segments of 4: m + L = 8
-      {policy::every(1), 17 * a + 2 * h, 15},    // every input kept: m = 16, L = 1
-      {policy::every(8), 10 * a + 9 * h, 8},     // m = 2, L = 8
-      {policy::at({5}), 13 * a + 12 * h, 5},     // segments 5 and 11: last is 2 + 11
-      {policy::at({12}), 13 * a + 13 * h, 12},   // segments 12, 4: j = 0 gives 1 + 12
+      {policy::none(), 17 * a + 17 * h, 0},     // (n+1)(a+h)
+      {policy::sqrt_n(), 8 * a + 5 * h, 12},    // 4 segments of 4: m + L = 8
+      {policy::every(1), 17 * a + 2 * h, 15},   // every input kept: m = 16, L = 1
+      {policy::every(8), 10 * a + 9 * h, 8},    // m = 2, L = 8
+      {policy::at({5}), 13 * a + 12 * h, 5},    // segments 5 and 11: last is 2 + 11
+      {policy::at({12}), 13 * a + 13 * h, 12},  // segments 12, 4: j = 0 gives 1 + 12
   };
   for (const auto& e : cases) {
     CAPTURE(e.pol.name());
@@ -160,8 +159,9 @@ TEST_CASE("checkpointing: bad policies are named") {
         "k = 0: expected a positive number of blocks per segment");
   CHECK(message([] { checkpoints(policy::every(-3), 16); }) ==
         "k = -3: expected a positive number of blocks per segment");
-  CHECK(message([] { checkpoints(policy::at({2, 16}), 16); }) ==
-        "checkpoint block = 16: expected a block index in [0, 16)");
+  CHECK(message([] {
+          checkpoints(policy::at({2, 16}), 16);
+        }) == "checkpoint block = 16: expected a block index in [0, 16)");
   CHECK(message([] { checkpoints(policy::at({-1}), 4); }) ==
         "checkpoint block = -1: expected a block index in [0, 4)");
   CHECK(message([] { policy::parse("every:x"); }) ==

@@ -1,15 +1,14 @@
-#include "memlab/gpt.hpp"
-
-#include <xtensor/xmanipulation.hpp>
+#include "model/gpt.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <xtensor/xmanipulation.hpp>
 
-#include "memlab/error.hpp"
-#include "memlab/generate.hpp"
+#include "base/error.hpp"
+#include "model/generate.hpp"
 
 using namespace memlab;
 
@@ -298,7 +297,8 @@ TEST_CASE("a model with quantized weights: exact bytes, and the logits of its de
 
     // NF4 and int8 multiply dequantized weights: the same as the fp32 twin. Q8_0 and
     // Q4_0 also round the activations to 8 bits (as ggml does), so only close.
-    const double tolerance = format.kind == quant::scheme::q8_0 || format.kind == quant::scheme::q4_0 ? 2e-2 : 1e-5;
+    const double tolerance =
+        format.kind == quant::scheme::q8_0 || format.kind == quant::scheme::q4_0 ? 2e-2 : 1e-5;
     const tensor<2> logits = q.forward(tokens);
     const tensor<2> twin_logits = gpt::model(c, twin).forward(tokens);
     double diff = 0;
@@ -309,34 +309,11 @@ TEST_CASE("a model with quantized weights: exact bytes, and the logits of its de
     CHECK(generate(q, tokens, 12, true).tokens == generate(q, tokens, 12, false).tokens);
   }
   using memlab::invalid_argument;
-  CHECK_THROWS_WITH_AS(fp32.quantized(quant::parse_format("nf4")).quantized(quant::parse_format("q8_0")),
-                       "model = quantized: expected an fp32 model to quantize", invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      fp32.quantized(quant::parse_format("nf4")).quantized(quant::parse_format("q8_0")),
+      "model = quantized: expected an fp32 model to quantize", invalid_argument);
   CHECK_THROWS_AS(fp32.quantized(quant::parse_format("nf4")).to_bytes(), invalid_argument);
-  CHECK_THROWS_AS(gpt::model(small(2), 1).quantized(quant::parse_format("int4_sym")),  // group 128 > 32 inputs
-                  invalid_argument);
-}
-
-TEST_CASE("the weight read a decoding step cannot avoid: exact bytes, a positive time") {
-  // small(2): d_model 32, head_dim 8, kv 16 wide, d_ff 48, 2 layers. Per layer
-  // two norms (64), wq 32·32, wk and wv 32·16, wo 32·32, w1 and w2 32·48:
-  // 6208 floats; then the final norm (32) and the output head 256·32. The
-  // position table is not multiplied: one row is added per token.
-  const std::size_t floats = 2 * (64 + 1024 + 512 + 512 + 1024 + 1536 + 1536) + 32 + 256 * 32;
-  for (bool tied : {true, false}) {
-    CAPTURE(tied);
-    const gpt::model m(small(2, tied), 1);
-    const auto read = experiments::time_weight_read(m, 3);
-    CHECK(read.bytes == floats * sizeof(float));
-    CHECK(read.bytes ==
-          (m.parameter_count() - 64 * 32 - (tied ? 0 : 256 * 32)) * sizeof(float));
-    CHECK(read.us > 0);
-    CHECK(std::isfinite(read.us));
-  }
-  const gpt::model m(small(2), 1);
-  CHECK_THROWS_WITH_AS(experiments::time_weight_read(m, 0),
-                       "repeats = 0: expected a positive integer", memlab::invalid_argument);
-  CHECK_THROWS_WITH_AS(experiments::time_weight_read(m.quantized(quant::parse_format("fp16")), 1),
-                       "model = quantized: expected an fp32 model (a quantized model's matrices "
-                       "are read by its own kernels)",
-                       memlab::invalid_argument);
+  CHECK_THROWS_AS(
+      gpt::model(small(2), 1).quantized(quant::parse_format("int4_sym")),  // group 128 > 32 inputs
+      invalid_argument);
 }

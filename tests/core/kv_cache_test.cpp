@@ -1,10 +1,10 @@
-#include "memlab/kv_cache.hpp"
+#include "kv_cache/kv_cache.hpp"
 
 #include <doctest/doctest.h>
 
-#include "memlab/attention.hpp"
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "attention/attention.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 #include "reference.hpp"
 
 using namespace memlab;

@@ -1,12 +1,12 @@
-#include "memlab/lora.hpp"
+#include "train/lora.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <string>
 
-#include "memlab/error.hpp"
-#include "memlab/random.hpp"
+#include "base/error.hpp"
+#include "base/random.hpp"
 
 using namespace memlab;
 
@@ -27,8 +27,8 @@ bool same(const gpt::weights& a, const gpt::weights& b) {
   auto eq = [](const auto& x, const auto& y) {
     return x.shape() == y.shape() && std::equal(x.begin(), x.end(), y.begin());
   };
-  bool ok = eq(a.token_embedding, b.token_embedding) && eq(a.position_embedding, b.position_embedding) &&
-            eq(a.norm_f, b.norm_f);
+  bool ok = eq(a.token_embedding, b.token_embedding) &&
+            eq(a.position_embedding, b.position_embedding) && eq(a.norm_f, b.norm_f);
   for (std::size_t l = 0; l < a.layers.size(); ++l) {
     const auto &x = a.layers[l], &y = b.layers[l];
     ok = ok && eq(x.wq, y.wq) && eq(x.wk, y.wk) && eq(x.wv, y.wv) && eq(x.wo, y.wo) &&
@@ -92,7 +92,8 @@ TEST_CASE("LoRA: training moves only the adapters; the loss falls; merge gives t
           for (std::size_t c = 0; c < 16; ++c) xa += double(x(i, c)) * ad.a(c, r);
           side += xa * ad.b(r, o);
         }
-        for (std::size_t c = 0; c < 16; ++c) plain += double(x(i, c)) * w(c, o), fused += double(x(i, c)) * wm(c, o);
+        for (std::size_t c = 0; c < 16; ++c)
+          plain += double(x(i, c)) * w(c, o), fused += double(x(i, c)) * wm(c, o);
         worst = std::max(worst, std::abs(fused - (plain + 2.0 * side)));  // alpha / r = 2
       }
     CHECK(worst < 1e-5);  // fp32 rounding of the merged weights only

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
+#include "base/memory.hpp"
 
-#include "memlab/memory.hpp"
+#include <doctest/doctest.h>
 
 using namespace memlab;
 
@@ -13,7 +13,7 @@ TEST_CASE("the tracker counts live and peak bytes of core's tensors exactly") {
     auto a = tensor<2>::from_shape({10, 20});  // 800 bytes
     CHECK(t.live_bytes() == base + 800);
     {
-      buffer<float> b(50);                     // 200 bytes
+      buffer<float> b(50);  // 200 bytes
       CHECK(t.live_bytes() == base + 1000);
     }
     CHECK(t.live_bytes() == base + 800);
@@ -55,7 +55,7 @@ TEST_CASE("the timeline records live bytes after every allocation and free") {
   {
     auto a = tensor<1>::from_shape({256});  // 1 KiB
     auto b = tensor<1>::from_shape({512});  // 2 KiB
-  }  // b then a freed
+  }                                         // b then a freed
   t.record_timeline(false);
   const auto& events = t.timeline();
   REQUIRE(events.size() == 5);  // the start, two allocations, two frees

@@ -3,13 +3,15 @@
 #include <cmath>
 #include <numeric>
 
-#include "memlab/error.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "base/error.hpp"
+#include "quant/experiment.hpp"
+#include "quant/matrix.hpp"
 
 using namespace memlab;
 
-TEST_CASE("the quantization experiment reports exact storage and small kernel differences, every format") {
+TEST_CASE(
+    "the quantization experiment reports exact storage and small kernel differences, every "
+    "format") {
   for (const auto& name : quant::format_names()) {
     CAPTURE(name);
     experiments::quant_config c;
@@ -71,14 +73,15 @@ TEST_CASE("the grid experiment: NF4 uses its 16 codes more evenly than int4 on G
   CHECK(g.nf4_entropy_bits <= 4.0);
   CHECK(g.nf4_rmse < g.int4_rmse);
   // Both grids span the row: the largest magnitude is a grid end.
-  const float amax = std::fabs(*std::max_element(g.row.begin(), g.row.end(), [](float a, float b) {
-    return std::fabs(a) < std::fabs(b);
-  }));
+  const float amax = std::fabs(*std::max_element(
+      g.row.begin(), g.row.end(), [](float a, float b) { return std::fabs(a) < std::fabs(b); }));
   CHECK(g.int4_grid.back() == doctest::Approx(amax));
   CHECK(g.nf4_grid.back() == doctest::Approx(amax));
 }
 
-TEST_CASE("the round trip the exercises benchmark: its peak is the storage and the output, counted by hand") {
+TEST_CASE(
+    "the round trip the exercises benchmark: its peak is the storage and the output, counted by "
+    "hand") {
   // Q8_0: 4096 / 32 blocks of an fp16 scale and 32 int8 codes. NF4 without double
   // quantization: 4096 / 64 blocks of an fp32 absmax, two codes per byte.
   const auto q8 = experiments::run_quant_round_trip("q8_0", 4096, 2, 1);
@@ -113,10 +116,11 @@ TEST_CASE("the quantization experiments name a bad parameter") {
   };
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.rows = -2; })),
                        "rows = -2: expected a positive integer", invalid_argument);
-  CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.format = "int2"; })),
-                       "format = int2: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
-                       "q8_0, q4_0, q4_1, nf4, nf4_dq",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      experiments::run_quant(config([](auto& c) { c.format = "int2"; })),
+      "format = int2: expected one of fp32, fp16, int8_sym, int8_asym, int4_sym, int4_asym, "
+      "q8_0, q4_0, q4_1, nf4, nf4_dq",
+      invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) {
                          c.format = "int4_sym";
                          c.group = 48;
@@ -126,17 +130,20 @@ TEST_CASE("the quantization experiments name a bad parameter") {
                          c.format = "int4_sym";
                          c.granularity = "block";
                        })),
-                       "granularity = block: expected one of tensor, channel, group", invalid_argument);
+                       "granularity = block: expected one of tensor, channel, group",
+                       invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.cols = 48; })),
                        "cols = 48: expected a multiple of 32 (the Q4_0 block)", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant(config([](auto& c) { c.distribution = "uniform"; })),
                        "distribution = uniform: expected gaussian or heavy", invalid_argument);
   experiments::quant_grid_config g;
   g.cols = 0;
-  CHECK_THROWS_WITH_AS(experiments::run_quant_grid(g), "cols = 0: expected a positive integer", invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant_grid(g), "cols = 0: expected a positive integer",
+                       invalid_argument);
 }
 
-TEST_CASE("the tiny GPT with Q8_0 weights: exact bytes, small logit changes, the same next tokens") {
+TEST_CASE(
+    "the tiny GPT with Q8_0 weights: exact bytes, small logit changes, the same next tokens") {
   experiments::quantized_gpt_config c;  // 4 layers, d_model 128, d_ff 512, max_seq 512, tied
   c.format = "q8_0";
   c.tokens = 8;
@@ -151,4 +158,19 @@ TEST_CASE("the tiny GPT with Q8_0 weights: exact bytes, small logit changes, the
   CHECK(f.mean_logit_diff < 0.02 * f.logit_scale);
   CHECK(f.next_token_agreement >= 0.95);
   CHECK(f.tokens_per_second > 0);
+}
+
+TEST_CASE("ggml block bytes: a hand-worked Q4_0 block, ggml's layout; bad formats named") {
+  // x[j] = 0.5 · (j % 16 - 8): the first largest magnitude is -4, d = -4 / -8 = 0.5
+  // (fp16 0x3800, little-endian 00 38); q = j % 16; byte j = q[j] | q[j + 16] << 4.
+  std::vector<float> x(32);
+  for (int j = 0; j < 32; ++j) x[std::size_t(j)] = 0.5f * float(j % 16 - 8);
+  std::vector<std::uint8_t> expected{0x00, 0x38};
+  for (int j = 0; j < 16; ++j) expected.push_back(std::uint8_t(0x11 * j));
+  CHECK(experiments::ggml_block_bytes("q4_0", x) == expected);
+  CHECK(experiments::ggml_block_bytes("q8_0", x).size() == 34);
+  CHECK(experiments::ggml_block_bytes("q4_1", std::vector<float>(64)).size() == 2 * 20);
+  CHECK_THROWS_WITH_AS(experiments::ggml_block_bytes("nf4", std::vector<float>(64)),
+                       "format = nf4: expected q8_0, q4_0 or q4_1 (a ggml block format)",
+                       memlab::invalid_argument);
 }

@@ -1,11 +1,12 @@
-#include "memlab/serving.hpp"
+#include "paged_kv_cache/serving.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <numeric>
+#include <utility>
 
-#include "memlab/error.hpp"
+#include "base/error.hpp"
 
 using namespace memlab;
 using namespace memlab::serving;
@@ -53,7 +54,8 @@ const std::vector<request> tiny = {{0, 0, 3, 2}, {1, 0, 2, 4}, {2, 1, 5, 1}};
 
 double waste_of(const server_figures& f) {
   double allocated = 0, used = 0;
-  for (const auto& s : f.timeline) allocated += double(s.slots.allocated), used += double(s.slots.used);
+  for (const auto& s : f.timeline)
+    allocated += double(s.slots.allocated), used += double(s.slots.used);
   return 1 - used / allocated;
 }
 
@@ -64,13 +66,13 @@ TEST_CASE("static batching over contiguous caches, step by step by hand") {
   // Batch {r0, r1} (2 rows of 8 slots: budget 16 / max_seq 8) runs until r1 ends
   // at step 3; r0 ends at step 1 and sits idle; r2 waits from step 1 to step 4.
   check_timeline(f, {
-      // run comp wait alloc used res frag idle
-      {2, 5, 0, 16, 5, 1 + 3, 4 + 3, 0},  // prefill 3 + 2
-      {2, 2, 1, 16, 4 + 3, 0 + 2, 4 + 3, 0},
-      {1, 1, 1, 16, 4, 1, 3, 8},  // r0 done: its 8 slots idle
-      {1, 1, 1, 16, 5, 0, 3, 8},
-      {1, 5, 0, 8, 5, 0, 3, 0},  // new batch {r2}
-  });
+                        // run comp wait alloc used res frag idle
+                        {2, 5, 0, 16, 5, 1 + 3, 4 + 3, 0},  // prefill 3 + 2
+                        {2, 2, 1, 16, 4 + 3, 0 + 2, 4 + 3, 0},
+                        {1, 1, 1, 16, 4, 1, 3, 8},  // r0 done: its 8 slots idle
+                        {1, 1, 1, 16, 5, 0, 3, 8},
+                        {1, 5, 0, 8, 5, 0, 3, 0},  // new batch {r2}
+                    });
   CHECK(f.steps == 5);
   CHECK(f.tokens == 2 + 4 + 1);
   CHECK(f.computed == 5 + 2 + 1 + 1 + 5);
@@ -85,17 +87,18 @@ TEST_CASE("static batching over contiguous caches, step by step by hand") {
   CHECK(f.outcomes[2].admitted == 4);
   CHECK(f.outcomes[2].finished == 4);
   CHECK(f.mean_latency == doctest::Approx((2 + 4 + 4) / 3.0).epsilon(1e-12));
-  CHECK(f.mean_normalized_latency == doctest::Approx((2 / 2.0 + 4 / 4.0 + 4 / 1.0) / 3).epsilon(1e-12));
+  CHECK(f.mean_normalized_latency ==
+        doctest::Approx((2 / 2.0 + 4 / 4.0 + 4 / 1.0) / 3).epsilon(1e-12));
 }
 
 TEST_CASE("continuous batching over contiguous caches: a finished row is reused at the next step") {
   const server_figures f = run_continuous_contiguous(tiny, tiny_config());
   check_timeline(f, {
-      {2, 5, 0, 16, 5, 4, 7, 0},
-      {2, 2, 1, 16, 7, 2, 7, 0},
-      {2, 1 + 5, 0, 16, 4 + 5, 1 + 0, 3 + 3, 0},  // r2 takes r0's row
-      {1, 1, 0, 8, 5, 0, 3, 0},
-  });
+                        {2, 5, 0, 16, 5, 4, 7, 0},
+                        {2, 2, 1, 16, 7, 2, 7, 0},
+                        {2, 1 + 5, 0, 16, 4 + 5, 1 + 0, 3 + 3, 0},  // r2 takes r0's row
+                        {1, 1, 0, 8, 5, 0, 3, 0},
+                    });
   CHECK(f.steps == 4);
   CHECK(f.tokens == 7);
   CHECK(f.idle_slot_steps == 0);
@@ -106,17 +109,17 @@ TEST_CASE("continuous batching over the paged pool, step by step by hand") {
   // 4 blocks of 4 slots; the watermark keeps 1 block free when admitting.
   const server_figures f = run_paged(tiny, tiny_config());
   check_timeline(f, {
-      // r0 takes a block for 3 tokens (1 empty slot, reserved: it will hold 4);
-      // r1 a block for 2 (2 empty, both reserved: it will hold 5).
-      {2, 5, 0, 8, 5, 1 + 2, 0, 0},
-      // r2 needs 2 blocks: 2 are free but 1 must stay free: it waits.
-      {2, 2, 1, 8, 4 + 3, 0 + 1, 0, 0},
-      // r0 ended and freed its block: r2 gets 2 blocks, the second holds 1 token
-      // of 4 and r2 needs no more (3 slots of fragmentation).
-      {2, 1 + 5, 0, 12, 4 + 5, 0, 3, 0},
-      // r1 crosses into its second block; it ends with 5 tokens.
-      {1, 1, 0, 8, 5, 0, 3, 0},
-  });
+                        // r0 takes a block for 3 tokens (1 empty slot, reserved: it will hold 4);
+                        // r1 a block for 2 (2 empty, both reserved: it will hold 5).
+                        {2, 5, 0, 8, 5, 1 + 2, 0, 0},
+                        // r2 needs 2 blocks: 2 are free but 1 must stay free: it waits.
+                        {2, 2, 1, 8, 4 + 3, 0 + 1, 0, 0},
+                        // r0 ended and freed its block: r2 gets 2 blocks, the second holds 1 token
+                        // of 4 and r2 needs no more (3 slots of fragmentation).
+                        {2, 1 + 5, 0, 12, 4 + 5, 0, 3, 0},
+                        // r1 crosses into its second block; it ends with 5 tokens.
+                        {1, 1, 0, 8, 5, 0, 3, 0},
+                    });
   CHECK(f.steps == 4);
   CHECK(f.tokens == 7);
   CHECK(f.preemptions == 0);
@@ -142,15 +145,16 @@ TEST_CASE("preemption by recompute and by swap, by hand") {
     c.preemption = policy;
     const server_figures f = run_paged(two, c);
     check_timeline(f, {
-        {2, 4, 0, 4, 4, 0, 0, 0},
-        {2, 2, 0, 8, 6, 2, 0, 0},
-        {2, 2, 0, 8, 8, 0, 0, 0},
-        {1, 1, 1, 6, 5, 1, 0, 0},  // r1 preempted: its 2 blocks freed
-        {1, 1, 1, 6, 6, 0, 0, 0},  // r1 needs 3 blocks, 1 is free: waits
-        // r0 freed its blocks; r1 is back: 2 + 3 tokens recomputed, or 4 copied back and 1 computed
-        {1, std::string(policy) == "recompute" ? 5 : 1, 0, 6, 5, 1, 0, 0},
-        {1, 1, 0, 6, 6, 0, 0, 0},
-    });
+                          {2, 4, 0, 4, 4, 0, 0, 0},
+                          {2, 2, 0, 8, 6, 2, 0, 0},
+                          {2, 2, 0, 8, 8, 0, 0, 0},
+                          {1, 1, 1, 6, 5, 1, 0, 0},  // r1 preempted: its 2 blocks freed
+                          {1, 1, 1, 6, 6, 0, 0, 0},  // r1 needs 3 blocks, 1 is free: waits
+                          // r0 freed its blocks; r1 is back: 2 + 3 tokens recomputed, or 4 copied
+                          // back and 1 computed
+                          {1, std::string(policy) == "recompute" ? 5 : 1, 0, 6, 5, 1, 0, 0},
+                          {1, 1, 0, 6, 6, 0, 0, 0},
+                      });
     CHECK(f.preemptions == 1);
     CHECK(f.timeline[3].preemptions == 1);
     CHECK(f.outcomes[1].preemptions == 1);
@@ -188,10 +192,13 @@ TEST_CASE("the request stream: Poisson arrivals, log-normal lengths, clipped, se
   // 19999 exponential gaps of mean 1 / rate = 2 steps: sd of the sum is 2 sqrt(19999) ~ 283.
   CHECK(std::abs(r.back().arrival - 2 * 19999) < 3 * 283);
   // Sample means within 4 standard errors: sd of LogNormal(m, s) = m sqrt(e^{s^2} - 1).
-  CHECK(std::abs(prompt / 20000 - 100) < 4 * 100 * std::sqrt(std::exp(0.25) - 1) / std::sqrt(20000.0));
-  CHECK(std::abs(output / 20000 - 50) < 4 * 50 * std::sqrt(std::exp(0.0625) - 1) / std::sqrt(20000.0));
+  CHECK(std::abs(prompt / 20000 - 100) <
+        4 * 100 * std::sqrt(std::exp(0.25) - 1) / std::sqrt(20000.0));
+  CHECK(std::abs(output / 20000 - 50) <
+        4 * 50 * std::sqrt(std::exp(0.0625) - 1) / std::sqrt(20000.0));
 
-  // Clipping: prompt <= max_seq - 1 and prompt + output <= max_seq; a shared prefix counts in the prompt.
+  // Clipping: prompt <= max_seq - 1 and prompt + output <= max_seq; a shared prefix counts in the
+  // prompt.
   c.requests = 2000;
   c.max_seq = 64;
   c.shared_prefix = 10;
@@ -218,7 +225,9 @@ TEST_CASE("the request stream: Poisson arrivals, log-normal lengths, clipped, se
   }));
 }
 
-TEST_CASE("the default stream: every request finishes with its output, tokens add up, runs repeat exactly") {
+TEST_CASE(
+    "the default stream: every request finishes with its output, tokens add up, runs repeat "
+    "exactly") {
   const serving_config c;
   const serving_figures r = run_serving(c);
   const auto requests = make_requests(c.stream);
@@ -241,12 +250,14 @@ TEST_CASE("the default stream: every request finishes with its output, tokens ad
       CHECK(o.admitted >= requests[std::size_t(o.id)].arrival);
       CHECK(o.finished >= o.admitted + requests[std::size_t(o.id)].output - 1);
     }
-    CHECK(f->steps == 1 + std::max_element(f->outcomes.begin(), f->outcomes.end(), [](auto& x, auto& y) {
-                            return x.finished < y.finished;
-                          })->finished);
+    CHECK(f->steps ==
+          1 + std::max_element(f->outcomes.begin(), f->outcomes.end(), [](auto& x, auto& y) {
+                return x.finished < y.finished;
+              })->finished);
     // Used slot-steps do not depend on the schedule; every slot-step is exactly one kind.
     CHECK(f->used_slot_steps == used_slot_steps);
-    CHECK(f->used_slot_steps + f->reservation_slot_steps + f->fragmentation_slot_steps + f->idle_slot_steps ==
+    CHECK(f->used_slot_steps + f->reservation_slot_steps + f->fragmentation_slot_steps +
+              f->idle_slot_steps ==
           f->allocated_slot_steps);
   }
   // K/V computed: each request's p + o - 1 tokens once; the paged server also
@@ -303,9 +314,12 @@ TEST_CASE("a tight pool preempts often and keeps every invariant; shared prompts
     CHECK(r.paged.max_shared_blocks == 3);  // 24 shared tokens: 3 full blocks of 8
     CHECK(r.paged.tokens == r.output_tokens);
     const auto requests = make_requests(c.stream);
-    for (const request_outcome& o : r.paged.outcomes) CHECK(o.produced == requests[std::size_t(o.id)].output);
-    if (std::string(policy) == "recompute") CHECK(r.paged.recomputed_tokens > 0);
-    else CHECK(r.paged.swapped_blocks > 0);
+    for (const request_outcome& o : r.paged.outcomes)
+      CHECK(o.produced == requests[std::size_t(o.id)].output);
+    if (std::string(policy) == "recompute")
+      CHECK(r.paged.recomputed_tokens > 0);
+    else
+      CHECK(r.paged.swapped_blocks > 0);
     // Shared blocks are counted once: no more physical than logical blocks.
     for (const step_record& s : r.paged.timeline) {
       CHECK(s.slots.allocated <= std::size_t(c.budget));
@@ -349,7 +363,8 @@ TEST_CASE("pool snapshots: owners, refcounts and tables agree with each other") 
   }
   CHECK(shared);
   c.budget = 4096;
-  CHECK_THROWS_WITH_AS(snapshot_run(c), "budget / block_size = 1024: expected at most 256 blocks to picture",
+  CHECK_THROWS_WITH_AS(snapshot_run(c),
+                       "budget / block_size = 1024: expected at most 256 blocks to picture",
                        memlab::invalid_argument);
 }
 
@@ -372,36 +387,71 @@ TEST_CASE("downsample averages the timeline over windows") {
   CHECK(d[0].tokens_so_far == 0 + 1 + 2);
   CHECK(d[1].tokens_so_far == 0 + 1 + 2 + 3 + 4);
   CHECK(downsample(t, 10).size() == 5);
-  CHECK_THROWS_WITH_AS(downsample(t, 0), "points = 0: expected a positive integer", memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(downsample(t, 0), "points = 0: expected a positive integer",
+                       memlab::invalid_argument);
+}
+
+TEST_CASE("run_serving with points: every server's chart is its timeline downsampled") {
+  serving_config c;
+  c.stream.requests = 20;
+  const auto plain = run_serving(c);
+  const auto charted = run_serving(c, 7);
+  for (const auto* f : {&plain.static_batching, &plain.continuous_contiguous, &plain.paged})
+    CHECK(f->chart.empty());
+  for (const auto& [a, b] :
+       {std::pair{&plain.static_batching, &charted.static_batching},
+        std::pair{&plain.continuous_contiguous, &charted.continuous_contiguous},
+        std::pair{&plain.paged, &charted.paged}}) {
+    CAPTURE(a->name);
+    CHECK(b->steps == a->steps);
+    const auto expected = downsample(a->timeline, 7);
+    REQUIRE(b->chart.size() == expected.size());
+    CHECK(b->chart.size() <= 7);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      CHECK(b->chart[i].step == expected[i].step);
+      CHECK(b->chart[i].wasted == expected[i].wasted);
+      CHECK(b->chart[i].tokens_so_far == expected[i].tokens_so_far);
+    }
+  }
+  c.run_contiguous = false;
+  CHECK(run_serving(c, 7).static_batching.chart.empty());  // not run, nothing to chart
+  CHECK_THROWS_WITH_AS(run_serving(c, 0), "points = 0: expected a positive integer",
+                       memlab::invalid_argument);
 }
 
 TEST_CASE("bad configurations and request lists are named") {
   serving_config c;
   c.budget = 1000;
-  CHECK_THROWS_WITH_AS(run_serving(c),
-                       "budget = 1000: expected room for one sequence of max_seq = 1024 in whole blocks of "
-                       "block_size = 16",
-                       memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      run_serving(c),
+      "budget = 1000: expected room for one sequence of max_seq = 1024 in whole blocks of "
+      "block_size = 16",
+      memlab::invalid_argument);
   c = serving_config{};
   c.preemption = "evict";
-  CHECK_THROWS_WITH_AS(run_serving(c), "preemption = evict: expected recompute or swap", memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(run_serving(c), "preemption = evict: expected recompute or swap",
+                       memlab::invalid_argument);
   c = serving_config{};
   c.block_size = 0;
-  CHECK_THROWS_WITH_AS(run_serving(c), "block_size = 0: expected a positive integer", memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(run_serving(c), "block_size = 0: expected a positive integer",
+                       memlab::invalid_argument);
   c = serving_config{};
   c.stream.rate = 0;
   CHECK_THROWS_WITH_AS(run_serving(c), "rate = 0: expected a positive number of arrivals per step",
                        memlab::invalid_argument);
   c = serving_config{};
   c.stream.requests = -3;
-  CHECK_THROWS_WITH_AS(run_serving(c), "requests = -3: expected a positive integer", memlab::invalid_argument);
-  c = tiny_config();
-  CHECK_THROWS_WITH_AS(run_paged({{0, 0, 5, 4}}, c),
-                       "requests[i].prompt + output = 9: expected prompt, output >= 1 and at most max_seq = 8",
+  CHECK_THROWS_WITH_AS(run_serving(c), "requests = -3: expected a positive integer",
                        memlab::invalid_argument);
+  c = tiny_config();
+  CHECK_THROWS_WITH_AS(
+      run_paged({{0, 0, 5, 4}}, c),
+      "requests[i].prompt + output = 9: expected prompt, output >= 1 and at most max_seq = 8",
+      memlab::invalid_argument);
   CHECK_THROWS_WITH_AS(run_static({{1, 0, 2, 2}}, c), "requests[i].id = 1: expected its index 0",
                        memlab::invalid_argument);
-  CHECK_THROWS_WITH_AS(run_static({{0, 3, 2, 2}, {1, 1, 2, 2}}, c),
-                       "requests[i].arrival = 1: expected a step at or after the previous request's",
-                       memlab::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      run_static({{0, 3, 2, 2}, {1, 1, 2, 2}}, c),
+      "requests[i].arrival = 1: expected a step at or after the previous request's",
+      memlab::invalid_argument);
 }

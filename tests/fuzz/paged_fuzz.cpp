@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "memlab/paged_kv_cache.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 
 namespace {
 
@@ -45,7 +45,8 @@ struct sequence {
 
 // K (v = false) or V (v = true) of token `token` at position p, layer l, KV head g, component c.
 float value(int token, std::size_t p, std::size_t l, std::size_t g, std::size_t c, bool v) {
-  return float(token * 1000003 + int(p) * 131 + int(l) * 31 + int(g) * 7 + int(c) * 3 + (v ? 1 : 0));
+  return float(token * 1000003 + int(p) * 131 + int(l) * 31 + int(g) * 7 + int(c) * 3 +
+               (v ? 1 : 0));
 }
 
 [[noreturn]] void fail(const std::string& what) { throw std::logic_error("paged fuzz: " + what); }
@@ -72,8 +73,8 @@ void append(sequence& s, const std::vector<int>& tokens) {
 void check_contents(const sequence& s, std::size_t index) {
   const paged_kv_cache& c = *s.cache;
   if (c.length() != s.tokens.size())
-    fail("sequence " + std::to_string(index) + " has length " + std::to_string(c.length()) + ", expected " +
-         std::to_string(s.tokens.size()));
+    fail("sequence " + std::to_string(index) + " has length " + std::to_string(c.length()) +
+         ", expected " + std::to_string(s.tokens.size()));
   for (std::size_t l = 0; l < c.layers(); ++l) {
     const auto& src = c.layer(l);
     for (std::size_t p = 0; p < c.length(); ++p)
@@ -81,9 +82,10 @@ void check_contents(const sequence& s, std::size_t index) {
         for (std::size_t d = 0; d < c.head_dim(); ++d) {
           const float k = src.k_transposed(g, p)[d * src.k_transposed_stride()];
           const float v = src.v(g, p)[d];
-          if (k != value(s.tokens[p], p, l, g, d, false) || v != value(s.tokens[p], p, l, g, d, true))
-            fail("sequence " + std::to_string(index) + " reads wrong K/V at layer " + std::to_string(l) +
-                 ", position " + std::to_string(p));
+          if (k != value(s.tokens[p], p, l, g, d, false) ||
+              v != value(s.tokens[p], p, l, g, d, true))
+            fail("sequence " + std::to_string(index) + " reads wrong K/V at layer " +
+                 std::to_string(l) + ", position " + std::to_string(p));
         }
   }
 }
@@ -107,7 +109,8 @@ void check_all(const block_pool& pool, const std::vector<sequence>& live) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   reader in{data, size};
-  const std::size_t layers = 1 + in.next() % 2, kv_heads = 1 + in.next() % 2, head_dim = 1 + in.next() % 3;
+  const std::size_t layers = 1 + in.next() % 2, kv_heads = 1 + in.next() % 2,
+                    head_dim = 1 + in.next() % 3;
   const std::size_t block_size = 1 + in.next() % 8, blocks = 1 + in.next() % 24;
   block_pool pool(layers, kv_heads, head_dim, block_size, blocks);
   std::vector<sequence> live;
@@ -129,7 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       try {
         append(s, tokens(1 + in.next() % 10));
       } catch (const memlab::out_of_blocks&) {
-        if (s.cache->block_table() != before || s.cache->length() != length || pool.free_blocks() != free)
+        if (s.cache->block_table() != before || s.cache->length() != length ||
+            pool.free_blocks() != free)
           fail("a refused append changed the sequence or the pool");
       }
     } else if (op == 2) {  // fork
@@ -147,18 +151,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (live.size() < 16) {
         std::vector<int> prompt = pick().tokens;
         prompt.resize(std::min(prompt.size(), in.next() % 40));
-        if (!prompt.empty() && in.next() % 2) prompt[in.next() % prompt.size()] = int(in.next() % 3);
+        if (!prompt.empty() && in.next() % 2)
+          prompt[in.next() % prompt.size()] = int(in.next() % 3);
         const auto extra = tokens(in.next() % 4);
         prompt.insert(prompt.end(), extra.begin(), extra.end());
         sequence s{std::make_unique<paged_kv_cache>(pool), {}};
         const std::size_t attached = s.cache->attach_prefix(prompt);
         if (attached % block_size != 0 || (attached > 0 && attached >= prompt.size()))
-          fail("attach_prefix covered " + std::to_string(attached) + " of " + std::to_string(prompt.size()) +
-               " tokens");
+          fail("attach_prefix covered " + std::to_string(attached) + " of " +
+               std::to_string(prompt.size()) + " tokens");
         s.tokens.assign(prompt.begin(), prompt.begin() + std::ptrdiff_t(attached));
         live.push_back(std::move(s));
         try {
-          append(live.back(), std::vector<int>(prompt.begin() + std::ptrdiff_t(attached), prompt.end()));
+          append(live.back(),
+                 std::vector<int>(prompt.begin() + std::ptrdiff_t(attached), prompt.end()));
         } catch (const memlab::out_of_blocks&) {
           // refused: it keeps the attached blocks only
         }

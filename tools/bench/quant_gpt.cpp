@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "memlab/quant_experiment.hpp"
-#include "memlab/quantized_matrix.hpp"
+#include "quant/experiment.hpp"
+#include "quant/matrix.hpp"
 
 namespace memlab::bench {
 

@@ -23,7 +23,7 @@ export default {
     the recomputation repeats the same arithmetic on the same inputs.</p>
     <p>The stack here is n residual MLP blocks, <code>x += gelu(x·W1)·W2</code>, with a
     hand-written backward. Peak bytes are the tracker's exact count and equal the
-    formula of <code>memlab/checkpoint.hpp</code>: with a = 4·batch·width and
+    formula of <code>train/checkpoint.hpp</code>: with a = 4·batch·width and
     h = 4·batch·hidden, none peaks at (n+1)(a+h), √n at 16 layers at 8a + 5h.
     Policies: <code>none</code>, <code>sqrt</code>, <code>every:K</code>,
     <code>set:I,J,…</code>. The timeline shows live bytes during one step: without
@@ -42,6 +42,8 @@ export default {
     int('trainSteps', 'training steps', 60, 'tiny GPT steps; 0: skip'),
     int('rank', 'LoRA rank', 8, 'adapter rank'),
   ],
+  calls: ['runCheckpoint', 'runTraining', 'runLora'],
+  warmUp: [{ fn: 'runCheckpoint', args: [{ layers: 4, batch: 16, width: 64, hidden: 256, policy: 'sqrt', repeats: 1, timeline: false }] }],
 
   async run(v, core, onProgress) {
     const policies = v.policies.split(/,?\s+/).filter(Boolean); // set:1,5 keeps its commas
@@ -56,7 +58,10 @@ export default {
     const steps = v.trainSteps;
     const total = points.length + steps;
     const results = await runSweep(points, async (p) => {
-      if (p.kind === 'lora') return { kind: 'lora', rows: await core.call('loraMemory', model, v.rank, 2 * v.rank) };
+      if (p.kind === 'lora') {
+        const config = { model, rank: v.rank, alpha: 2 * v.rank, steps: 0, batch: 4, seq: 32, text: '' };
+        return { kind: 'lora', rows: await core.call('runLora', config) };
+      }
       const figures = await core.call('runCheckpoint', { ...base, layers: p.layers, policy: p.policy, timeline: p.kind === 'timeline' });
       return { kind: p.kind, layers: p.layers, policy: p.policy, figures };
     }, ({ done, label, results: partial }) => onProgress({ done, total, label, results: partial }));
@@ -64,7 +69,10 @@ export default {
       const losses = [];
       const config = {
         model: { layers: 2, dModel: 32, heads: 4, kvHeads: 4, dFf: 128, maxSeq: 64, tied: true },
-        steps, batch: 4, seq: 32, lr: 0.01, text: corpus, prompt: 'The ',
+        steps, batch: 4, seq: 32, lr: 0.01, seed: 1, text: corpus, prompt: 'The ',
+        // temperature 0.8 from the 20 likeliest bytes: greedy decoding of a
+        // barely trained model repeats one byte
+        sampleTokens: 120, sampler: { temperature: 0.8, topK: 20, seed: 1 },
       };
       const figures = await core.callWithProgress('runTraining', [config], ({ step, loss }) => {
         losses.push({ kind: 'loss', step, loss });

@@ -1,0 +1,247 @@
+#include "attention/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xview.hpp>
+
+#include "base/error.hpp"
+#include "base/kernels.hpp"
+
+namespace memlab::attention {
+namespace {
+
+using kernels::block_rows;
+
+const float* row(const tensor<3>& t, std::size_t head, std::size_t i) {
+  return t.data() + (head * t.shape(1) + i) * t.shape(2);
+}
+
+float* row(tensor<3>& t, std::size_t head, std::size_t i) {
+  return t.data() + (head * t.shape(1) + i) * t.shape(2);
+}
+
+// kt[c, j] = k[j, c] for a tile of `cols` keys: the transposed tile lets the score
+// loop run along keys, contiguous in kt, so it vectorizes without a horizontal sum.
+void transpose_tile(const float* k, std::size_t cols, std::size_t d, float* kt, std::size_t ld) {
+  for (std::size_t j = 0; j < cols; ++j)
+    for (std::size_t c = 0; c < d; ++c) kt[c * ld + j] = k[j * d + c];
+}
+
+// S = Q_tile K_tileᵀ · scale for `rows` query rows (q rows of stride d), from K
+// transposed (kt: [d, cols] with row stride ldk), into s (row stride lds).
+void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt, std::size_t ldk,
+                 std::size_t cols, float scale, float* s, std::size_t lds) {
+  for (std::size_t r = 0; r < rows; ++r) std::fill_n(s + r * lds, cols, 0.0f);
+  kernels::matmul_accumulate(q, d, rows, d, kt, ldk, s, lds, cols);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < cols; ++j) s[r * lds + j] *= scale;
+}
+
+// Keys a query row sees: all seq_kv without a mask; with the end-aligned causal
+// mask, query i (position i + seq_kv - seq_q) sees keys 0 .. i + seq_kv - seq_q.
+std::size_t visible_keys(const shape& s, bool causal, std::size_t i) {
+  return causal ? i + (s.seq_kv - s.seq_q) + 1 : s.seq_kv;
+}
+
+void check_blocks(const flash_options& options) {
+  require(options.block_q > 0, "block_q", options.block_q, "at least 1 query row per tile");
+  require(options.block_kv > 0, "block_kv", options.block_kv, "at least 1 key per tile");
+}
+
+}  // namespace
+
+void check_shape(const shape& s, bool causal) {
+  require(s.heads > 0, "heads", s.heads, "at least 1");
+  require(s.seq_q > 0, "seq", s.seq_q, "at least 1 query");
+  require(s.head_dim > 0, "head_dim", s.head_dim, "at least 1");
+  require(s.kv_heads > 0, "kv_heads", s.kv_heads, "at least 1");
+  require(s.heads % s.kv_heads == 0, "kv_heads", s.kv_heads,
+          [&] { return "a divisor of " + named("heads", s.heads); });
+  require(s.seq_kv > 0, "seq_kv", s.seq_kv, "at least 1 key");
+  if (causal)
+    require(s.seq_kv >= s.seq_q, "seq_kv", s.seq_kv, [&] {
+      return "at least " + named("seq_q", s.seq_q) +
+             " with a causal mask (every query must see a key)";
+    });
+}
+
+shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
+  const shape s{q.shape(0), k.shape(0), q.shape(1), k.shape(1), q.shape(2)};
+  check_shape(s, causal);
+  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k.shape()), [&] {
+    return "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape());
+  });
+  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
+          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+  return s;
+}
+
+tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal,
+                tensor<3>* probs_out, io_bytes* io) {
+  const shape s = check_shapes(q, k, v, causal);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const std::size_t d = s.head_dim, n_q = s.seq_q, n_kv = s.seq_kv;
+
+  // pass 1: S = Q Kᵀ · scale, every query head against the K head of its group.
+  auto scores = tensor<3>::from_shape({s.heads, n_q, n_kv});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * d + n_kv * d), io->store(n_q * n_kv);  // Q, K in; S out
+    for (std::size_t i = 0; i < n_q; ++i)
+      kernels::scaled_dots(row(q, h, i), row(k, h / s.group(), 0), n_kv, d, scale,
+                           &scores(h, i, 0));
+  }
+
+  // pass 2: P = softmax(S) along the keys, a row at a time, stable (each row's max
+  // subtracted before exp); keys above the causal diagonal get probability 0.
+  auto probs = tensor<3>::from_shape({s.heads, n_q, n_kv});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * n_kv), io->store(n_q * n_kv);  // S in, P out
+    for (std::size_t i = 0; i < n_q; ++i) {
+      const float* srow = &scores(h, i, 0);
+      float* p = &probs(h, i, 0);
+      const std::size_t seen = visible_keys(s, causal, i);
+      std::copy(srow, srow + seen, p);
+      const float inv_sum = 1.0f / kernels::exp_shifted_sum(p, kernels::max_of(p, seen), seen);
+      for (std::size_t j = 0; j < seen; ++j) p[j] *= inv_sum;
+      std::fill(p + seen, p + n_kv, 0.0f);
+    }
+  }
+
+  // pass 3: O = P V
+  tensor<3> out = xt::zeros<float>({s.heads, n_q, d});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * n_kv + n_kv * d), io->store(n_q * d);  // P, V in; O out
+    kernels::matmul_accumulate(&probs(h, 0, 0), n_kv, n_q, n_kv, row(v, h / s.group(), 0), d,
+                               row(out, h, 0), d, d);
+  }
+  if (probs_out) *probs_out = std::move(probs);
+  return out;
+}
+
+tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
+                const flash_options& options) {
+  check_blocks(options);
+  check_shapes(q, k, v, options.causal);
+  return flash(q, tensor_kv(k, v), options);
+}
+
+tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& options) {
+  check_blocks(options);
+  const shape s{q.shape(0), kv.kv_heads(), q.shape(1), kv.seq(), q.shape(2)};
+  check_shape(s, options.causal);
+  require(kv.head_dim() == s.head_dim, "kv head_dim", kv.head_dim(), [&] {
+    return "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape());
+  });
+  const std::size_t d = s.head_dim;
+  const std::size_t br = std::min(options.block_q, s.seq_q);
+  const std::size_t bc = std::min(options.block_kv, s.seq_kv);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+
+  tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, d});
+  if (options.logsumexp) *options.logsumexp = tensor<2>::from_shape({s.heads, s.seq_q});
+  io_bytes* const io = options.io;
+  // The only scratch: one tile of scores, per query row of the tile the running
+  // max m and running sum l, and one K tile transposed, allocated only if K comes
+  // by rows (a KV cache keeps it transposed already).
+  tensor<2> kt;
+  auto scores = tensor<2>::from_shape({br, bc});
+  buffer<float> m(br), l(br);
+
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    const std::size_t g = h / s.group();
+    for (std::size_t i0 = 0; i0 < s.seq_q; i0 += br) {
+      const std::size_t rows = std::min(br, s.seq_q - i0);
+      if (io) io->load(rows * d);  // Q_i
+      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+      std::fill(l.begin(), l.end(), 0.0f);
+      // The last query row of the tile sees the most keys; tiles past them are
+      // entirely above the causal diagonal and skipped.
+      const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
+      std::size_t cols = 0;
+      for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
+        cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+        if (io) io->load(2 * cols * d);  // K_j, V_j
+        if (const float* k_columns = kv.k_transposed(g, j0)) {
+          // K kept transposed (a KV cache): score the tile straight from it.
+          tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale,
+                      scores.data(), bc);
+        } else if (rows >= block_rows) {
+          // K by rows: transposing the tile costs cols · d moves, repaid over many rows.
+          if (kt.size() == 0) kt = tensor<2>::from_shape({d, bc});
+          transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
+          tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data(), bc);
+        } else {
+          // K by rows and few query rows: dot products straight off K's rows.
+          for (std::size_t r = 0; r < rows; ++r)
+            kernels::scaled_dots(row(q, h, i0 + r), kv.k(g, j0), cols, d, scale, &scores(r, 0));
+        }
+
+        // Online softmax, row by row. With m' = max(m, max_j s_j):
+        //   l' = l · e^(m - m') + Σ_j e^(s_j - m'),   o' = o · e^(m - m') + Σ_j e^(s_j - m') v_j
+        // so o / l after the last tile equals softmax(s) · V over all keys, and no
+        // exponent is ever positive (no overflow for logits of any size).
+        for (std::size_t r = 0; r < rows; ++r) {
+          float* p = scores.data() + r * bc;
+          const std::size_t seen = visible_keys(s, options.causal, i0 + r);
+          const std::size_t n = seen > j0 ? std::min(cols, seen - j0) : 0;  // unmasked keys
+          std::fill(p + n, p + cols, 0.0f);  // masked keys get probability 0
+          if (n == 0) continue;              // nothing new for this row: m, l, o unchanged
+          const float m_new = std::max(m[r], kernels::max_of(p, n));
+          const float correction = std::exp(m[r] - m_new);  // 0 on the row's first tile
+          l[r] = l[r] * correction + kernels::exp_shifted_sum(p, m_new, n);
+          m[r] = m_new;
+          if (correction != 1.0f) {
+            float* o = row(out, h, i0 + r);
+            for (std::size_t c = 0; c < d; ++c) o[c] *= correction;
+          }
+        }
+        kernels::matmul_accumulate(scores.data(), bc, rows, cols, kv.v(g, j0), d, row(out, h, i0),
+                                   d, d);
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        float* o = row(out, h, i0 + r);
+        const float inv_l = 1.0f / l[r];
+        for (std::size_t c = 0; c < d; ++c) o[c] *= inv_l;
+      }
+      if (io) io->store(rows * d);  // O_i
+      if (options.logsumexp) {
+        for (std::size_t r = 0; r < rows; ++r)
+          (*options.logsumexp)(h, i0 + r) = m[r] + std::log(l[r]);
+        if (io) io->store(rows);  // L_i
+      }
+    }
+  }
+  return out;
+}
+
+std::size_t flash_tiles_visited(const shape& s, const flash_options& options) {
+  check_blocks(options);
+  const std::size_t br = std::min(options.block_q, s.seq_q);
+  const std::size_t bc = std::min(options.block_kv, s.seq_kv);
+  std::size_t tiles = 0;
+  for (std::size_t i0 = 0; i0 < s.seq_q; i0 += br) {
+    const std::size_t rows = std::min(br, s.seq_q - i0);
+    const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
+    tiles += (kv_end + bc - 1) / bc;
+  }
+  return tiles * s.heads;
+}
+
+std::size_t kv_bytes(std::size_t kv_heads, std::size_t seq, std::size_t head_dim) {
+  return 2 * kv_heads * seq * head_dim * sizeof(float);
+}
+
+double flops(const shape& s, bool causal) {
+  double pairs = 0;
+  for (std::size_t i = 0; i < s.seq_q; ++i)
+    pairs += static_cast<double>(visible_keys(s, causal, i));
+  return 4.0 * static_cast<double>(s.heads) * pairs * static_cast<double>(s.head_dim);
+}
+
+}  // namespace memlab::attention

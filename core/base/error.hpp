@@ -1,0 +1,64 @@
+// base/error.hpp — the one kind of error core raises for bad input.
+//
+// Every check names the argument, the value it got and what was expected:
+//   "kv_heads = 3: expected a divisor of heads = 4"
+// The bindings turn it into a JS Error with the same message.
+#pragma once
+
+#include <cstddef>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace memlab {
+
+class invalid_argument : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Throws invalid_argument("<name> = <value>: expected <expected>") unless ok.
+// `expected` is text, or a callable returning text: checks sit on hot paths, so
+// a clause that has to be assembled is passed as a lambda and only built when
+// the check fails:
+//   require(h % g == 0, "kv_heads", g, [&] { return "a divisor of " + named("heads", h); });
+template <class T, class Expected>
+void require(bool ok, const char* name, const T& value, Expected&& expected) {
+  if (ok) return;
+  std::ostringstream message;
+  message << name << " = " << value << ": expected ";
+  if constexpr (std::is_invocable_v<Expected>)
+    message << expected();
+  else
+    message << expected;
+  throw invalid_argument(message.str());
+}
+
+// "<name> = <value>" as text, for expected-clauses that cite another argument.
+template <class T>
+std::string named(const char* name, const T& value) {
+  std::ostringstream text;
+  text << name << " = " << value;
+  return text.str();
+}
+
+// A shape as text: "[2, 5, 8]".
+template <class Shape>
+std::string shape_text(const Shape& shape) {
+  std::ostringstream text;
+  text << '[';
+  const char* separator = "";
+  for (const auto extent : shape) text << separator << extent, separator = ", ";
+  text << ']';
+  return text.str();
+}
+
+// A size given as a signed integer (from a command line or from JS), checked to
+// be positive, so that -1 is reported as -1 and not wrapped to 4294967295.
+inline std::size_t require_positive(long long value, const char* name) {
+  require(value > 0, name, value, "a positive integer");
+  return static_cast<std::size_t>(value);
+}
+
+}  // namespace memlab

@@ -1,0 +1,315 @@
+// base/kernels.hpp — the few inner loops core's hot paths share (internal header).
+//
+// Two ways to get vector code from both GCC (x86) and clang (-msimd128, wasm)
+// without -ffast-math:
+// * plain loops over fixed-width chunks of `lanes` floats, reductions keeping
+//   `lanes` partial results; both compilers vectorize these on their own;
+// * `vfloat`, a GCC/clang vector extension type of `lanes` floats, for the
+//   register-blocked tile products where auto-vectorization gives up. The
+//   compiler maps it onto what the target has: one AVX-512 register, two AVX2
+//   registers, four wasm v128.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace memlab::kernels {
+
+constexpr std::size_t lanes = 16;
+
+typedef float vfloat __attribute__((vector_size(lanes * sizeof(float))));
+
+inline vfloat load(const float* p) {
+  vfloat v;
+  std::memcpy(&v, p, sizeof v);  // an unaligned load
+  return v;
+}
+
+inline void store(float* p, const vfloat& v) { std::memcpy(p, &v, sizeof v); }
+
+// Four floats (one SSE / wasm v128 register), for the ends of rows too short
+// for a whole vfloat.
+typedef float vfloat4 __attribute__((vector_size(4 * sizeof(float))));
+
+inline vfloat4 load4(const float* p) {
+  vfloat4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store4(float* p, const vfloat4& v) { std::memcpy(p, &v, sizeof v); }
+
+// exp(x) for x <= 88, relative error below 2e-7 (Cephes expf). Unlike std::exp it
+// is inline and branch-free, so loops over it vectorize.
+//   exp(x) = 2^k · exp(r),  k = round(x / ln 2),  |r| <= ln 2 / 2
+// r is computed with ln 2 split in two parts (Cody–Waite) so it stays exact, and
+// exp(r) by a degree-6 polynomial; 2^k is built directly in the exponent bits.
+// Inputs below -87 give exp(-87) ≈ 1.6e-38, i.e. zero next to any real term.
+// k is rounded by adding and subtracting 1.5 · 2^23 (the sum has no bits below
+// the units), not by std::floor: GCC does not vectorize floorf without
+// -fno-trapping-math, and a loop with one scalar call in it runs scalar.
+inline float exp_approx(float x) {
+  x = std::max(x, -87.0f);
+  x = std::min(x, 88.0f);
+  constexpr float round_shift = 12582912.0f;  // 1.5 · 2^23
+  const float k = (x * 1.44269504088896341f + round_shift) - round_shift;
+  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
+  float two_k;
+  std::memcpy(&two_k, &bits, sizeof two_k);
+  return p * two_k;
+}
+
+// The sum of a vector's lanes, as a tree (log2(lanes) dependent adds, not lanes).
+inline float reduce_add(vfloat v) {
+  float x[lanes];
+  std::memcpy(x, &v, sizeof x);
+  for (std::size_t width = lanes / 2; width > 0; width /= 2)
+    for (std::size_t l = 0; l < width; ++l) x[l] += x[l + width];
+  return x[0];
+}
+
+// sum_c a[c] · b[c]
+inline float dot(const float* a, const float* b, std::size_t n) {
+  vfloat acc = {};
+  std::size_t c = 0;
+  for (; c + lanes <= n; c += lanes) acc += load(a + c) * load(b + c);
+  float sum = reduce_add(acc);
+  for (; c < n; ++c) sum += a[c] * b[c];
+  return sum;
+}
+
+// s[j] = scale · (q · k_j) for j < n, the k_j rows of d floats one after another:
+// one query against many keys, as when decoding. Four keys at a time, so each
+// chunk of q is loaded once for four multiply-adds and the four lane sums are
+// independent of each other.
+inline void scaled_dots(const float* q, const float* k, std::size_t n, std::size_t d, float scale,
+                        float* s) {
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    vfloat acc[4] = {};
+    std::size_t c = 0;
+    for (; c + lanes <= d; c += lanes) {
+      const vfloat qc = load(q + c);
+      for (std::size_t x = 0; x < 4; ++x) acc[x] += qc * load(k + (j + x) * d + c);
+    }
+    for (std::size_t x = 0; x < 4; ++x) {
+      float sum = reduce_add(acc[x]);
+      for (std::size_t t = c; t < d; ++t) sum += q[t] * k[(j + x) * d + t];
+      s[j + x] = scale * sum;
+    }
+  }
+  for (; j < n; ++j) s[j] = scale * dot(q, k + j * d, d);
+}
+
+// y[c] += alpha · x[c]
+inline void axpy(float* y, float alpha, const float* x, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) y[c] += alpha * x[c];
+}
+
+// max_j x[j], for n >= 1
+inline float max_of(const float* x, std::size_t n) {
+  float acc[lanes];
+  for (std::size_t l = 0; l < lanes; ++l) acc[l] = x[0];
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) acc[l] = std::max(acc[l], x[j + l]);
+  float m = x[0];
+  for (; j < n; ++j) m = std::max(m, x[j]);
+  for (std::size_t l = 0; l < lanes; ++l) m = std::max(m, acc[l]);
+  return m;
+}
+
+// x[j] := exp(x[j] - shift); returns the sum of the new values.
+inline float exp_shifted_sum(float* x, float shift, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - shift);
+  float acc[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) acc[l] += x[j + l];
+  float sum = 0.0f;
+  for (; j < n; ++j) sum += x[j];
+  for (std::size_t l = 0; l < lanes; ++l) sum += acc[l];
+  return sum;
+}
+
+// Rows per register block (matmul_rows below, and attention's score tiles):
+// enough that each loaded chunk of the right-hand matrix feeds
+// several multiply-adds, few enough that the block_rows accumulators stay in
+// registers. Measured at seq 4096, head_dim 64: natively (32 AVX-512 registers)
+// 8 rows beat 4 by ~10%; in wasm (V8 has 16 xmm registers on x86-64) 2 rows beat
+// 4 by ~30% and 8 spill.
+#if defined(__wasm__)
+constexpr std::size_t block_rows = 2;
+#else
+constexpr std::size_t block_rows = 8;
+#endif
+
+// c_r[:width] += sum_{j<inner} a[r, j] · b_j[:width] for r < R: R rows of
+// C += A B, with row strides lda, ldb, ldc. Each loaded chunk of a b row feeds R
+// multiply-adds, and R · C accumulators (C chunks of `lanes` columns side by
+// side) stay in registers over j. They are also R · C independent dependency
+// chains: a lone chain waits out every multiply-add's latency, so with few rows
+// the kernel takes several chunks at once, falling back 4 -> 2 -> 1 chunks for
+// what is left of the row.
+template <std::size_t R, std::size_t C>
+void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
+                 std::size_t ldb, float* c, std::size_t ldc, std::size_t width) {
+  std::size_t col = 0;
+  for (; col + C * lanes <= width; col += C * lanes) {
+    vfloat acc[R][C];
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t x = 0; x < C; ++x) acc[r][x] = load(c + r * ldc + col + x * lanes);
+    for (std::size_t j = 0; j < inner; ++j) {
+      vfloat bj[C];
+      for (std::size_t x = 0; x < C; ++x) bj[x] = load(b + j * ldb + col + x * lanes);
+      for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t x = 0; x < C; ++x) acc[r][x] += a[r * lda + j] * bj[x];
+    }
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t x = 0; x < C; ++x) store(c + r * ldc + col + x * lanes, acc[r][x]);
+  }
+  if constexpr (C > 1) {
+    matmul_rows<R, C / 2>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
+  } else {
+    // The columns past the last whole chunk (up to lanes - 1 of them): four at a
+    // time in a short vector, then one by one. Same sums in the same order.
+    const std::size_t tail = width - col;
+    std::size_t t = 0;
+    for (; t + 4 <= tail; t += 4) {
+      vfloat4 acc[R];
+      for (std::size_t r = 0; r < R; ++r) acc[r] = load4(c + r * ldc + col + t);
+      for (std::size_t j = 0; j < inner; ++j) {
+        const vfloat4 bj = load4(b + j * ldb + col + t);
+        for (std::size_t r = 0; r < R; ++r) acc[r] += a[r * lda + j] * bj;
+      }
+      for (std::size_t r = 0; r < R; ++r) store4(c + r * ldc + col + t, acc[r]);
+    }
+    for (; t < tail; ++t)
+      for (std::size_t r = 0; r < R; ++r) {
+        float acc = c[r * ldc + col + t];
+        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col + t];
+        c[r * ldc + col + t] = acc;
+      }
+  }
+}
+
+// c[:n] += sum_j a[j] · b_j[:n]: one row times a wide matrix (a linear layer
+// while decoding one token). Memory-bound: every weight is used once, so the
+// loop streams b row after row, strictly in order (what prefetchers do best),
+// adding each into c, which stays in L1.
+inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,
+                              float* c, std::size_t n) {
+  for (std::size_t j = 0; j < inner; ++j) {
+    const float aj = a[j];
+    const float* bj = b + j * ldb;
+    std::size_t col = 0;
+    for (; col + 4 * lanes <= n; col += 4 * lanes)
+      for (std::size_t x = 0; x < 4; ++x)
+        store(c + col + x * lanes, load(c + col + x * lanes) + aj * load(bj + col + x * lanes));
+    for (; col + lanes <= n; col += lanes) store(c + col, load(c + col) + aj * load(bj + col));
+    for (; col < n; ++col) c[col] += aj * bj[col];
+  }
+}
+
+// C += A B: a [rows, inner], b [inner, width], c [rows, width], with row strides
+// lda, ldb, ldc. Attention's S = Q Kᵀ (from K transposed) and P V, and every
+// linear layer.
+inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows, std::size_t inner,
+                              const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                              std::size_t width) {
+  std::size_t r = 0;
+  for (; r + block_rows <= rows; r += block_rows)
+    matmul_rows<block_rows, 1>(a + r * lda, lda, inner, b, ldb, c + r * ldc, ldc, width);
+  for (; r < rows; ++r) {
+    // A single row: a narrow C fits in registers; a wide one is streamed.
+    if (width <= 4 * lanes)
+      matmul_rows<1, 4>(a + r * lda, lda, inner, b, ldb, c + r * ldc, ldc, width);
+    else
+      matvec_accumulate(a + r * lda, inner, b, ldb, c + r * ldc, width);
+  }
+}
+
+// C += A B for dense row-major matrices: a [rows, inner], b [inner, n], c [rows, n].
+inline void matmul_accumulate(const float* a, std::size_t rows, std::size_t inner, const float* b,
+                              std::size_t n, float* c) {
+  matmul_accumulate(a, inner, rows, inner, b, n, c, n, n);
+}
+
+// ---- references ------------------------------------------------------------
+//
+// Plain scalar loops computing what each kernel above computes, in the obvious
+// order, with no chunks and no tails (as ggml keeps quantize_row_q8_0_ref beside
+// its SIMD paths). The tests hold every kernel to these over every tail path
+// (rows 1..9 x widths 1..70); on small integer inputs every sum is exact in
+// fp32 whatever its order, so kernel and reference must agree bit for bit.
+namespace ref {
+
+inline float dot(const float* a, const float* b, std::size_t n) {
+  float sum = 0.0f;
+  for (std::size_t c = 0; c < n; ++c) sum += a[c] * b[c];
+  return sum;
+}
+
+inline void scaled_dots(const float* q, const float* k, std::size_t n, std::size_t d, float scale,
+                        float* s) {
+  for (std::size_t j = 0; j < n; ++j) s[j] = scale * ref::dot(q, k + j * d, d);
+}
+
+inline void axpy(float* y, float alpha, const float* x, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) y[c] += alpha * x[c];
+}
+
+inline float max_of(const float* x, std::size_t n) {
+  float m = x[0];
+  for (std::size_t j = 1; j < n; ++j) m = std::max(m, x[j]);
+  return m;
+}
+
+inline float exp_shifted_sum(float* x, float shift, std::size_t n) {
+  float sum = 0.0f;
+  for (std::size_t j = 0; j < n; ++j) sum += (x[j] = exp_approx(x[j] - shift));
+  return sum;
+}
+
+// C += A B with row strides: c[r, col] += Σ_j a[r, j] · b[j, col], j in order.
+inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows, std::size_t inner,
+                              const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                              std::size_t width) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t col = 0; col < width; ++col) {
+      float acc = c[r * ldc + col];
+      for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col];
+      c[r * ldc + col] = acc;
+    }
+}
+
+// matmul_rows<R, C> is R rows of the above.
+template <std::size_t R>
+void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
+                 std::size_t ldb, float* c, std::size_t ldc, std::size_t width) {
+  ref::matmul_accumulate(a, lda, R, inner, b, ldb, c, ldc, width);
+}
+
+inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,
+                              float* c, std::size_t n) {
+  ref::matmul_accumulate(a, inner, 1, inner, b, ldb, c, n, n);
+}
+
+}  // namespace ref
+
+// tanh(x) = 1 - 2 / (e^(2x) + 1), through exp_approx so loops over it vectorize;
+// absolute error below 3e-7. Saturates to ±1 (e^(2x) is clamped, never inf).
+inline float tanh_approx(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
+
+}  // namespace memlab::kernels

@@ -1,0 +1,104 @@
+#include "model/generate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "base/error.hpp"
+#include "base/kernels.hpp"
+#include "base/random.hpp"
+
+namespace memlab {
+
+void check(const sampling& s) {
+  require(s.temperature >= 0.0f, "temperature", s.temperature, "0 (greedy) or positive");
+  require(s.top_k >= 0, "top_k", s.top_k, "0 (all tokens) or positive");
+}
+
+int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
+  const std::size_t n = logits.size();
+  require(n > 0, "logits", n, "at least 1 value");
+  check(s);
+  if (s.temperature == 0.0f)
+    return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+
+  // Candidates: all tokens, or the top_k most likely (ties to the lower id).
+  std::vector<int> ids(n);
+  std::iota(ids.begin(), ids.end(), 0);
+  const std::size_t k =
+      s.top_k == 0 ? n : std::min<std::size_t>(n, static_cast<std::size_t>(s.top_k));
+  std::partial_sort(
+      ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
+      [&](int a, int b) { return logits(a) > logits(b) || (logits(a) == logits(b) && a < b); });
+  ids.resize(k);
+  // softmax(logits / T) over the candidates, then one uniform draw.
+  const float top = logits(ids[0]);
+  std::vector<double> weight(k);
+  double total = 0;
+  for (std::size_t i = 0; i < k; ++i)
+    total += weight[i] = std::exp((static_cast<double>(logits(ids[i])) - top) / s.temperature);
+  double u = static_cast<double>(gen.uniform()) * total;
+  for (std::size_t i = 0; i < k; ++i)
+    if ((u -= weight[i]) < 0) return ids[i];
+  return ids[k - 1];
+}
+
+namespace {
+
+// Generation with an optional cache (nullptr: recompute the whole prefix each step).
+generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+               kv_cache* cache, const sampling& s, bool keep_logits,
+               const progress_callback& on_token) {
+  const auto& c = m.cfg();
+  require(!prompt.empty(), "prompt", "empty", "at least 1 token");
+  require(prompt.size() <= static_cast<std::size_t>(c.max_seq), "prompt length", prompt.size(),
+          [&] { return "at most " + named("max_seq", c.max_seq); });
+  require(max_new_tokens >= 0, "max_new_tokens", max_new_tokens, "0 or more");
+  check(s);
+  const std::size_t room = static_cast<std::size_t>(c.max_seq) - prompt.size();
+  require(static_cast<std::size_t>(max_new_tokens) <= room, "max_new_tokens", max_new_tokens,
+          [&] { return "at most max_seq - prompt length = " + std::to_string(room); });
+  if (cache) require(cache->length() == 0, "cache length", cache->length(), "0 (an empty cache)");
+
+  generation out;
+  rng gen(s.seed);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int> sequence = prompt;
+  for (int step = 0; step < max_new_tokens; ++step) {
+    // With a cache: the whole prompt once, then only the newest token.
+    // Without: the whole sequence, every step.
+    const tensor<1> logits = !cache      ? m.next_logits(sequence)
+                             : step == 0 ? m.next_logits(prompt, cache)
+                                         : m.next_logits({sequence.back()}, cache);
+    const int token = sample(logits, s, gen);
+    sequence.push_back(token);
+    out.tokens.push_back(token);
+    if (keep_logits) out.logits.push_back(logits);
+    if (on_token) on_token(step + 1);
+  }
+  out.ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace
+
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    bool use_cache, const sampling& s, bool keep_logits,
+                    const progress_callback& on_token) {
+  if (!use_cache) return run(m, prompt, max_new_tokens, nullptr, s, keep_logits, on_token);
+  contiguous_kv_cache cache = m.make_cache();
+  generation out = run(m, prompt, max_new_tokens, &cache, s, keep_logits, on_token);
+  out.cache_bytes = cache.bytes();
+  return out;
+}
+
+generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
+                    kv_cache& cache, const sampling& s, bool keep_logits,
+                    const progress_callback& on_token) {
+  return run(m, prompt, max_new_tokens, &cache, s, keep_logits, on_token);
+}
+
+}  // namespace memlab
