@@ -259,7 +259,8 @@ void check_chunked(bool causal, std::uint64_t seed) {
                       v = lab::testing::random_matrix(gen, 23, 8);
     const lab::matrix r = lab::testing::random_matrix(gen, 8, half);
     const std::size_t n_buckets = 2 * half;
-    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, " << std::string(causal ? "causal" : "not causal"));
+    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, "
+                   << std::string(causal ? "causal" : "not causal"));
     lab::matrix out = nan_matrix(23, 8);
     lsh_attention(qk, v, r, 4, causal, out);
     check_lsh(out, qk, v, r, 4, causal);
