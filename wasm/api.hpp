@@ -76,6 +76,14 @@ std::vector<I> integers(const emscripten::val& array, const char* name) {
   return out;
 }
 
+// A std::vector of bound values (value_object types, numbers, strings) as a JS array.
+template <class T>
+emscripten::val array_of(const std::vector<T>& values) {
+  emscripten::val out = emscripten::val::array();
+  for (std::size_t i = 0; i < values.size(); ++i) out.call<void>("push", values[i]);
+  return out;
+}
+
 // value_object<T> whose integer members are read with integer<I>() (a bad one
 // fails the call with its message); every other member is bound as is.
 template <class T>

@@ -25,10 +25,15 @@
 //                contiguous: reserves `context` tokens (default seq) up front;
 //                paged: ceil(seq / block) blocks of `block` tokens.
 //   activations  training: the peak of one step's forward + backward as
-//                memlab's trainer allocates them (train/train.cpp: per layer the
-//                input, norms, q k v, attention output and statistics, the MLP or
-//                MoE buffers; the logits' softmax; the backward's transients),
-//                under the checkpoint policy; per sequence, times batch.
+//                memlab's trainer allocates them with eager attention
+//                (train/train.cpp, attention_kernel::naive: per layer the input,
+//                norms, q k v, the probabilities [heads, T, T] and attention's
+//                output, the MLP or MoE buffers; the logits' softmax; the
+//                backward's transients), under the checkpoint policy; per
+//                sequence, times batch. The trainer's default is now flash
+//                attention (O and the logsumexp kept instead of P): the replay of
+//                that step is still to be written, so the planner states the
+//                eager step, an upper bound of the flash one.
 //                Inference: an estimate of one prefill's working set (not measured).
 //   gradients    full: one per parameter (4 bytes); LoRA/QLoRA: one per adapter
 //                parameter.

@@ -1,13 +1,13 @@
 #include "quant/experiment.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <optional>
 
 #include "base/error.hpp"
 #include "base/random.hpp"
 #include "model/generate.hpp"
+#include "quant/ggml_blocks.hpp"
 #include "quant/matrix.hpp"
 #include "quant/matvec.hpp"
 #include "quant/nf4.hpp"
@@ -124,20 +124,10 @@ round_trip_figures run_quant_round_trip(const std::string& format, int n, int re
     const tensor<2> w_hat = q.dequantize();
     out.quantized_bytes = q.bytes();
   };
-  // Round trips per timed run: enough for 2 ms, so that a browser's clock (it
-  // may tick every 100 µs) times even a short row (4096 values: tens of µs).
-  // Each one frees what it allocated, so the peak is that of one round trip.
-  int calls = 1;
-  for (;; calls *= 2) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int c = 0; c < calls; ++c) round_trip();
-    const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-    if (ms.count() >= 2.0 || calls >= (1 << 20)) break;
-  }
-  out.run = measure(repeats, [&] {
-    for (int c = 0; c < calls; ++c) round_trip();
-  });
-  out.run.median_ms /= calls;
+  // Timed in batches of >= 2 ms, so that a browser's clock (it may tick every
+  // 100 µs) times even a short row (4096 values: tens of µs). Each round trip
+  // frees what it allocated, so the peak is that of one.
+  out.run = measure_batched(repeats, round_trip);
   return out;
 }
 
@@ -207,6 +197,27 @@ quantized_gpt_figures run_quantized_gpt(const quantized_gpt_config& config) {
   f.fp32_tokens_per_second = 1000.0 * n / a.ms;
   f.tokens_per_second = 1000.0 * n / b.ms;
   return f;
+}
+
+std::vector<std::uint8_t> ggml_block_bytes(const std::string& format,
+                                           const std::vector<float>& row) {
+  auto w = tensor<2>::from_shape({1, row.size()});
+  std::copy(row.begin(), row.end(), w.begin());
+  const quant::format f = quant::parse_format(format);
+  std::vector<std::uint8_t> bytes;
+  auto copy = [&](const auto& m) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(m.blocks.data());
+    bytes.assign(p, p + m.bytes());
+  };
+  if (f.kind == quant::scheme::q8_0)
+    copy(ggml::quantize_q8_0(w));
+  else if (f.kind == quant::scheme::q4_0)
+    copy(ggml::quantize_q4_0(w));
+  else if (f.kind == quant::scheme::q4_1)
+    copy(ggml::quantize_q4_1(w));
+  else
+    require(false, "format", format, "q8_0, q4_0 or q4_1 (a ggml block format)");
+  return bytes;
 }
 
 }  // namespace memlab::experiments

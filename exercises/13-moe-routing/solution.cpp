@@ -1,4 +1,5 @@
-// Exercise 13 — MoE routing and dispatch with capacity: reference solution (used by CI, not shipped to the page).
+// Exercise 13 — MoE routing and dispatch with capacity: reference solution (used by CI, not shipped
+// to the page).
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -27,8 +28,8 @@ void softmax(lab::span<float> x) {
 // C = max(1, floor(capacity_factor · top_k · tokens / experts)).
 std::size_t expert_capacity(std::size_t tokens, std::size_t experts, std::size_t top_k,
                             float capacity_factor) {
-  const double c = std::floor(double(capacity_factor) * double(top_k) * double(tokens) /
-                              double(experts));
+  const double c =
+      std::floor(double(capacity_factor) * double(top_k) * double(tokens) / double(experts));
   return std::max<std::size_t>(1, static_cast<std::size_t>(c));
 }
 

@@ -1,7 +1,5 @@
 // Exercise 13 — MoE routing and dispatch with capacity: the tests (the same
 // natively and in the browser).
-#include "exercise.cpp"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "exercise.cpp"
 #include "memlab_test.hpp"
 
 namespace {
@@ -60,16 +59,20 @@ reference_routing reference_route(lab::matrix_view<const float> logits, std::siz
 // a test stops before reading past the end of an array.
 bool sizes_ok(const routing& r, std::size_t tokens, std::size_t experts, std::size_t k) {
   const std::size_t a = tokens * k;
-  bool ok = CHECK_MESSAGE(r.choice.size() == a, "choice has " << r.choice.size()
-                                                << " entries, expected tokens · top_k = " << a);
-  ok &= CHECK_MESSAGE(r.gate.size() == a, "gate has " << r.gate.size() << " entries, expected " << a);
-  ok &= CHECK_MESSAGE(r.slot.size() == a, "slot has " << r.slot.size() << " entries, expected " << a);
-  ok &= CHECK_MESSAGE(r.load.size() == experts,
-                      "load has " << r.load.size() << " entries, expected one per expert: " << experts);
+  bool ok = CHECK_MESSAGE(r.choice.size() == a, "choice has "
+                                                    << r.choice.size()
+                                                    << " entries, expected tokens · top_k = " << a);
+  ok &=
+      CHECK_MESSAGE(r.gate.size() == a, "gate has " << r.gate.size() << " entries, expected " << a);
+  ok &=
+      CHECK_MESSAGE(r.slot.size() == a, "slot has " << r.slot.size() << " entries, expected " << a);
+  ok &= CHECK_MESSAGE(
+      r.load.size() == experts,
+      "load has " << r.load.size() << " entries, expected one per expert: " << experts);
   const bool same = r.tokens == tokens && r.experts == experts && r.top_k == k;
-  ok &= CHECK_MESSAGE(same,
-                      "tokens, experts, top_k = " << r.tokens << ", " << r.experts << ", " << r.top_k
-                                                  << ", expected " << tokens << ", " << experts << ", " << k);
+  ok &= CHECK_MESSAGE(same, "tokens, experts, top_k = " << r.tokens << ", " << r.experts << ", "
+                                                        << r.top_k << ", expected " << tokens
+                                                        << ", " << experts << ", " << k);
   return ok;
 }
 
@@ -106,8 +109,9 @@ TEST_CASE("softmax: sums to 1 and stays finite for logits of 1e4") {
   bool finite = true;
   double sum = 0;
   for (float v : x) finite &= std::isfinite(v), sum += v;
-  CHECK_MESSAGE(finite, "softmax gave a value that is not finite (nan or inf): subtract the "
-                        "row's max before exp, exp(1e4) overflows in float");
+  CHECK_MESSAGE(finite,
+                "softmax gave a value that is not finite (nan or inf): subtract the "
+                "row's max before exp, exp(1e4) overflows in float");
   CHECK_MESSAGE(std::fabs(sum - 1) < 1e-5, "the probabilities sum to " << sum << ", expected 1");
   CHECK_CLOSE("softmax({1e4, 1e4 - 1, 0, -5})", x, expected, 1e-6);
 }
@@ -127,9 +131,10 @@ TEST_CASE("expert_capacity: C = max(1, floor(cf · k · tokens / E))") {
   };
   for (const auto& c : cases) {
     const std::size_t got = expert_capacity(c.tokens, c.experts, c.k, c.cf);
-    CHECK_MESSAGE(got == c.expected, "expert_capacity(tokens " << c.tokens << ", experts " << c.experts
-                                     << ", k " << c.k << ", cf " << c.cf << ") = " << got
-                                     << ", expected " << c.expected << ": " << std::string(c.why));
+    CHECK_MESSAGE(got == c.expected, "expert_capacity(tokens "
+                                         << c.tokens << ", experts " << c.experts << ", k " << c.k
+                                         << ", cf " << c.cf << ") = " << got << ", expected "
+                                         << c.expected << ": " << std::string(c.why));
   }
 }
 
@@ -161,9 +166,9 @@ TEST_CASE("top-k: the k largest probabilities, largest first, ties to the lower 
   if (!sizes_ok(r, 20, 8, 3)) return;
   const reference_routing ref = reference_route(random, 3, 4.0);
   for (std::size_t a = 0; a < r.choice.size(); ++a)
-    CHECK_MESSAGE(r.choice[a] == ref.choice[a], "random logits, token " << a / 3 << ", rank " << a % 3
-                                                << ": expert " << r.choice[a] << ", expected "
-                                                << ref.choice[a]);
+    CHECK_MESSAGE(r.choice[a] == ref.choice[a],
+                  "random logits, token " << a / 3 << ", rank " << a % 3 << ": expert "
+                                          << r.choice[a] << ", expected " << ref.choice[a]);
 }
 
 TEST_CASE("gates: renormalised over the top k when k >= 2, the probability itself when k = 1") {
@@ -178,10 +183,11 @@ TEST_CASE("gates: renormalised over the top k when k >= 2, the probability itsel
       for (std::size_t i = 0; i < k; ++i) sum += r.gate[t * k + i];
       if (k == 1)
         CHECK_MESSAGE(std::fabs(r.gate[t] - ref.gate[t]) < 1e-5,
-                      "k = 1, token " << t << ": gate " << r.gate[t] << ", expected the router "
-                                      << "probability " << ref.gate[t]
-                                      << ": with k = 1 the gate is the probability itself (a single "
-                                         "renormalised gate would always be 1)");
+                      "k = 1, token "
+                          << t << ": gate " << r.gate[t] << ", expected the router "
+                          << "probability " << ref.gate[t]
+                          << ": with k = 1 the gate is the probability itself (a single "
+                             "renormalised gate would always be 1)");
       else
         CHECK_MESSAGE(std::fabs(sum - 1) < 1e-5,
                       "k = " << k << ", token " << t << ": the gates sum to " << sum
@@ -203,9 +209,10 @@ TEST_CASE("capacity, counted by hand: every first choice before any second choic
     CHECK_MESSAGE(r.capacity == 3, "capacity " << r.capacity << ", expected 3");
     const int slot[6] = {0, 1, 0, 2, -1, -1};
     for (std::size_t t = 0; t < 6; ++t)
-      CHECK_MESSAGE(r.slot[t] == slot[t], assignment(t, 0, r.choice[t])
-                                              << ": slot " << r.slot[t] << ", expected " << slot[t]
-                                              << " (tokens in order; an expert takes at most C = 3)");
+      CHECK_MESSAGE(r.slot[t] == slot[t],
+                    assignment(t, 0, r.choice[t])
+                        << ": slot " << r.slot[t] << ", expected " << slot[t]
+                        << " (tokens in order; an expert takes at most C = 3)");
     CHECK_MESSAGE((r.load[0] == 3 && r.load[1] == 1),
                   "load = {" << r.load[0] << ", " << r.load[1] << "}, expected {3, 1}: load counts "
                              << "the slots filled, dropped assignments excluded");
@@ -307,7 +314,8 @@ TEST_CASE("a whole MoE layer against a double-precision reference") {
   const lab::matrix x = lab::testing::random_matrix(gen, n, d);
   const lab::matrix w_router = lab::testing::random_matrix(gen, d, E);
   std::vector<lab::matrix> experts;  // expert e: y = x · A_e
-  for (std::size_t e = 0; e < E; ++e) experts.push_back(lab::testing::random_matrix(gen, d, d, 0.5f));
+  for (std::size_t e = 0; e < E; ++e)
+    experts.push_back(lab::testing::random_matrix(gen, d, d, 0.5f));
   lab::matrix logits(n, E);
   for (std::size_t t = 0; t < n; ++t)
     for (std::size_t e = 0; e < E; ++e)
@@ -317,9 +325,10 @@ TEST_CASE("a whole MoE layer against a double-precision reference") {
     const routing r = route(logits, k, cf);
     if (!sizes_ok(r, n, E, k)) continue;
     const lab::matrix buffer = dispatch(x, r);
-    if (!CHECK_MESSAGE(buffer.rows() == E * r.capacity, "dispatch returned " << buffer.rows()
-                                                         << " rows, expected experts · capacity = "
-                                                         << E * r.capacity))
+    if (!CHECK_MESSAGE(buffer.rows() == E * r.capacity,
+                       "dispatch returned "
+                           << buffer.rows()
+                           << " rows, expected experts · capacity = " << E * r.capacity))
       continue;
     lab::matrix out(buffer.rows(), d);  // each expert on its own rows
     for (std::size_t row = 0; row < buffer.rows(); ++row)
@@ -337,7 +346,8 @@ TEST_CASE("a whole MoE layer against a double-precision reference") {
       }
       for (std::size_t j = 0; j < d; ++j) {
         double o = 0;
-        for (std::size_t c = 0; c < d; ++c) o += double(x(a / k, c)) * experts[std::size_t(ref.choice[a])](c, j);
+        for (std::size_t c = 0; c < d; ++c)
+          o += double(x(a / k, c)) * experts[std::size_t(ref.choice[a])](c, j);
         expected[a / k * d + j] += ref.gate[a] * o;
       }
     }

@@ -29,8 +29,7 @@ void softmax(lab::span<float> x) {
 // C = max(1, floor(capacity_factor · top_k · tokens / experts)).
 std::size_t expert_capacity(std::size_t tokens, std::size_t experts, std::size_t top_k,
                             float capacity_factor) {
-  const double c = std::floor(double(capacity_factor) * double(tokens) /
-                              double(experts));
+  const double c = std::floor(double(capacity_factor) * double(tokens) / double(experts));
   return std::max<std::size_t>(1, static_cast<std::size_t>(c));
 }
 
