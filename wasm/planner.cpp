@@ -14,12 +14,6 @@ using namespace memlab;
 
 namespace {
 
-val strings(const std::vector<std::string>& list) {
-  val out = val::array();
-  for (const auto& s : list) out.call<void>("push", s);
-  return out;
-}
-
 val breakdown(const planner::breakdown& b) {
   val out = val::object();
   out.set("weights", double(b.weights));
@@ -42,7 +36,7 @@ val result(const planner::plan_result& p) {
   out.set("paramsActive", double(p.params_active));
   out.set("paramsTrainable", double(p.params_trainable));
   out.set("kvTokens", double(p.kv_tokens));
-  out.set("notes", strings(p.notes));
+  out.set("notes", wasm::array_of(p.notes));
   return out;
 }
 
@@ -50,7 +44,7 @@ val plan(planner::model_shape model, planner::recipe recipe) {
   return result(planner::plan(model, recipe));
 }
 
-val planner_presets() { return strings(planner::preset_names()); }
+val planner_presets() { return wasm::array_of(planner::preset_names()); }
 
 planner::model_shape planner_preset(std::string name) { return planner::preset(name); }
 
@@ -83,7 +77,7 @@ val run_planner_check(experiments::planner_check_config config) {
   model.set("topK", f.model.top_k);
   out.set("model", model);
   out.set("recipe", f.recipe);
-  out.set("adapted", strings(f.adapted));
+  out.set("adapted", wasm::array_of(f.adapted));
   out.set("plan", result(f.plan));
   val rows = val::array();
   for (const auto& r : f.rows) {
@@ -128,6 +122,7 @@ EMSCRIPTEN_BINDINGS(memlab_planner) {
       .field("batch", &planner::recipe::batch)
       .field("train", &planner::recipe::train)
       .field("checkpoint", &planner::recipe::checkpoint)
+      .field("attention", &planner::recipe::attention)
       .field("rank", &planner::recipe::rank)
       .field("activationBytes", &planner::recipe::activation_bytes);
   wasm::object<experiments::planner_check_config>("PlannerCheckConfig")

@@ -18,6 +18,10 @@ std::uint64_t live_since(const memory::peak_scope& scope) {
   return memory::tracker().live_bytes() - scope.start_live_bytes();
 }
 
+train::attention_kernel kernel_of(const planner::recipe& r) {
+  return r.attention == "naive" ? train::attention_kernel::naive : train::attention_kernel::flash;
+}
+
 // The recipe as memlab can run it on this model, and what had to change.
 planner::recipe adapt(const gpt::config& c, planner::recipe r, std::vector<std::string>& adapted) {
   const bool training = r.train != "none";
@@ -156,7 +160,7 @@ planner_check_figures run_planner_check(const planner_check_config& config) {
     const std::uint64_t optimizer = live_since(scope) - weights - gradients;
     train::checkpoint_figures figures;
     train::loss_and_gradient(c, w, tokens, g, 1.0f, checkpoint::policy::parse(r.checkpoint),
-                             &figures);
+                             &figures, kernel_of(r));
     opt.step(w, g);
     row("weights", p.weights, weights);
     row("gradients", p.gradients, gradients);
@@ -179,7 +183,7 @@ planner_check_figures run_planner_check(const planner_check_config& config) {
     gpt::weights g = train::zeros_like(effective);
     train::checkpoint_figures figures;
     train::loss_and_gradient(c, effective, tokens, g, 1.0f, checkpoint::policy::parse(r.checkpoint),
-                             &figures);
+                             &figures, kernel_of(r));
     // memlab's lesson step forms W + BA and the full gradient G (8 bytes a
     // parameter) around the same activations, before the adapters' gradients exist
     std::uint64_t lesson = 0;
@@ -192,8 +196,8 @@ planner_check_figures run_planner_check(const planner_check_config& config) {
     row("gradients", p.gradients, gradients);
     row("activations", p.activations, figures.peak_bytes);
     row("total", p.total(), state + gradients + figures.peak_bytes);
-    planner::recipe unchecked = r;  // the lesson step checkpoints nothing
-    unchecked.checkpoint = "none";
+    planner::recipe unchecked = r;  // the lesson step: no checkpoints, the trainer's flash
+    unchecked.checkpoint = "none", unchecked.attention = "flash";
     const auto plain = planner::plan(planner::shape_of(c), unchecked);
     row("lesson step: W + BA and G formed", plain.bytes.activations + 8 * plain.params_total,
         lesson);

@@ -4,9 +4,12 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/flash_backward.hpp"
 #include "base/error.hpp"
+#include "base/kernels.hpp"
 #include "quant/matrix.hpp"
 #include "train/checkpoint.hpp"
+#include "train/train.hpp"
 
 namespace memlab::planner {
 namespace {
@@ -152,13 +155,17 @@ class replay {
 };
 
 struct step_shape {
-  u64 T, d, q, kv, heads, ff, V;
+  u64 T, d, q, kv, heads, hd, ff, V;
   bool moe, swiglu;
+  bool flash;   // attention: flash (keeps O and the logsumexp) or naive (keeps P)
   u64 E, k, R;  // MoE: experts, top_k, dispatch rows
   // routing: probs [T, E] + choice, gate, row [T, k] + first [E + 1] + load [E]
   u64 routing() const { return T * E + 3 * T * k + 2 * E + 1; }
   // the MLP's kept pre-activations: GELU one [T, d_ff]; SwiGLU gate and up
   u64 pre() const { return (swiglu ? 2 : 1) * T * ff; }
+  // flash tiles (train::attention_tile, at most T): query rows, keys
+  u64 br() const { return std::min<u64>(train::attention_tile, T); }
+  u64 bc() const { return br(); }
 };
 
 // x += product: the product, the temporary of +=, the old x and the product freed.
@@ -166,22 +173,41 @@ void add_into_x(replay& m, u64 product) {
   m.alloc(product), m.alloc(product), m.free(product), m.free(product);
 }
 
+// A projection into heads: the matmul's [T, n] and its split copy [heads, T, hd],
+// the first freed. Keeps n · T values.
+void project(replay& m, u64 Tn) { m.alloc(Tn), m.alloc(Tn), m.free(Tn); }
+
+// Scratch while a function runs: allocated, then freed on return.
+void scratch(replay& m, u64 n) { m.alloc(n), m.free(n); }
+
 // layer_forward(): allocates what the layer keeps and returns it; input_kept: the
 // layer's input copy exists already (a checkpoint recomputed).
 u64 layer_forward(replay& m, const step_shape& z, bool input_kept) {
-  const u64 T = z.T, Td = T * z.d;
+  const u64 T = z.T, Td = T * z.d, Tq = T * z.q;
   u64 kept = 0;
   auto keep = [&](u64 n) { m.alloc(n), kept += n; };
   if (input_kept)
     kept += Td;
   else
-    keep(Td);                                     // a.x
-  keep(T), keep(Td);                              // inv1, h1
-  keep(T * z.q), keep(T * z.kv), keep(T * z.kv);  // q, k, v
-  keep(z.heads * T * T), keep(T * z.q);           // p [heads, T, T], a
-  add_into_x(m, Td);                              // x += a · wo
-  keep(Td);                                       // x_mid
-  keep(T), keep(Td);                              // inv2, h2
+    keep(Td);                              // a.x
+  keep(T), keep(Td);                       // inv1, h1
+  project(m, Tq), kept += Tq;              // q
+  project(m, T * z.kv), kept += T * z.kv;  // k
+  project(m, T * z.kv), kept += T * z.kv;  // v
+  if (z.flash) {
+    keep(Tq), keep(z.heads * T);  // out, the logsumexp [heads, T]
+    // a tile of scores, m and l of its rows, a K tile transposed (if the tile has
+    // rows enough for the blocked kernel: attention/attention.cpp)
+    const u64 br = z.br(), bc = z.bc();
+    scratch(m, br * bc + 2 * br + (br >= kernels::block_rows ? z.hd * bc : 0));
+  } else {
+    m.alloc(z.heads * T * T);         // scores
+    keep(z.heads * T * T), keep(Tq);  // p [heads, T, T], out
+    m.free(z.heads * T * T);
+  }
+  m.alloc(Tq), add_into_x(m, Td), m.free(Tq);  // x += merge_heads(out) · wo
+  keep(Td);                                    // x_mid
+  keep(T), keep(Td);                           // inv2, h2
   if (!z.moe) {
     keep(z.pre());      // pre = h2 · w1
     m.alloc(T * z.ff);  // gl = gelu(pre)
@@ -201,7 +227,7 @@ u64 layer_forward(replay& m, const step_shape& z, bool input_kept) {
 // The backward of one layer's MLP or MoE block and of its attention, its stored
 // activations freed at the end.
 void layer_backward(replay& m, const step_shape& z, u64 stored) {
-  const u64 T = z.T, Td = T * z.d;
+  const u64 T = z.T, Td = T * z.d, Tq = T * z.q, Tkv = T * z.kv;
   if (!z.moe) {
     m.alloc(T * z.ff), m.alloc(z.pre()), m.alloc(Td);  // gl, dpre, dh2
     m.free(Td), m.free(z.pre()), m.free(T * z.ff);
@@ -213,10 +239,21 @@ void layer_backward(replay& m, const step_shape& z, u64 stored) {
     m.free(T * z.E), m.free(Rd), m.free(T * z.k), m.free(Rff), m.free(Rd), m.free(Rff), m.free(Rd);
     m.free(Td);  // dh2, after rms_norm_backward
   }
-  m.alloc(T * z.q), m.alloc(T * z.q), m.alloc(T * z.kv), m.alloc(T * z.kv);  // da, dq, dk, dv
-  m.alloc(Td);                                                               // dh1
-  m.free(stored);                                                            // s.layers[l] = {}
-  m.free(Td), m.free(T * z.kv), m.free(T * z.kv), m.free(T * z.q), m.free(T * z.q);
+  scratch(m, Tq);            // merge_heads(out) for dWo
+  m.alloc(Tq), m.alloc(Tq);  // da, dout = split_heads(da)
+  m.alloc(Tq + 2 * Tkv);     // the kernel's dq, dk, dv [heads, T, hd]
+  if (z.flash) {
+    // delta [heads, T]; K and V tiles transposed; P, dS and a transposed tile
+    const u64 br = z.br(), bc = z.bc();
+    scratch(m, z.heads * T + 2 * z.hd * bc + 3 * br * bc);
+  } else {
+    // dS [heads, T, T] and a panel of it transposed (attention/flash_backward.cpp)
+    scratch(m, z.heads * T * T + T * std::min<u64>(attention::naive_backward_panel, T));
+  }
+  m.alloc(Tq + 2 * Tkv);  // dq, dk, dv merged [T, ·]
+  m.alloc(Td);            // dh1
+  m.free(stored);         // s.layers[l] = {}
+  m.free(Td + 2 * (Tq + 2 * Tkv) + 2 * Tq);
 }
 
 // Values of one training step's peak (forward + backward of one sequence of T
@@ -225,6 +262,7 @@ u64 training_step_values(const model_shape& m, const recipe& how) {
   step_shape z;
   z.T = u(how.seq), z.d = u(m.d_model), z.q = u(m.heads) * u(m.head_dim());
   z.kv = u(m.kv_heads) * u(m.head_dim()), z.heads = u(m.heads), z.ff = u(m.d_ff);
+  z.hd = u(m.head_dim()), z.flash = how.attention == "flash";
   z.V = u(m.vocab), z.moe = m.experts > 0, z.swiglu = m.mlp == "swiglu";
   z.E = u(m.experts), z.k = u(m.top_k);
   z.R = 0;
@@ -307,9 +345,11 @@ void add_notes(plan_result& r) {
     n.push_back("activations: an estimate of a prefill's working set, not measured");
   } else {
     n.push_back(
-        "activations: the peak of one step of memlab's trainer (naive attention keeps "
-        "[heads, seq, seq] probabilities per layer), " +
-        std::to_string(how.activation_bytes) + " bytes a value, one sequence times batch " +
+        "activations: the peak of one step of memlab's trainer (" +
+        (how.attention == "flash"
+             ? std::string("flash attention keeps O and a logsumexp [heads, seq] per layer")
+             : std::string("naive attention keeps [heads, seq, seq] probabilities per layer")) +
+        "), " + std::to_string(how.activation_bytes) + " bytes a value, one sequence times batch " +
         std::to_string(how.batch) + " (memlab's trainer runs a sequence at a time)");
     n.push_back("logits and their softmax, [seq, vocab] per sequence: " +
                 gb(u(how.seq) * u(m.vocab) * u(how.activation_bytes)) + " of the activations");
@@ -419,6 +459,7 @@ plan_result plan(const model_shape& m, const recipe& how) {
   const std::string embeddings = how.embeddings.empty() ? how.weights : how.embeddings;
   require_one_of(embeddings, weight_formats(), "embeddings");
   require_one_of(how.train, {"none", "full", "lora", "qlora"}, "train");
+  require_one_of(how.attention, {"flash", "naive"}, "attention");
   require_size(how.seq, "seq", 1 << 20);
   require_size(how.batch, "batch", 1 << 16);
   require_size(how.block, "block", 1 << 20);

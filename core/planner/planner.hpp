@@ -25,15 +25,13 @@
 //                contiguous: reserves `context` tokens (default seq) up front;
 //                paged: ceil(seq / block) blocks of `block` tokens.
 //   activations  training: the peak of one step's forward + backward as
-//                memlab's trainer allocates them with eager attention
-//                (train/train.cpp, attention_kernel::naive: per layer the input,
-//                norms, q k v, the probabilities [heads, T, T] and attention's
-//                output, the MLP or MoE buffers; the logits' softmax; the
-//                backward's transients), under the checkpoint policy; per
-//                sequence, times batch. The trainer's default is now flash
-//                attention (O and the logsumexp kept instead of P): the replay of
-//                that step is still to be written, so the planner states the
-//                eager step, an upper bound of the flash one.
+//                memlab's trainer allocates them (train/train.cpp, a replay of
+//                every buffer in order: per layer the input, norms, q k v,
+//                attention's output and, with recipe.attention = "flash", the
+//                logsumexp [heads, T] (tiles of 64 as scratch) or with "naive"
+//                the probabilities [heads, T, T]; the MLP or MoE buffers; the
+//                logits' softmax; the backward's transients), under the
+//                checkpoint policy; per sequence, times batch.
 //                Inference: an estimate of one prefill's working set (not measured).
 //   gradients    full: one per parameter (4 bytes); LoRA/QLoRA: one per adapter
 //                parameter.
@@ -83,6 +81,7 @@ struct recipe {
   int batch = 1;                    // sequences at once
   std::string train = "none";       // none | full | lora | qlora
   std::string checkpoint = "none";  // train/checkpoint.hpp policies: none, sqrt, every:K, set:I,J
+  std::string attention = "flash";  // training's kernel: flash (O, logsumexp kept) | naive (P kept)
   int rank = 8;                     // LoRA/QLoRA
   int activation_bytes = 4;         // bytes per activation value (memlab: fp32; bf16: 2)
 };

@@ -173,50 +173,58 @@ TEST_CASE("planner: contiguous and paged KV caches after n tokens, exactly") {
   CHECK(planner::plan(planner::shape_of(tiny(0)), r).kv_tokens == 3 * 48);
 }
 
-// Skipped for now: the replay (planner.cpp, training_step_values) follows the
-// trainer as it was before its attention moved to the shared kernels (split
-// heads, attention::naive with P, naive_backward); against today's naive kernel
-// it is 63,488 bytes short at every policy on this shape. To be replayed again.
-TEST_CASE("planner: one training step's peak (eager attention) under each checkpoint policy" *
-          doctest::skip()) {
+// The replay (planner.cpp, training_step_values) against the tracker: every
+// checkpoint policy, both attention kernels, dense and MoE (capacity or not), a
+// tied and an untied head; T = 63 spans one flash tile, 70 two (a partial one).
+TEST_CASE("planner: one training step's peak under each checkpoint policy and kernel, exactly") {
   struct setting {
     int experts;
     bool tied;
     float cf;
   };
-  const auto tokens =
-      gpt::encode("The planner predicts every byte of the trainer's step, exactly.");
-  for (const setting s :
-       {setting{0, true, 0}, setting{0, false, 0}, setting{4, true, 0}, setting{4, false, 1.25f}}) {
-    gpt::config c = tiny(s.experts, s.tied, s.cf);
-    c.layers = 5;
-    const gpt::weights w = gpt::model(c, 3).params();
-    const auto shape = planner::shape_of(c);
-    for (const char* policy : {"none", "sqrt", "every:2", "set:0,3"}) {
-      INFO("experts ", s.experts, ", tied ", s.tied, ", capacity factor ", s.cf, ", ", policy);
-      planner::recipe r;
-      r.train = "full", r.checkpoint = policy, r.seq = int(tokens.size() - 1);
-      const auto p = planner::plan(shape, r);
-      gpt::weights g = train::zeros_like(w);
-      train::checkpoint_figures f;
-      train::loss_and_gradient(c, w, tokens, g, 1.0f, checkpoint::policy::parse(policy), &f,
-                               train::attention_kernel::naive);
-      CHECK(p.bytes.activations == f.peak_bytes);
+  const std::string text =
+      "The planner predicts every byte of the trainer's step, exactly, for flash and naive.";
+  for (const std::size_t length : {64u, 71u}) {
+    const auto tokens = gpt::encode(text.substr(0, length));
+    for (const setting s : {setting{0, true, 0}, setting{0, false, 0}, setting{4, true, 0},
+                            setting{4, false, 1.25f}}) {
+      gpt::config c = tiny(s.experts, s.tied, s.cf);
+      c.layers = 5, c.max_seq = 80;
+      const gpt::weights w = gpt::model(c, 3).params();
+      const auto shape = planner::shape_of(c);
+      for (const auto kernel : {train::attention_kernel::flash, train::attention_kernel::naive}) {
+        const char* kernel_name = kernel == train::attention_kernel::flash ? "flash" : "naive";
+        for (const char* policy : {"none", "sqrt", "every:2", "set:0,3"}) {
+          INFO("T ", tokens.size() - 1, ", experts ", s.experts, ", tied ", s.tied,
+               ", capacity factor ", s.cf, ", ", kernel_name, ", ", policy);
+          planner::recipe r;
+          r.train = "full", r.checkpoint = policy, r.attention = kernel_name;
+          r.seq = int(tokens.size() - 1);
+          const auto p = planner::plan(shape, r);
+          gpt::weights g = train::zeros_like(w);
+          train::checkpoint_figures f;
+          train::loss_and_gradient(c, w, tokens, g, 1.0f, checkpoint::policy::parse(policy), &f,
+                                   kernel);
+          CHECK(p.bytes.activations == f.peak_bytes);
+        }
+        // the whole step: weights, gradients, AdamW's m and v, and the activations' peak
+        INFO("T ", tokens.size() - 1, ", experts ", s.experts, ", ", kernel_name, ", whole step");
+        planner::recipe r;
+        r.train = "full", r.checkpoint = "sqrt", r.attention = kernel_name;
+        r.seq = int(tokens.size() - 1);
+        const auto p = planner::plan(shape, r);
+        memory::peak_scope scope;
+        gpt::weights trained = w;
+        gpt::weights g = train::zeros_like(trained);
+        train::adamw opt(trained, {});
+        train::checkpoint_figures f;
+        train::loss_and_gradient(c, trained, tokens, g, 1.0f, checkpoint::policy::sqrt_n(), &f,
+                                 kernel);
+        opt.step(trained, g);
+        CHECK(p.bytes.total() == scope.peak_bytes());
+        CHECK(p.bytes.weights + p.bytes.gradients + p.bytes.optimizer == 16 * p.params_total);
+      }
     }
-    // the whole step: weights, gradients, AdamW's m and v, and the activations' peak
-    planner::recipe r;
-    r.train = "full", r.checkpoint = "sqrt", r.seq = int(tokens.size() - 1);
-    const auto p = planner::plan(shape, r);
-    memory::peak_scope scope;
-    gpt::weights trained = w;
-    gpt::weights g = train::zeros_like(trained);
-    train::adamw opt(trained, {});
-    train::checkpoint_figures f;
-    train::loss_and_gradient(c, trained, tokens, g, 1.0f, checkpoint::policy::sqrt_n(), &f,
-                             train::attention_kernel::naive);
-    opt.step(trained, g);
-    CHECK(p.bytes.total() == scope.peak_bytes());
-    CHECK(p.bytes.weights + p.bytes.gradients + p.bytes.optimizer == 16 * p.params_total);
   }
 }
 
@@ -254,6 +262,10 @@ TEST_CASE("planner: bad input is named") {
   r.train = "dpo";
   CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
                        "train = dpo: expected one of none, full, lora, qlora", invalid_argument);
+  r = {};
+  r.attention = "eager";
+  CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
+                       "attention = eager: expected one of flash, naive", invalid_argument);
   r = {};
   r.seq = 0;
   CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),

@@ -4,7 +4,7 @@
 //   memlab-bench plan --preset NAME [--weights FMT] [--kv FMT] [--seq N] [--batch N]
 //                     [--train none|full|lora|qlora] [--checkpoint POLICY] [--json]
 //                     [--embeddings FMT] [--paged [--block N]] [--rank R]
-//                     [--activation-bytes 2|4] [--check]
+//                     [--activation-bytes 2|4] [--attention flash|naive] [--check]
 //
 // --check runs the same recipe on the tiny GPT standing in for the preset
 // (planner/experiment.hpp) and prints each predicted figure beside the tracker's.
@@ -55,6 +55,9 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--train", r.train, "none, full, lora, qlora")->capture_default_str();
   cmd->add_option("--checkpoint", r.checkpoint, "none, sqrt, every:K, set:I,J (training)")
       ->capture_default_str();
+  cmd->add_option("--attention", r.attention,
+                  "training's attention: flash (keeps O, logsumexp) or naive (keeps P)")
+      ->capture_default_str();
   cmd->add_option("--rank", r.rank, "LoRA/QLoRA rank")->capture_default_str();
   cmd->add_option("--activation-bytes", r.activation_bytes, "bytes per activation: 4 fp32, 2 bf16")
       ->capture_default_str();
@@ -100,11 +103,11 @@ void add_plan_command(CLI::App& app) {
     }
     std::printf(
         "%s: %s parameters (%s active); weights %s, KV %s%s, seq %lld, batch %lld, "
-        "train %s, checkpoint %s\n",
+        "train %s, checkpoint %s, attention %s\n",
         o->preset.c_str(), count(p.params_total).c_str(), count(p.params_active).c_str(),
         o->how.weights.c_str(), o->how.kv.c_str(), o->how.paged ? " paged" : "",
         static_cast<long long>(o->how.seq), static_cast<long long>(o->how.batch),
-        o->how.train.c_str(), o->how.checkpoint.c_str());
+        o->how.train.c_str(), o->how.checkpoint.c_str(), o->how.attention.c_str());
     const std::pair<const char*, std::uint64_t> rows[] = {
         {"weights", b.weights},     {"  of which scales", b.weight_scales},
         {"KV cache", b.kv_cache},   {"activations", b.activations},

@@ -15,7 +15,7 @@ const memlab = await createMemlab({ wasmBinary: readFileSync(join(dir, 'memlab-c
 
 const recipe = (over = {}) => ({
   weights: 'fp16', embeddings: '', kv: 'fp16', paged: false, block: 16, seq: 4096, context: 0,
-  batch: 1, train: 'none', checkpoint: 'none', rank: 8, activationBytes: 2, ...over,
+  batch: 1, train: 'none', checkpoint: 'none', attention: 'flash', rank: 8, activationBytes: 2, ...over,
 });
 
 test('plan: Llama-2-7B in fp16 and q4_0, byte for byte as native', () => {
@@ -40,7 +40,8 @@ test('plan: Llama-2-7B in fp16 and q4_0, byte for byte as native', () => {
 
 test('runPlannerCheck: the tiny GPT measures what the planner predicts, in wasm too', () => {
   for (const [preset, over] of [['llama-2-7b', { weights: 'q4_0', paged: true }],
-    ['mixtral-8x7b', { train: 'full', checkpoint: 'sqrt' }], ['llama-2-70b', { train: 'qlora', checkpoint: 'sqrt' }]]) {
+    ['mixtral-8x7b', { train: 'full', checkpoint: 'sqrt' }], ['llama-2-7b', { train: 'full', attention: 'naive' }],
+    ['llama-2-70b', { train: 'qlora', checkpoint: 'sqrt' }]]) {
     const f = memlab.runPlannerCheck({ like: memlab.plannerPreset(preset), recipe: recipe(over), seed: 1 });
     assert.ok(f.allEqual, `${preset}: ${JSON.stringify(f.rows)}`);
     for (const row of f.rows) if (row.measured !== null) assert.equal(row.measured, row.predicted, `${preset} ${row.name}`);

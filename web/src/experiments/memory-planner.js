@@ -37,11 +37,11 @@ function edited(shape, edits) {
 }
 
 // The same task with no technique: fp32 weights and a contiguous fp32 KV cache, or
-// full fine-tuning in fp32 without checkpoints.
+// full fine-tuning in fp32 without checkpoints and with eager (naive) attention.
 function baseline(recipe) {
   const training = recipe.train !== 'none';
   return { ...recipe, weights: 'fp32', embeddings: '', kv: 'fp32', paged: false, activationBytes: 4,
-    train: training ? 'full' : 'none', checkpoint: 'none' };
+    train: training ? 'full' : 'none', checkpoint: 'none', attention: 'naive' };
 }
 
 export default {
@@ -64,8 +64,10 @@ export default {
     <code>name=value</code> pairs (e.g. <code>layers=40, kv_heads=8</code>).
     Weight formats: fp32 fp16 bf16 int8_sym int8_asym int4_sym int4_asym q8_0 q4_0 q4_1
     nf4 nf4_dq; KV: fp32 fp16 bf16 q8_0 q4_0; train: none full lora qlora; checkpoint:
-    none sqrt every:K set:I,J. "Before" is the same task with no technique (fp32, a
-    contiguous cache, full fine-tuning without checkpoints). GB here are 10⁹ bytes;
+    none sqrt every:K set:I,J; attention in training: flash (keeps O and one logsumexp
+    per query row) or naive (keeps the [heads, seq, seq] probabilities). "Before" is
+    the same task with no technique (fp32, a contiguous cache, full fine-tuning
+    without checkpoints, naive attention). GB here are 10⁹ bytes;
     the devices are 8, 24 and 80 GiB. Not counted (the planner lists it): a CUDA
     context, the allocator's slack, framework temporaries.</p>`,
   controls: [
@@ -78,6 +80,7 @@ export default {
     text('kv', 'KV cache', 'fp16', 'fp32 fp16 bf16 q8_0 q4_0'),
     checkbox('paged', 'paged KV', true, 'blocks of 16 tokens'),
     text('checkpoint', 'checkpointing', 'sqrt', 'none, sqrt, every:K'),
+    text('attention', 'attention', 'flash', 'training: flash or naive'),
     int('rank', 'LoRA rank', 8, 'LoRA / QLoRA'),
     int('activationBytes', 'activation bytes', 2, '4 fp32, 2 bf16'),
   ],
@@ -87,7 +90,7 @@ export default {
     const total = 4;
     const shape = edited(await core.call('plannerPreset', v.preset), v.shape);
     const recipe = { weights: v.weights, embeddings: '', kv: v.kv, paged: v.paged, block: 16, seq: v.seq,
-      context: 0, batch: v.batch, train: v.train, checkpoint: v.checkpoint, rank: v.rank,
+      context: 0, batch: v.batch, train: v.train, checkpoint: v.checkpoint, attention: v.attention, rank: v.rank,
       activationBytes: v.activationBytes };
     const results = [];
     const step = (label) => onProgress({ done: results.length, total, label, results });
@@ -135,7 +138,7 @@ export default {
         ],
         caption: `After: weights ${after.recipe.train === 'qlora' ? 'nf4_dq (QLoRA)' : after.recipe.train === 'full' ? 'fp32 (trained)' : after.recipe.weights}`
           + `${after.bytes.weightScales ? ` (of which scales ${gb(after.bytes.weightScales)})` : ''}, `
-          + `KV ${after.recipe.kv}${after.recipe.paged ? ' paged' : ''}. Notes: ${after.notes.join('; ')}.`,
+          + `KV ${after.recipe.kv}${after.recipe.paged ? ' paged' : ''}${after.recipe.train !== 'none' ? `, ${after.recipe.attention} attention` : ''}. Notes: ${after.notes.join('; ')}.`,
       });
     }
     if (check) {
