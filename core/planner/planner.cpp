@@ -141,17 +141,26 @@ u64 kv_element_bytes_times_32(const std::string& format) {
 
 class replay {
  public:
+  // series: if given, gets the live values after every allocation and free
+  explicit replay(std::vector<u64>* series = nullptr) : series_(series) {
+    if (series_) series_->assign(1, 0);
+  }
   void alloc(u64 n) {
     require(live_ <= std::numeric_limits<u64>::max() - n, "activations", "over 2^64 values",
             "a step that can be counted (a smaller seq or model)");
     live_ += n, peak_ = std::max(peak_, live_);
+    if (series_) series_->push_back(live_);
   }
-  void free(u64 n) { live_ -= n; }
+  void free(u64 n) {
+    live_ -= n;
+    if (series_) series_->push_back(live_);
+  }
   u64 live() const { return live_; }
   u64 peak() const { return peak_; }
 
  private:
   u64 live_ = 0, peak_ = 0;
+  std::vector<u64>* series_;
 };
 
 struct step_shape {
@@ -258,7 +267,8 @@ void layer_backward(replay& m, const step_shape& z, u64 stored) {
 
 // Values of one training step's peak (forward + backward of one sequence of T
 // tokens), under the checkpoints of a policy.
-u64 training_step_values(const model_shape& m, const recipe& how) {
+u64 training_step_values(const model_shape& m, const recipe& how,
+                         std::vector<u64>* series = nullptr) {
   step_shape z;
   z.T = u(how.seq), z.d = u(m.d_model), z.q = u(m.heads) * u(m.head_dim());
   z.kv = u(m.kv_heads) * u(m.head_dim()), z.heads = u(m.heads), z.ff = u(m.d_ff);
@@ -278,7 +288,7 @@ u64 training_step_values(const model_shape& m, const recipe& how) {
     return std::binary_search(checkpoints.begin(), checkpoints.end(), l);
   };
   const u64 T = z.T, Td = T * z.d;
-  replay r;
+  replay r(series);
   // -- forward ----
   r.alloc(Td);                                   // x
   std::vector<u64> stored(std::size_t(L), 0);    // values a layer holds
@@ -399,6 +409,31 @@ matrix_bytes bytes_of(const std::string& format, u64 rows, u64 cols) {
   const u64 codes = eight ? n : rows * ceil_div(cols, 2);
   const u64 scales = 4 * groups + (asymmetric ? groups : 0);
   return {codes + scales, scales};
+}
+
+std::vector<u64> local_peaks(const std::vector<u64>& series) {
+  std::vector<u64> peaks;
+  bool rising = false;
+  for (std::size_t i = 1; i < series.size(); ++i) {
+    if (series[i] > series[i - 1]) {
+      rising = true;
+    } else if (series[i] < series[i - 1]) {
+      if (rising) peaks.push_back(series[i - 1]);
+      rising = false;
+    }
+  }
+  if (rising) peaks.push_back(series.back());
+  return peaks;
+}
+
+std::vector<u64> training_step_peaks(const model_shape& m, const recipe& how) {
+  const plan_result checked = plan(m, how);  // every field checked as plan() does
+  require(how.train != "none", "train", how.train, "full, lora or qlora (a training step)");
+  std::vector<u64> series;
+  training_step_values(checked.model, checked.how, &series);
+  std::vector<u64> peaks = local_peaks(series);
+  for (u64& p : peaks) p *= u(how.activation_bytes);
+  return peaks;
 }
 
 const std::vector<std::string>& preset_names() {

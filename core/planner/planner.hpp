@@ -113,6 +113,15 @@ struct plan_result {
 // Throws memlab::invalid_argument naming the first bad field or value.
 plan_result plan(const model_shape& model, const recipe& how);
 
+// The replay behind a training plan's activations, turn by turn: the live bytes
+// of one sequence's step at every local maximum (a run of allocations followed by
+// a free), in order; the largest is the plan's activations / batch. Tests compare
+// it with the tracker's timeline of the same step, so that every term of the
+// replay counts, not only those of the step's highest point.
+std::vector<std::uint64_t> training_step_peaks(const model_shape& model, const recipe& how);
+// The local maxima of a series of live values, as above (plateaus count once).
+std::vector<std::uint64_t> local_peaks(const std::vector<std::uint64_t>& series);
+
 // gpt2, gpt3-175b, llama-2-7b, llama-2-13b, llama-2-70b, mixtral-8x7b.
 const std::vector<std::string>& preset_names();
 model_shape preset(const std::string& name);

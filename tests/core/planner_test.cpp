@@ -204,9 +204,17 @@ TEST_CASE("planner: one training step's peak under each checkpoint policy and ke
           const auto p = planner::plan(shape, r);
           gpt::weights g = train::zeros_like(w);
           train::checkpoint_figures f;
+          const std::size_t start = memory::tracker().live_bytes();
+          memory::tracker().record_timeline(true);
+          memory::tracker().reset();
           train::loss_and_gradient(c, w, tokens, g, 1.0f, checkpoint::policy::parse(policy), &f,
                                    kernel);
+          memory::tracker().record_timeline(false);
           CHECK(p.bytes.activations == f.peak_bytes);
+          // every turn of the step, not only its highest: each term of the replay shows
+          std::vector<std::uint64_t> live = {0};
+          for (const auto& e : memory::tracker().timeline()) live.push_back(e.live_bytes - start);
+          CHECK(planner::training_step_peaks(shape, r) == planner::local_peaks(live));
         }
         // the whole step: weights, gradients, AdamW's m and v, and the activations' peak
         INFO("T ", tokens.size() - 1, ", experts ", s.experts, ", ", std::string(kernel_name),
