@@ -54,7 +54,7 @@ export default {
     onProgress({ done: 0, total, label: 'sizes', results });
     results.push({ kind: 'sizes', rows: await core.call('runMoeSizes', model, v.experts, v.topK) });
     const config = { model: balanceModel, experts: v.balanceExperts, topK: v.topK, capacityFactor: 0,
-      auxLossCoef: Number(v.aux), steps, batch: 4, seq: 32, lr: 0.01, text: corpus, evalText: '', seed: 1 };
+      auxLossCoef: Number(v.aux), steps, batch: 4, seq: 32, lr: 0.003, text: corpus, evalText: '', seed: 1 };
     const balance = await core.callWithProgress('runMoeBalance', [config], ({ done }) => {
       if (done % 10 && done !== 2 * steps) return;
       const run = done <= steps ? 'without the balancing loss' : `with α = ${v.aux}`;
