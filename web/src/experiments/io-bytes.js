@@ -7,11 +7,11 @@ import { el } from '../ui/dom.js';
 import { runSweep } from '../lib/sweep.js';
 
 const methods = [
-  { key: 'naive', label: 'naive forward', color: '#d9480f' },
-  { key: 'naiveBackward', label: 'naive backward', color: '#d9480f', dash: [6, 4] },
-  { key: 'flash', label: 'flash forward', color: '#1c7ed6' },
-  { key: 'flashBackward', label: 'flash backward', color: '#1c7ed6', dash: [6, 4] },
-  { key: 'lsh', label: 'LSH forward', color: '#2b8a3e' },
+  { key: 'naive', label: 'naive forward', short: 'naive fwd', color: '#d9480f' },
+  { key: 'naiveBackward', label: 'naive backward', short: 'naive bwd', color: '#d9480f', dash: [6, 4] },
+  { key: 'flash', label: 'flash forward', short: 'flash fwd', color: '#1c7ed6' },
+  { key: 'flashBackward', label: 'flash backward', short: 'flash bwd', color: '#1c7ed6', dash: [6, 4] },
+  { key: 'lsh', label: 'LSH forward', short: 'LSH fwd', color: '#2b8a3e' },
 ];
 // LSH attention's options here (the LSH section varies them): its chunks, not M, size its tiles.
 const lsh = { lshBuckets: 8, lshRounds: 2, lshChunk: 64 };
@@ -139,7 +139,7 @@ export default {
         { label: 'seq', value: (r) => r.config.seq },
         { label: 'M', value: (r) => r.config.fastBytes, format: kib },
         { label: 'tiles fwd / bwd', value: (r) => `${r.forwardBlockQ}×${r.forwardBlockKv} / ${r.backwardBlockQ}×${r.backwardBlockKv}` },
-        ...methods.map((m) => ({ group: 'bytes moved', label: m.label, value: (r) => bytesOf(r[m.key]), format: formatBytes })),
+        ...methods.map((m) => ({ group: 'bytes moved', label: m.short, value: (r) => bytesOf(r[m.key]), format: formatBytes })),
         {
           label: '= closed form',
           value: (r) => methods.every((m) => exact(r[m.key])),
