@@ -14,13 +14,6 @@ using namespace memlab;
 
 namespace {
 
-template <class T>
-val to_array(const std::vector<T>& values) {
-  val out = val::array();
-  for (const T& v : values) out.call<void>("push", double(v));
-  return out;
-}
-
 // [{experts, parameters, activeParameters, weightBytes, activeBytes}]
 val run_moe_sizes(gpt::config model, val experts, val top_k) {
   const auto rows = experiments::run_moe_sizes(
@@ -42,12 +35,12 @@ val balance_run(const experiments::moe_balance_run& r) {
   val out = val::object();
   out.set("auxLossCoef", r.aux_loss_coef);
   val layers = val::array();
-  for (const auto& layer : r.choices) layers.call<void>("push", to_array(layer));
+  for (const auto& layer : r.choices) layers.call<void>("push", wasm::array_of(layer));
   out.set("perLayer", layers);
-  out.set("total", to_array(r.total));
+  out.set("total", wasm::array_of(r.total));
   out.set("maxOverMean", r.max_over_mean);
   out.set("finalLoss", r.final_loss);
-  out.set("losses", to_array(r.losses));
+  out.set("losses", wasm::array_of(r.losses));
   return out;
 }
 
