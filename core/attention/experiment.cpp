@@ -8,6 +8,7 @@
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
+#include "base/parallel.hpp"
 #include "base/random.hpp"
 #include "kv_cache/kv_cache.hpp"
 
@@ -21,6 +22,7 @@ attention_figures run_attention(const attention_config& config) {
                                          require_positive(config.block_kv, "block_kv")};
   require_positive(config.repeats, "repeats");
   attention::check_shape(s, config.causal);
+  parallel::scoped_threads threads(config.threads);
 
   rng gen(config.seed);
   const tensor<3> q = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
@@ -45,6 +47,14 @@ attention_figures run_attention(const attention_config& config) {
         config.repeats, [&] { naive_out = attention::naive(q, k, v, config.causal); },
         figures.flops);
     figures.max_abs_diff = xt::amax(xt::abs(flash_out - naive_out))();
+  }
+  figures.external_diff = std::numeric_limits<double>::quiet_NaN();
+  if (config.external_naive) {
+    tensor<3> external_out;
+    figures.external_naive = measure(
+        config.repeats, [&] { external_out = config.external_naive(q, k, v, config.causal); },
+        figures.flops);
+    figures.external_diff = xt::amax(xt::abs(flash_out - external_out))();
   }
   return figures;
 }

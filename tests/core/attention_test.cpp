@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
 #include "base/error.hpp"
+#include "base/parallel.hpp"
 #include "base/random.hpp"
 #include "reference.hpp"
 
@@ -200,4 +202,26 @@ TEST_CASE("bad input raises an error naming the argument, its value and what was
   memory::peak_scope scope;
   CHECK_THROWS_AS(attention::flash(q, k, zeros(2, 9, 16)), invalid_argument);
   CHECK(memory::tracker().live_bytes() == scope.start_live_bytes());
+}
+
+TEST_CASE("flash on 2 threads gives the bits of flash on 1") {
+  // Every (head, Q tile) task writes only its own rows, whichever worker runs it.
+  const attention_case cases[] = {
+      {4, 4, 100, 100, 32, 32, 32, false}, {4, 2, 77, 77, 24, 16, 8, true},
+      {3, 1, 70, 90, 16, 64, 64, true},    {2, 2, 1, 40, 16, 16, 16, true},
+      {6, 3, 50, 50, 7, 16, 16, true},
+  };
+  rng gen(43);
+  for (const auto& c : cases) {
+    CAPTURE(describe(c));
+    const auto q = random_normal<3>({c.heads, c.seq_q, c.head_dim}, gen);
+    const auto k = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+    const auto v = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+    const attention::flash_options options{c.causal, c.block_q, c.block_kv};
+    const auto one = attention::flash(q, k, v, options);
+    parallel::scoped_threads two(2);
+    REQUIRE(parallel::threads() == 2);
+    const auto both = attention::flash(q, k, v, options);
+    CHECK(std::memcmp(one.data(), both.data(), one.size() * sizeof(float)) == 0);
+  }
 }
