@@ -70,11 +70,15 @@ void check_shape(const shape& s, bool causal) {
 shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
   const shape s{q.shape(0), k.shape(0), q.shape(1), k.shape(1), q.shape(2)};
   check_shape(s, causal);
-  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k.shape()), [&] {
-    return "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape());
-  });
-  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+  require(
+      k.shape(2) == s.head_dim, "k.shape", [&] { return shape_text(k.shape()); },
+      [&] {
+        return "head_dim " + std::to_string(s.head_dim) +
+               " as in q.shape = " + shape_text(q.shape());
+      });
+  require(
+      v.shape() == k.shape(), "v.shape", [&] { return shape_text(v.shape()); },
+      [&] { return "the same as k.shape = " + shape_text(k.shape()); });
   return s;
 }
 

@@ -239,13 +239,16 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
   // append (every layer appends the same n), before anything is stored.
   const std::size_t start = cache ? cache->length() : 0;
   if (cache) {
-    require(cache->layers() == u(c.layers) && cache->kv_heads() == u(c.kv_heads) &&
-                cache->head_dim() == u(c.head_dim()),
-            "cache",
-            "layers " + std::to_string(cache->layers()) + ", kv_heads " +
-                std::to_string(cache->kv_heads()) + ", head_dim " +
-                std::to_string(cache->head_dim()),
-            "the model's layers, kv_heads and head_dim");
+    require(
+        cache->layers() == u(c.layers) && cache->kv_heads() == u(c.kv_heads) &&
+            cache->head_dim() == u(c.head_dim()),
+        "cache",
+        [&] {
+          return "layers " + std::to_string(cache->layers()) + ", kv_heads " +
+                 std::to_string(cache->kv_heads()) + ", head_dim " +
+                 std::to_string(cache->head_dim());
+        },
+        "the model's layers, kv_heads and head_dim");
   }
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/measure.hpp"
+#include "model/generate.hpp"
 
 namespace memlab::bench {
 
@@ -20,6 +21,7 @@ void add_paged_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_lora_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // "1.50 MiB"; "n/a" for negative (unknown) sizes.
 std::string bytes_text(double bytes);
@@ -27,5 +29,10 @@ std::string bytes_text(double bytes);
 std::string number_text(const char* format, double x);
 // A run's figures as JSON; null when it did not run.
 nlohmann::json to_json(const run_figures& f);
+
+// The fastest of `repeats` generations (tools/bench/generate.cpp).
+experiments::generation_figures fastest_generation(const gpt::model& model,
+                                                   const experiments::generation_config& config,
+                                                   int repeats);
 
 }  // namespace memlab::bench

@@ -68,18 +68,6 @@ void print_one(const experiments::generation_figures& f, bool as_json) {
   std::printf("  %-22s %s\n", "tracked peak heap", bytes_text(double(f.peak_bytes)).c_str());
 }
 
-// The fastest of `repeats` runs: a run of a few milliseconds is easily slowed by
-// whatever else the machine does, never sped up.
-experiments::generation_figures fastest(const gpt::model& model,
-                                        const experiments::generation_config& config, int repeats) {
-  auto best = experiments::run_generation(model, config);
-  for (int r = 1; r < repeats; ++r) {
-    auto f = experiments::run_generation(model, config);
-    if (f.ms < best.ms) best = std::move(f);
-  }
-  return best;
-}
-
 // The seed lab's table (TinyTorch's memoization module), with our figures.
 void print_table(experiments::generation_config config, int repeats, bool as_json) {
   require_positive(repeats, "repeats");
@@ -92,9 +80,9 @@ void print_table(experiments::generation_config config, int repeats, bool as_jso
   for (int tokens : {10, 25, 50, 100, 200, 500}) {
     config.tokens = tokens;
     config.use_cache = false;
-    const auto without = fastest(model, config, repeats);
+    const auto without = fastest_generation(model, config, repeats);
     config.use_cache = true;
-    const auto with = fastest(model, config, repeats);
+    const auto with = fastest_generation(model, config, repeats);
     const double speedup = with.tokens_per_second / without.tokens_per_second;
     // No cached run can beat reading the weights once per token.
     const double ceiling = without.ms * 1000.0 / (tokens * pass.us);
@@ -128,6 +116,19 @@ void print_table(experiments::generation_config config, int repeats, bool as_jso
 }
 
 }  // namespace
+
+// A run of a few milliseconds is easily slowed by whatever else the machine
+// does, never sped up: the fastest of `repeats`.
+experiments::generation_figures fastest_generation(const gpt::model& model,
+                                                   const experiments::generation_config& config,
+                                                   int repeats) {
+  auto best = experiments::run_generation(model, config);
+  for (int r = 1; r < repeats; ++r) {
+    auto f = experiments::run_generation(model, config);
+    if (f.ms < best.ms) best = std::move(f);
+  }
+  return best;
+}
 
 void add_generate_command(CLI::App& app) {
   struct options {

@@ -1,7 +1,7 @@
 // memlab-bench — run core's experiments natively and print their figures.
 //
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
-//                          [--causal] [--block N] [--repeats N] [--json]
+//                          [--causal] [--block N] [--repeats N] [--threads N] [--json]
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--table] [--json]
 //   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
 //                      [--group N] [--distribution gaussian|heavy] [--json]
@@ -11,6 +11,7 @@
 //   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all [--json]
 //   memlab-bench train [--text data/corpus.txt] [--steps 300] [--save tiny-gpt.bin] [--json]
 //   memlab-bench lora [--rank 8] [--steps N] [--json]
+//   memlab-bench report [--threads N] [--no-naive] [--json]   the headline figures in one table
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   memlab::bench::add_checkpoint_command(app);
   memlab::bench::add_train_command(app);
   memlab::bench::add_lora_command(app);
+  memlab::bench::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
