@@ -22,6 +22,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "base/error.hpp"
 
@@ -58,6 +59,29 @@ I integer(const emscripten::val& x, const char* name) {
              std::to_string(limits::max()) + "]";
     });
   return static_cast<I>(value);
+}
+
+// A JS array of integers as a std::vector<I>, each element read with integer<I>()
+// under the name "name[i]": "tokens[2] = 1.5: expected an integer".
+template <class I>
+std::vector<I> integers(const emscripten::val& array, const char* name) {
+  using emscripten::val;
+  if (!val::global("Array").call<bool>("isArray", array))
+    require(false, name, js_text(array), "an array of integers");
+  std::vector<I> out;
+  const unsigned n = array["length"].as<unsigned>();
+  for (unsigned i = 0; i < n; ++i)
+    out.push_back(
+        integer<I>(array[i], (std::string(name) + "[" + std::to_string(i) + "]").c_str()));
+  return out;
+}
+
+// A std::vector of bound values (value_object types, numbers, strings) as a JS array.
+template <class T>
+emscripten::val array_of(const std::vector<T>& values) {
+  emscripten::val out = emscripten::val::array();
+  for (std::size_t i = 0; i < values.size(); ++i) out.call<void>("push", values[i]);
+  return out;
 }
 
 // value_object<T> whose integer members are read with integer<I>() (a bad one

@@ -82,34 +82,45 @@ shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, b
   return s;
 }
 
-tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
+tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal,
+                tensor<3>* probs_out, io_bytes* io) {
   const shape s = check_shapes(q, k, v, causal);
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const std::size_t d = s.head_dim, n_q = s.seq_q, n_kv = s.seq_kv;
 
-  // S = Q Kᵀ · scale, every query head against the K head of its group.
-  auto scores = tensor<3>::from_shape({s.heads, s.seq_q, s.seq_kv});
-  for (std::size_t h = 0; h < s.heads; ++h)
-    for (std::size_t i = 0; i < s.seq_q; ++i)
-      for (std::size_t j = 0; j < s.seq_kv; ++j)
-        scores(h, i, j) = scale * kernels::dot(row(q, h, i), row(k, h / s.group(), j), s.head_dim);
-  if (causal)
-    for (std::size_t h = 0; h < s.heads; ++h)
-      for (std::size_t i = 0; i < s.seq_q; ++i)
-        xt::view(scores, h, i, xt::range(visible_keys(s, causal, i), s.seq_kv)) =
-            -std::numeric_limits<float>::infinity();
+  // pass 1: S = Q Kᵀ · scale, every query head against the K head of its group.
+  auto scores = tensor<3>::from_shape({s.heads, n_q, n_kv});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * d + n_kv * d), io->store(n_q * n_kv);  // Q, K in; S out
+    for (std::size_t i = 0; i < n_q; ++i)
+      kernels::scaled_dots(row(q, h, i), row(k, h / s.group(), 0), n_kv, d, scale,
+                           &scores(h, i, 0));
+  }
 
-  // P = softmax(S) along the keys, stable: subtract each row's max before exp.
-  tensor<3> row_max = xt::amax(scores, {2}, xt::keep_dims);
-  tensor<3> probs = xt::exp(scores - row_max);
-  tensor<3> row_sum = xt::sum(probs, {2}, xt::keep_dims);
-  xt::noalias(probs) /= row_sum;
+  // pass 2: P = softmax(S) along the keys, a row at a time, stable (each row's max
+  // subtracted before exp); keys above the causal diagonal get probability 0.
+  auto probs = tensor<3>::from_shape({s.heads, n_q, n_kv});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * n_kv), io->store(n_q * n_kv);  // S in, P out
+    for (std::size_t i = 0; i < n_q; ++i) {
+      const float* srow = &scores(h, i, 0);
+      float* p = &probs(h, i, 0);
+      const std::size_t seen = visible_keys(s, causal, i);
+      std::copy(srow, srow + seen, p);
+      const float inv_sum = 1.0f / kernels::exp_shifted_sum(p, kernels::max_of(p, seen), seen);
+      for (std::size_t j = 0; j < seen; ++j) p[j] *= inv_sum;
+      std::fill(p + seen, p + n_kv, 0.0f);
+    }
+  }
 
-  // O = P V
-  tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, s.head_dim});
-  for (std::size_t h = 0; h < s.heads; ++h)
-    for (std::size_t i = 0; i < s.seq_q; ++i)
-      for (std::size_t j = 0; j < s.seq_kv; ++j)
-        kernels::axpy(row(out, h, i), probs(h, i, j), row(v, h / s.group(), j), s.head_dim);
+  // pass 3: O = P V
+  tensor<3> out = xt::zeros<float>({s.heads, n_q, d});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * n_kv + n_kv * d), io->store(n_q * d);  // P, V in; O out
+    kernels::matmul_accumulate(&probs(h, 0, 0), n_kv, n_q, n_kv, row(v, h / s.group(), 0), d,
+                               row(out, h, 0), d, d);
+  }
+  if (probs_out) *probs_out = std::move(probs);
   return out;
 }
 
@@ -130,7 +141,24 @@ struct flash_scratch {
   tensor<2> qt;
   buffer<float> scores;
   buffer<float> m, l;
+  io_bytes io;  // this worker's share of the bytes moved, when counted
 };
+
+// After a Q tile's last K/V tile: O_i = o / l, stored, and L_i = m + log l if
+// asked for (what the backward needs of the softmax).
+void finish_q_tile(const flash_options& options, std::size_t h, std::size_t i0, std::size_t rows,
+                   std::size_t d, const float* m, const float* l, float* o, io_bytes* io) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    float* oi = o + i * d;
+    const float inv_l = 1.0f / l[i];
+    for (std::size_t c = 0; c < d; ++c) oi[c] *= inv_l;
+  }
+  if (io) io->store(rows * d);  // O_i
+  if (options.logsumexp) {
+    for (std::size_t i = 0; i < rows; ++i) (*options.logsumexp)(h, i0 + i) = m[i] + std::log(l[i]);
+    if (io) io->store(rows);  // L_i
+  }
+}
 
 // Loads, stores and maxima of T: a vfloat (lanes queries at once) or a float (one).
 template <class T>
@@ -212,6 +240,8 @@ void flash_q_tile_transposed(const tensor<3>& q, const kv_source& kv, const shap
   float* const m = scratch.m.data();
   float* const l = scratch.l.data();
   float* const o = row(out, h, i0);
+  io_bytes* const io = options.io ? &scratch.io : nullptr;
+  if (io) io->load(rows * d);  // Q_i
   for (std::size_t i = 0; i < rows; ++i) {
     const float* qi = row(q, h, i0 + i);
     for (std::size_t c = 0; c < d; ++c) qt[c * br + i] = scale * qi[c];
@@ -226,6 +256,7 @@ void flash_q_tile_transposed(const tensor<3>& q, const kv_source& kv, const shap
   std::size_t cols = 0;
   for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
     cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+    if (io) io->load(2 * cols * d);  // K_j, V_j
     // -- compute Sᵀ = K_tile Qᵀ (scaled)
     for (std::size_t j = 0; j < cols; ++j) std::fill_n(st + j * br, rows, 0.0f);
     if (const float* k_columns = kv.k_transposed(g, j0))
@@ -254,11 +285,7 @@ void flash_q_tile_transposed(const tensor<3>& q, const kv_source& kv, const shap
     // -- O += P V, P read from Sᵀ
     kernels::matmul_at_accumulate(st, br, rows, cols, kv.v(g, j0), d, o, d, d);
   }
-  for (std::size_t i = 0; i < rows; ++i) {
-    float* oi = o + i * d;
-    const float inv_l = 1.0f / l[i];
-    for (std::size_t c = 0; c < d; ++c) oi[c] *= inv_l;
-  }
+  finish_q_tile(options, h, i0, rows, d, m, l, o, io);
 }
 
 // Few query rows (decoding one or a few tokens): scores row by row, [rows, bc],
@@ -273,12 +300,15 @@ void flash_q_tile_rows(const tensor<3>& q, const kv_source& kv, const shape& s,
   float* const scores = scratch.scores.data();
   float* const m = scratch.m.data();
   float* const l = scratch.l.data();
+  io_bytes* const io = options.io ? &scratch.io : nullptr;
+  if (io) io->load(rows * d);  // Q_i
   std::fill_n(m, rows, -std::numeric_limits<float>::infinity());
   std::fill_n(l, rows, 0.0f);
   const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
   std::size_t cols = 0;
   for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
     cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+    if (io) io->load(2 * cols * d);  // K_j, V_j
     if (const float* k_columns = kv.k_transposed(g, j0)) {
       tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale, scores,
                   bc);
@@ -308,11 +338,7 @@ void flash_q_tile_rows(const tensor<3>& q, const kv_source& kv, const shape& s,
     }
     kernels::matmul_accumulate(scores, bc, rows, cols, kv.v(g, j0), d, row(out, h, i0), d, d);
   }
-  for (std::size_t r = 0; r < rows; ++r) {
-    float* o = row(out, h, i0 + r);
-    const float inv_l = 1.0f / l[r];
-    for (std::size_t c = 0; c < d; ++c) o[c] *= inv_l;
-  }
+  finish_q_tile(options, h, i0, rows, d, m, l, row(out, h, i0), io);
 }
 
 }  // namespace
@@ -330,8 +356,10 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
   const std::size_t q_tiles = (s.seq_q + br - 1) / br;
 
   tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, d});
+  if (options.logsumexp) *options.logsumexp = tensor<2>::from_shape({s.heads, s.seq_q});
   // Every (head, Q tile) pair is a task of its own, writing only its rows of
-  // out: any number of threads computes the same bits. Each worker has its own
+  // out (and of L): any number of threads computes the same bits. Bytes moved
+  // are counted per worker and added up after. Each worker has its own
   // scratch, allocated here (workers must not allocate). Tiles of at least a
   // register block of query rows take the transposed path (the first tile has
   // the most rows), which needs Q tiles transposed.
@@ -355,6 +383,11 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
     else
       flash_q_tile_rows(q, kv, s, options, h, i0, rows, w, out);
   });
+  if (options.io)
+    for (const auto& w : scratch) {
+      options.io->read += w.io.read;
+      options.io->written += w.io.written;
+    }
   return out;
 }
 

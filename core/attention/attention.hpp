@@ -17,19 +17,33 @@
 // A batch is a loop over calls.
 //
 // naive(): materialises scores and probabilities, [heads, seq_q, seq_kv] each,
-//   exactly as eager framework code does (S = QKᵀ, P = softmax(S), O = PV).
+//   exactly as eager framework code does (S = QKᵀ, P = softmax(S), O = PV), the
+//   softmax a row at a time (one read of S and one write of P, as a fused kernel).
 //   Time O(heads·seq_q·seq_kv·head_dim), extra memory 2·heads·seq_q·seq_kv floats.
 // flash(): FlashAttention's forward pass (Dao et al. 2022). Q is cut into tiles of
 //   block_q rows, K/V into tiles of block_kv rows; each Q tile streams over the K/V
 //   tiles keeping, per query row, the running max m, the running sum l and an
 //   unnormalised output, rescaled whenever m grows (the online softmax). Only one
 //   block_q × block_kv tile of scores is alive at a time. Same time, extra memory
-//   O(block_q·block_kv + head_dim·block_kv). With causal masking, K/V tiles that
-//   lie entirely above the diagonal are never visited (about half the work).
+//   O(block_q·block_kv + head_dim·block_q) per thread. With causal masking, K/V
+//   tiles that lie entirely above the diagonal are never visited (about half the
+//   work).
+//   How it runs (differences from the paper's GPU kernel): a tile's scores are
+//   computed transposed, Sᵀ = K_j (scale·Q_i)ᵀ, so that K is read by rows as it
+//   is stored and only Q_i is transposed, once per Q tile; the online softmax then
+//   runs down the tile with queries side by side in the vector lanes. (Head, Q
+//   tile) pairs are tasks over base/parallel.hpp's threads, each writing only its
+//   rows: the output has the same bits on any number of threads. Decoding a
+//   token or a few (fewer rows than a register block) scores row by row.
+//   Asked for it, the forward also saves the per-row logsumexp L = m + log l,
+//   all the backward pass needs of the softmax (attention/flash_backward.hpp).
+// Both kernels can count the bytes they move between slow and fast memory
+// (attention/io_bytes.hpp).
 #pragma once
 
 #include <cstddef>
 
+#include "attention/io_bytes.hpp"
 #include "base/memory.hpp"
 
 namespace memlab::attention {
@@ -96,6 +110,9 @@ struct flash_options {
   bool causal = false;
   std::size_t block_q = 64;   // Br: query rows per tile
   std::size_t block_kv = 64;  // Bc: keys per tile
+  // Optional outputs, null (off and free) by default:
+  tensor<2>* logsumexp = nullptr;  // receives L [heads, seq_q], L = m + log l of every query row
+  io_bytes* io = nullptr;          // counts the bytes the tile loops load and store
 };
 
 // Checks the sizes on their own: all positive, kv_heads dividing heads, and
@@ -106,8 +123,11 @@ void check_shape(const shape& s, bool causal);
 // argument otherwise) and returns their shape.
 shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal);
 
-// The reference: materialises the [heads, seq_q, seq_kv] scores.
-tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal = false);
+// The reference: materialises the [heads, seq_q, seq_kv] scores. probs, if given,
+// receives P = softmax(S) [heads, seq_q, seq_kv] (kept for the backward pass, as
+// eager autograd keeps it); io, if given, counts the bytes moved.
+tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal = false,
+                tensor<3>* probs = nullptr, io_bytes* io = nullptr);
 
 // Tiled attention with online softmax; never materialises more than one tile of scores.
 tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,

@@ -20,7 +20,7 @@
 #include "base/parallel.hpp"
 #include "blas.hpp"
 #include "commands.hpp"
-#include "model/generate.hpp"
+#include "kv_cache/experiment.hpp"
 #include "quant/experiment.hpp"
 
 namespace memlab::bench {
@@ -89,11 +89,9 @@ void run_report(const report_options& o) {
 
   // -- decoding with a KV cache against the weight-read floor
   experiments::generation_config g;
-  g.tokens = o.tokens;
-  const gpt::model model(g.model, g.model_seed);
-  const auto read = experiments::time_weight_read(model);
-  const auto gen = fastest_generation(model, g, o.repeats);
-  const double step_us = gen.ms * 1000.0 / o.tokens;
+  const auto table = experiments::run_generation_table(g, {o.tokens}, o.repeats);
+  const auto& read = table.read;
+  const double step_us = table.rows.front().cache.ms * 1000.0 / o.tokens;
   out["decode"] = {{"tokens", o.tokens},
                    {"step_us", step_us},
                    {"floor_us", read.us},
