@@ -131,7 +131,7 @@ gradients flash_backward(const tensor<3>& q, const tensor<3>& k, const tensor<3>
 
   // pass 1: D_i = dO_i · O_i (= rowsum(P ∘ dP) of row i)
   auto delta = tensor<2>::from_shape({s.heads, s.seq_q});
-  if (options.io) options.io->load(2 * s.heads * s.seq_q * d), io->store(s.heads * s.seq_q);
+  if (options.io) options.io->load(2 * s.heads * s.seq_q * d), options.io->store(s.heads * s.seq_q);
   for (std::size_t h = 0; h < s.heads; ++h)
     for (std::size_t i = 0; i < s.seq_q; ++i)
       delta(h, i) = kernels::dot(row(dout, h, i), row(out, h, i), d);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "attention/experiment.hpp"
+#include "base/error.hpp"
 #include "base/parallel.hpp"
 #include "blas.hpp"
 #include "commands.hpp"
