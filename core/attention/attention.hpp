@@ -25,7 +25,11 @@
 //   tiles keeping, per query row, the running max m, the running sum l and an
 //   unnormalised output, rescaled whenever m grows (the online softmax). Only one
 //   block_q × block_kv tile of scores is alive at a time. Same time, extra memory
-//   O(block_q·block_kv + head_dim·block_q) per thread. With causal masking, K/V
+//   per worker, for br = min(block_q, seq_q), bc = min(block_kv, seq_kv):
+//   br·bc + 2·br floats (scores, m, l) + head_dim·br (Q_i transposed, when br is
+//   at least a register block); w = min(threads, heads · ceil(seq_q / br))
+//   workers, so the tracked peak grows with the thread count (the page runs one
+//   thread; the exact-peak tests assert 1 and 2). With causal masking, K/V
 //   tiles that lie entirely above the diagonal are never visited (about half the
 //   work).
 //   How it runs (differences from the paper's GPU kernel): a tile's scores are

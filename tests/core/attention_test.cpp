@@ -117,9 +117,16 @@ TEST_CASE("flash needs at least 100x less heap than naive at seq 4096") {
     flash_peak = scope.peak_bytes();
   }
   const std::size_t f = sizeof(float);
+  const std::size_t tiles = d * block + block * block + 2 * block;  // one worker's scratch
+  CHECK(parallel::threads() == 1);                                  // the page's thread count
   CHECK(naive_peak == (2 * heads * seq * seq + heads * seq * d) * f);
-  CHECK(flash_peak == (heads * seq * d + d * block + block * block + 2 * block) * f);
+  CHECK(flash_peak == (heads * seq * d + tiles) * f);
   CHECK(naive_peak >= 100 * flash_peak);
+  // Each worker has its own scratch: on 2 threads it counts twice.
+  parallel::scoped_threads two(2);
+  memory::peak_scope scope;
+  auto out = attention::flash(q, k, v, {true, block, block});
+  CHECK(scope.peak_bytes() == (heads * seq * d + 2 * tiles) * f);
 }
 
 TEST_CASE("K/V bytes: MHA, GQA and MQA") {

@@ -181,10 +181,30 @@ TEST_CASE("fwd + bwd peak at seq 2048: naive O(heads · seq²), flash O(seq · h
     run_flash(x, c);
     flash_peak = scope.peak_bytes();
   }
+  CHECK(parallel::threads() == 1);  // the page's thread count
   CHECK(naive_peak == (2 * h * n * n + 2 * h * n * d + 2 * g * n * d + 64 * n) * f);
   CHECK(flash_peak == (2 * h * n * d + 2 * g * n * d + 2 * h * n + 2 * d * b + 3 * b * b) * f);
   // 2hN² against (2h + 2g) N d: about 4N / 6d = 42x here, and growing with N.
   CHECK(naive_peak > 40 * flash_peak);
+}
+
+TEST_CASE(
+    "fwd + bwd peak on 2 threads: the backward's tiles once per worker, w = min(2, kv_heads)") {
+  // As above at seq 512. With g = 1 (MQA) the backward runs on one worker and the
+  // peak is the 1-thread one; with g = 2 two workers hold a set of tiles each.
+  const std::size_t h = 2, n = 512, d = 32, b = 64, f = sizeof(float);
+  parallel::scoped_threads two(2);
+  for (const std::size_t g : {std::size_t{1}, std::size_t{2}}) {
+    CAPTURE(g);
+    const backward_case c{h, g, n, n, d, b, b, true};
+    rng gen(9);
+    const inputs x = random_inputs(c, gen);
+    memory::peak_scope scope;
+    run_flash(x, c);
+    const std::size_t w = g;
+    CHECK(scope.peak_bytes() ==
+          (2 * h * n * d + 2 * g * n * d + 2 * h * n + w * (2 * d * b + 3 * b * b)) * f);
+  }
 }
 
 TEST_CASE("the backward names a tensor whose shape does not fit") {
