@@ -40,6 +40,15 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// The load averages over 1, 5 and 15 minutes ("/proc/loadavg"): on a shared
+// machine other processes' load skews every figure, the thread scaling most.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  if (!(in >> one >> five >> fifteen)) return "unknown";
+  return one + " " + five + " " + fifteen;
+}
+
 struct report_options {
   int seq = 4096;
   int threads = parallel::max_threads();
@@ -56,7 +65,8 @@ void run_report(const report_options& o) {
   require_positive(o.sgemm, "sgemm");
   json out = {{"cpu", cpu_model()},
               {"cores", parallel::max_threads()},
-              {"openblas_core", blas::corename()}};
+              {"openblas_core", blas::corename()},
+              {"load_before", load_average()}};
 
   // -- attention, one thread then o.threads
   experiments::attention_config a;
@@ -113,6 +123,7 @@ void run_report(const report_options& o) {
                      {"speedup", f.speedup}});
   }
   out["quant_matvec"] = {{"rows", o.matvec_size}, {"cols", o.matvec_size}, {"formats", quant}};
+  out["load_after"] = load_average();
 
   if (o.json) {
     std::cout << out.dump(2) << '\n';
@@ -121,6 +132,9 @@ void run_report(const report_options& o) {
   std::printf("memlab report: %s, %d cores; OpenBLAS core %s\n",
               out["cpu"].get<std::string>().c_str(), parallel::max_threads(),
               blas::corename().c_str());
+  std::printf("load average (1, 5, 15 min): %s before, %s after\n",
+              out["load_before"].get<std::string>().c_str(),
+              out["load_after"].get<std::string>().c_str());
   std::printf("attention, seq %d, head_dim 64, 4 heads, not causal (GFLOP/s, median of %d)\n",
               o.seq, o.repeats);
   std::printf("  %-8s %10s %10s %10s %10s %14s %12s\n", "threads", "naive", "OpenBLAS", "flash",
