@@ -24,6 +24,18 @@ tensor<3> zeros(std::size_t a, std::size_t b, std::size_t c) {
   return tensor<3>(std::array<std::size_t, 3>{a, b, c}, 0.0f);
 }
 
+// Standard normal q, k, v of a case's shapes, drawn in that order.
+struct qkv {
+  tensor<3> q, k, v;
+};
+qkv random_qkv(const attention_case& c, rng& gen) {
+  qkv x;
+  x.q = random_normal<3>({c.heads, c.seq_q, c.head_dim}, gen);
+  x.k = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+  x.v = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+  return x;
+}
+
 }  // namespace
 
 TEST_CASE("flash and naive attention match an independent double-precision reference") {
@@ -46,9 +58,7 @@ TEST_CASE("flash and naive attention match an independent double-precision refer
   rng gen(42);
   for (const auto& c : cases) {
     CAPTURE(describe(c));
-    const auto q = random_normal<3>({c.heads, c.seq_q, c.head_dim}, gen);
-    const auto k = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
-    const auto v = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+    const auto [q, k, v] = random_qkv(c, gen);
     const auto expected = reference_attention(q, k, v, c.causal);
 
     const auto naive = attention::naive(q, k, v, c.causal);
@@ -210,9 +220,7 @@ TEST_CASE("flash on 2 threads gives the bits of flash on 1") {
   rng gen(43);
   for (const auto& c : cases) {
     CAPTURE(describe(c));
-    const auto q = random_normal<3>({c.heads, c.seq_q, c.head_dim}, gen);
-    const auto k = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
-    const auto v = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+    const auto [q, k, v] = random_qkv(c, gen);
     const attention::flash_options options{c.causal, c.block_q, c.block_kv};
     const auto one = attention::flash(q, k, v, options);
     parallel::scoped_threads two(2);

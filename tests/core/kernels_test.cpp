@@ -198,24 +198,10 @@ TEST_CASE("matmul_rows<R, C, L> equals its reference for R 1..9, C 1, 2, 4 x wid
   check_matmul_rows_1_to_9<kernels::layout::columns>(gen, std::make_index_sequence<9>{});
 }
 
-TEST_CASE("matmul_accumulate equals its reference for rows 1..9 x widths 1..70") {
-  rng gen(15);
-  for (std::size_t rows = 1; rows <= 9; ++rows)
-    for (std::size_t inner : {1, 2, 7, 33})
-      for (std::size_t width = 1; width <= 70; ++width) {
-        CAPTURE(rows);
-        CAPTURE(inner);
-        CAPTURE(width);
-        check_matmul(rows, inner, width, gen,
-                     [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
-                         std::size_t ldc) {
-                       kernels::matmul_accumulate(a, lda, rows, inner, b, ldb, c, ldc, width);
-                     });
-      }
-}
-
-TEST_CASE("matmul_at_accumulate equals its reference for rows 1..9 x widths 1..70") {
-  rng gen(17);
+// matmul_accumulate (A by rows) or matmul_at_accumulate (A by columns, Aᵀ B)
+// over rows 1..9, a few inner sizes and widths 1..70: every tail of the blocks.
+template <kernels::layout L>
+void check_accumulate_as(rng& gen) {
   for (std::size_t rows = 1; rows <= 9; ++rows)
     for (std::size_t inner : {1, 2, 7, 33})
       for (std::size_t width = 1; width <= 70; ++width) {
@@ -226,10 +212,20 @@ TEST_CASE("matmul_at_accumulate equals its reference for rows 1..9 x widths 1..7
             rows, inner, width, gen,
             [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
                 std::size_t ldc) {
-              kernels::matmul_at_accumulate(a, lda, rows, inner, b, ldb, c, ldc, width);
+              kernels::matmul_accumulate_as<L>(a, lda, rows, inner, b, ldb, c, ldc, width);
             },
-            kernels::layout::columns);
+            L);
       }
+}
+
+TEST_CASE("matmul_accumulate equals its reference for rows 1..9 x widths 1..70") {
+  rng gen(15);
+  check_accumulate_as<kernels::layout::rows>(gen);
+}
+
+TEST_CASE("matmul_at_accumulate equals its reference for rows 1..9 x widths 1..70") {
+  rng gen(17);
+  check_accumulate_as<kernels::layout::columns>(gen);
 }
 
 TEST_CASE("matvec_accumulate equals its reference for inner 1..9 x widths 1..70") {
