@@ -53,6 +53,9 @@ const offline = VitePWA({
     maximumFileSizeToCacheInBytes: 3 * 1024 * 1024,
     navigateFallback: 'index.html',
     cleanupOutdatedCaches: true,
+    // the first visit is served offline-ready at once, not from the next visit on
+    clientsClaim: true,
+    skipWaiting: true,
   },
 });
 
