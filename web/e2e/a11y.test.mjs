@@ -3,7 +3,7 @@
 // axe-core (npm) checks the page after the arrival runs have filled the first
 // sections, the exercises included: no serious or critical violation. At 390 px
 // wide (a phone) nothing may be wider than the screen; screenshots of the page on
-// arrival (desktop) and at 390 px go to e2e/screenshots/ (arrival-full.png,
+// arrival (desktop) and at 390 px go to e2e/screenshots/ (arrival-section.png,
 // mobile-*.png) to be looked at.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,8 @@ async function violations() {
   const found = await page.evaluate(async () => {
     const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
     return violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+      nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}${n.any[0]?.data?.fgColor
+        ? ` ${n.any[0].data.fgColor} on ${n.any[0].data.bgColor}, ${n.any[0].data.contrastRatio}:1` : ''}`) }));
   });
   return found.filter((v) => ['serious', 'critical'].includes(v.impact))
     .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.join(', ')})`);
@@ -51,7 +52,7 @@ describe('accessibility and small screens', { timeout: 300_000 }, () => {
   it('on arrival the first sections fill their charts; screenshot', async () => {
     const first = await page.locator('section.experiment').first().getAttribute('id');
     await waitDone(first);
-    await page.screenshot({ path: path.join(shots, 'arrival-full.png') });
+    await page.locator(`section#${first}`).screenshot({ path: path.join(shots, 'arrival-section.png') });
   });
 
   it('axe-core: no serious or critical violation', async () => {

@@ -63,7 +63,7 @@ export function createView(output) {
     text(key, { title, content }) {
       const box = slot('text', key, () => {
         const f = el('figure', { className: 'text-output', dataset: { text: key } },
-          el('figcaption'), el('pre'));
+          el('figcaption'), el('pre', { tabIndex: 0 })); // focusable: long text scrolls
         chartsBox.before(f);
         return f;
       });
