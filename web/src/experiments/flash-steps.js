@@ -20,8 +20,8 @@ export function formatState(x) {
   return text === '-0.000' ? '0.000' : text.replace('-', '−');
 }
 
-const colors = { tile: '#1c7ed6', done: '#d0ebff', seen: '#e7f5ff', masked: '#f1f3f5', grid: '#ced4da' };
-const cell = { w: 58, h: 20 }; // a number in the tables
+const colors = { tile: '#1c7ed6', done: '#d0ebff', seen: '#fff3bf', masked: '#f1f3f5', grid: '#ced4da' };
+const cell = { w: 54, h: 20 }; // a number in the tables
 
 /** Draws a table of numbers: `header` cells over `rows`, each a list of { text, attrs }. */
 function numberTable(box, x, y, header, rows, { fill } = {}) {
@@ -38,37 +38,16 @@ function numberTable(box, x, y, header, rows, { fill } = {}) {
 function drawStep(box, t, index) {
   const { seq, headDim: d } = t.config;
   const st = t.steps[index];
-  const grid = 300, g = grid / seq, gx = 0, gy = 36;
+  const range = (n) => Array.from({ length: n }, (_, i) => i);
+  const num = (x, attrs) => ({ text: formatState(x), attrs });
   box.replaceChildren();
 
-  // -- the seq × seq scores: tiles done, the current one, masked keys
-  box.append(svg('text', { x: gx, y: 14, class: 'pool-heading' }, 'S = Q Kᵀ · scale, by tiles'));
-  box.append(svg('text', { x: gx, y: 30, class: 'pool-label' }, 'rows: queries, columns: keys'));
-  const done = t.steps.slice(0, index);
-  for (let i = 0; i < seq; i++)
-    for (let j = 0; j < seq; j++) {
-      const masked = t.config.causal && j > i;
-      const inTile = (s) => i >= s.qBegin && i < s.qBegin + s.rows && j >= s.kvBegin && j < s.kvBegin + s.cols;
-      const fill = masked ? colors.masked : inTile(st) ? colors.seen : done.some(inTile) ? colors.done : '#fff';
-      box.append(svg('rect', { x: gx + j * g, y: gy + i * g, width: g, height: g, fill, stroke: colors.grid, 'stroke-width': 0.5 }));
-    }
-  box.append(svg('rect', { x: gx + st.kvBegin * g, y: gy + st.qBegin * g, width: st.cols * g, height: st.rows * g,
-    fill: 'none', stroke: colors.tile, 'stroke-width': 3, 'data-current-tile': `${st.qTile},${st.kvTile}` }));
-  if (g >= 22)
-    for (let r = 0; r < st.rows; r++)
-      for (let c = 0; c < st.cols; c++)
-        box.append(svg('text', { x: gx + (st.kvBegin + c + 0.5) * g, y: gy + (st.qBegin + r + 0.5) * g + 3,
-          class: 'steps-cell' }, formatState(st.scores[r * st.cols + c]).replace('0.', '.')));
-
   // -- the current tile, row by row: S, the running max, α, P, the running sum, O / l
-  const tx = grid + 40;
-  const keys = `keys ${st.kvBegin}–${st.kvBegin + st.cols - 1}`;
-  box.append(svg('text', { x: tx, y: 14, class: 'pool-heading' },
-    `Q tile ${st.qTile} (rows ${st.qBegin}–${st.qBegin + st.rows - 1}) × K/V tile ${st.kvTile} (${keys})`));
-  const range = (n) => Array.from({ length: n }, (_, i) => i);
+  box.append(svg('text', { x: 0, y: 14, class: 'pool-heading' },
+    `Step ${index + 1}: Q tile ${st.qTile} (rows ${st.qBegin}–${st.qBegin + st.rows - 1}) × ` +
+    `K/V tile ${st.kvTile} (keys ${st.kvBegin}–${st.kvBegin + st.cols - 1}), scale = 1/√${d} = ${formatState(t.scale)}`));
   const header = ['row', ...range(st.cols).map((c) => `S·${st.kvBegin + c}`), 'm old', 'm new', 'α',
     ...range(st.cols).map((c) => `P·${st.kvBegin + c}`), 'l old', 'l new', ...range(d).map((e) => `O/l·${e}`)];
-  const num = (x, attrs) => ({ text: formatState(x), attrs });
   const rows = range(st.rows).map((r) => [
     { text: String(st.qBegin + r) },
     ...range(st.cols).map((c) => num(st.scores[r * st.cols + c])),
@@ -78,35 +57,55 @@ function drawStep(box, t, index) {
     num(st.lOld[r]), num(st.lNew[r]),
     ...range(d).map((e) => num(st.out[r * d + e])),
   ]);
-  const tableEnd = numberTable(box, tx - cell.w + 24, 44, header, rows);
-  box.append(svg('text', { x: tx, y: tableEnd + 4, class: 'pool-status' },
+  const tableEnd = numberTable(box, -cell.w + 28, 40, header, rows);
+  box.append(svg('text', { x: 0, y: tableEnd + 4, class: 'pool-status' },
     'm new = max(m old, max S),  α = exp(m old − m new),  P = exp(S − m new),  l new = α · l old + Σ P,  ' +
     'O = α · O + P V'));
-  box.append(svg('text', { x: tx, y: tableEnd + 22, class: 'pool-status' },
-    st.last ? `This is the Q tile's last K/V tile: O / l is final for rows ${st.qBegin}–${st.qBegin + st.rows - 1}.`
-      : 'O / l so far is attention over the keys seen so far; α < 1 (bold) rescales what was summed with an older max.'));
+  box.append(svg('text', { x: 0, y: tableEnd + 22, class: 'pool-status' },
+    st.last ? `The Q tile's last K/V tile: O / l is final for rows ${st.qBegin}–${st.qBegin + st.rows - 1}.`
+      : 'O / l so far is attention over the keys seen so far; α < 1 (orange) rescales what was summed with an older max.'));
+
+  // -- the seq × seq scores: tiles done, the current one, masked keys
+  const top = tableEnd + 56, grid = Math.min(240, 20 * seq), g = grid / seq;
+  box.append(svg('text', { x: 0, y: top, class: 'pool-heading' }, 'S = Q Kᵀ · scale, by tiles'));
+  box.append(svg('text', { x: 0, y: top + 16, class: 'pool-label' }, 'rows: queries, columns: keys'));
+  const gy = top + 40;
+  const done = t.steps.slice(0, index);
+  for (let i = 0; i < seq; i++)
+    for (let j = 0; j < seq; j++) {
+      const masked = t.config.causal && j > i;
+      const inTile = (s) => i >= s.qBegin && i < s.qBegin + s.rows && j >= s.kvBegin && j < s.kvBegin + s.cols;
+      const fill = masked ? colors.masked : inTile(st) ? colors.seen : done.some(inTile) ? colors.done : '#fff';
+      box.append(svg('rect', { x: j * g, y: gy + i * g, width: g, height: g, fill, stroke: colors.grid, 'stroke-width': 0.5 }));
+    }
+  box.append(svg('rect', { x: st.kvBegin * g, y: gy + st.qBegin * g, width: st.cols * g, height: st.rows * g,
+    fill: 'none', stroke: colors.tile, 'stroke-width': 3, 'data-current-tile': `${st.qTile},${st.kvTile}` }));
+  [['tiles done', colors.done], ['this tile', colors.seen], ['masked', colors.masked]].forEach(([text, fill], k) => {
+    box.append(svg('rect', { x: 0, y: gy + grid + 12 + 18 * k, width: 12, height: 12, fill, stroke: colors.grid }));
+    box.append(svg('text', { x: 18, y: gy + grid + 22 + 18 * k, class: 'pool-label' }, text));
+  });
 
   // -- the output: rows finished so far beside naive attention's
   const finished = new Set(t.steps.slice(0, index + 1).filter((s) => s.last)
     .flatMap((s) => range(s.rows).map((r) => s.qBegin + r)));
-  const oy = Math.max(gy + grid, tableEnd + 30) + 30;
   const complete = finished.size === seq;
-  box.append(svg('text', { x: gx, y: oy, class: 'pool-heading' },
+  const ox = grid + 50, outW = (d + 1) * cell.w + 30;
+  box.append(svg('text', { x: ox, y: top, class: 'pool-heading' },
     complete ? `All ${seq} rows done: flash's output equals the naive softmax's (max |difference| ${formatSci(t.maxAbsDiff)})`
-      : `Output rows finished: ${finished.size} of ${seq} (naive attention on the right, for comparison)`));
+      : `Output rows finished: ${finished.size} of ${seq}`));
+  box.append(svg('text', { x: ox, y: top + 16, class: 'pool-label' }, 'flash, tile by tile'));
+  box.append(svg('text', { x: ox + outW, y: top + 16, class: 'pool-label' }, 'naive: softmax(S) V with S whole'));
   const outRows = (values, name) => range(seq).map((i) => [{ text: String(i) }, ...range(d).map((e) =>
     (name === 'naive' || finished.has(i) ? num(values[i * d + e], { [`data-${name}`]: String(values[i * d + e]) }) : { text: '·' }))]);
   const outHeader = ['row', ...range(d).map((e) => `O·${e}`)];
   const band = range(seq).map((i) => (i >= st.qBegin && i < st.qBegin + st.rows ? colors.seen : null));
-  box.append(svg('text', { x: gx, y: oy + 22, class: 'pool-label' }, 'flash, tile by tile'));
-  const outX = (d + 1) * cell.w + 40;
-  box.append(svg('text', { x: gx + outX, y: oy + 22, class: 'pool-label' }, 'naive: softmax(S) V with S whole'));
   const flashBox = svg('g', { 'data-output': 'flash' }), naiveBox = svg('g', { 'data-output': 'naive' });
   box.append(flashBox, naiveBox);
-  const end = numberTable(flashBox, gx - cell.w + 24, oy + 40, outHeader, outRows(t.out, 'flash'), { fill: band });
-  numberTable(naiveBox, gx + outX - cell.w + 24, oy + 40, outHeader, outRows(t.naiveOut, 'naive'), { fill: band });
-  const width = Math.max(tx + (header.length - 1) * cell.w + 30, 2 * outX);
-  box.setAttribute('viewBox', `0 0 ${width} ${end + 10}`);
+  const end = numberTable(flashBox, ox - cell.w + 28, top + 36, outHeader, outRows(t.out, 'flash'), { fill: band });
+  numberTable(naiveBox, ox + outW - cell.w + 28, top + 36, outHeader, outRows(t.naiveOut, 'naive'), { fill: band });
+
+  const width = Math.max(header.length * cell.w, ox + 2 * outW, 640);
+  box.setAttribute('viewBox', `0 0 ${width} ${Math.max(end, gy + grid + 70) + 10}`);
   box.setAttribute('aria-label', `step ${index + 1} of ${t.steps.length}: Q tile ${st.qTile} × K/V tile ${st.kvTile}` +
     `${complete ? '; all rows equal naive attention' : ''}`);
 }
@@ -131,7 +130,6 @@ function renderSteps(body, trace) {
   const style = svg('style', {}, `
     .steps-svg .steps-num, .steps-svg .steps-head { text-anchor: end; }
     .steps-svg .steps-head { font-weight: 600; fill: #495057; }
-    .steps-svg .steps-cell { text-anchor: middle; font-size: 9px; }
     .steps-svg .steps-rescaled { font-weight: 700; fill: #d9480f; }`);
   body.replaceChildren(bar, picture);
 
