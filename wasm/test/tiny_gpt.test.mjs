@@ -27,7 +27,7 @@ test('data/tiny-gpt.bin samples words of data/gospels.txt', () => {
   let known = 0, total = 0;
   for (const [prompt, seed] of [['The ', 1], ['Jesus said ', 2], ['And he ', 3]]) {
     const f = memlab.runGenerationFrom(weights, config(prompt, seed), undefined);
-    assert.equal(f.config.model.layers, 2, 'the file\'s config, not the one passed');
+    assert.equal(f.config.model.maxSeq, 128, 'the file\'s config (trained on windows of 128), not the one passed');
     assert.equal(f.config.model.dModel, 64);
     const text = String.fromCharCode(...f.tokens); // the new bytes, after the prompt
     assert.equal(text.length, 100);
@@ -36,8 +36,8 @@ test('data/tiny-gpt.bin samples words of data/gospels.txt', () => {
     known += w.filter((x) => vocabulary.has(x)).length;
     total += w.length;
   }
-  // Measured: 0.8x of the words are the corpus's (see data/README.md); random
-  // weights give almost none, the model trained on data/corpus.txt about half.
+  // Measured over 5 prompts (data/README.md): 0.83 for this model; 0.39 for the
+  // model trained before on data/corpus.txt, 0.55 for 2000 steps on 64-byte windows.
   assert.ok(total >= 40, `${total} words in 300 bytes`);
   assert.ok(known / total >= 0.7, `${known} of ${total} words are in the training text`);
 });

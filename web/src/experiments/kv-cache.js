@@ -3,7 +3,7 @@ import { checkbox, int, intList, text } from '../ui/controls.js';
 import { formatBytes, formatNumber } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
 import { variants } from '../lib/attention.js';
-// The tiny GPT trained on data/corpus.txt by `memlab-bench train` (2 layers, d_model 64).
+// The tiny GPT trained on data/gospels.txt by `memlab-bench train` (2 layers, d_model 64; data/README.md).
 import trainedWeightsUrl from '../../../data/tiny-gpt.bin?url';
 
 let trainedWeights = null; // fetched once, on first use
@@ -42,8 +42,8 @@ export default {
     <p>The speed runs use memlab's tiny byte-level GPT with random (seeded) weights,
     sampled at temperature 1 from the 40 likeliest bytes, so their text is noise; the
     speeds and the bytes are real. The last run samples the same architecture trained on
-    a short text (<code>data/corpus.txt</code>, by <code>memlab-bench train</code>):
-    bytes that start to look like words. A decoding step does little arithmetic per weight it reads, so it
+    five books of the World English Bible (<code>data/gospels.txt</code>, public domain, by
+    <code>memlab-bench train</code>): bytes that mostly form words. A decoding step does little arithmetic per weight it reads, so it
     is bound by memory bandwidth: the cached curve stays nearly flat, while the
     uncached one falls roughly as 1/n.</p>`,
   controls: [
