@@ -144,6 +144,19 @@ flash_backward_figures run_flash_backward(const attention_config& config) {
   return figures;
 }
 
+namespace {
+
+attention::lsh_options lsh_options_of(int n_buckets, int n_rounds, int chunk, bool causal,
+                                      std::uint32_t seed) {
+  const attention::lsh_options o{require_positive(n_buckets, "n_buckets"),
+                                 require_positive(n_rounds, "n_rounds"),
+                                 require_positive(chunk, "chunk"), causal, seed};
+  attention::check_lsh_options(o);
+  return o;
+}
+
+}  // namespace
+
 io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   const attention::shape s = step_shape(config.heads, config.kv_heads, config.seq, config.head_dim,
                                         config.causal, config.run_naive);
@@ -180,6 +193,15 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   attention::flash_backward(x.q, x.k, x.v, out, lse, x.dout, counted);
   figures.flash = to_count(fwd, attention::flash_io_bytes(s, forward, true));
   figures.flash_backward = to_count(bwd, attention::flash_backward_io_bytes(s, backward));
+
+  // LSH attends with one projection for queries and keys: q serves as qk, and
+  // dout (q's shape) as v; the counts do not depend on the values.
+  attention::lsh_options lsh = lsh_options_of(config.lsh_buckets, config.lsh_rounds,
+                                              config.lsh_chunk, config.causal, config.seed);
+  attention::io_bytes lsh_counted;
+  lsh.io = &lsh_counted;
+  attention::lsh(x.q, x.dout, lsh);
+  figures.lsh = to_count(lsh_counted, attention::lsh_io_bytes(s.heads, s.seq_q, s.head_dim, lsh));
   return figures;
 }
 
@@ -203,15 +225,6 @@ void lsh_inputs(const std::string& data, std::size_t heads, std::size_t seq, std
       }
   }
   v = random_normal<3>({heads, seq, d}, gen);
-}
-
-attention::lsh_options lsh_options_of(int n_buckets, int n_rounds, int chunk, bool causal,
-                                      std::uint32_t seed) {
-  const attention::lsh_options o{require_positive(n_buckets, "n_buckets"),
-                                 require_positive(n_rounds, "n_rounds"),
-                                 require_positive(chunk, "chunk"), causal, seed};
-  attention::check_lsh_options(o);
-  return o;
 }
 
 }  // namespace
