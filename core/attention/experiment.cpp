@@ -15,6 +15,7 @@
 #include "attention/lsh.hpp"
 #include "base/difference.hpp"
 #include "base/error.hpp"
+#include "base/parallel.hpp"
 #include "base/random.hpp"
 
 namespace memlab::experiments {
@@ -68,6 +69,7 @@ attention_figures run_attention(const attention_config& config) {
                                          require_positive(config.block_kv, "block_kv")};
   require_positive(config.repeats, "repeats");
   attention::check_shape(s, config.causal);
+  parallel::scoped_threads threads(config.threads);
 
   rng gen(config.seed);
   const tensor<3> q = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
@@ -93,6 +95,14 @@ attention_figures run_attention(const attention_config& config) {
         figures.flops);
     figures.max_abs_diff = xt::amax(xt::abs(flash_out - naive_out))();
   }
+  figures.external_diff = std::numeric_limits<double>::quiet_NaN();
+  if (config.external_naive) {
+    tensor<3> external_out;
+    figures.external_naive = measure(
+        config.repeats, [&] { external_out = config.external_naive(q, k, v, config.causal); },
+        figures.flops);
+    figures.external_diff = xt::amax(xt::abs(flash_out - external_out))();
+  }
   return figures;
 }
 
@@ -102,6 +112,7 @@ flash_backward_figures run_flash_backward(const attention_config& config) {
   const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
                                          require_positive(config.block_kv, "block_kv")};
   require_positive(config.repeats, "repeats");
+  parallel::scoped_threads threads(config.threads);
   const step_inputs x = random_step_inputs(s, config.seed);
 
   flash_backward_figures figures;

@@ -11,8 +11,8 @@
 namespace memlab::experiments {
 namespace {
 
-gpt::config with_experts(gpt::config c, int experts) {
-  c.experts = experts;
+gpt::config with_experts(gpt::config c, int experts, int top_k, float capacity_factor = 0) {
+  c.experts = experts, c.top_k = top_k, c.capacity_factor = capacity_factor;
   gpt::check(c);
   return c;
 }
@@ -27,7 +27,7 @@ std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
   require_experts(config.experts);
   std::vector<moe_size_row> rows;
   for (int e : config.experts) {
-    const gpt::config c = with_experts(config.model, e);
+    const gpt::config c = with_experts(config.model, e, config.top_k);
     memory::peak_scope scope;
     const gpt::model m(c, 1);
     moe_size_row row;
@@ -43,8 +43,10 @@ std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
 
 moe_balance_figures run_moe_balance(const moe_balance_config& config,
                                     const std::function<void(int, int)>& progress) {
-  require(config.model.experts >= 2, "experts", config.model.experts,
+  require(config.experts >= 2, "experts", config.experts,
           "at least 2 (one expert has nothing to balance)");
+  const gpt::config model =
+      with_experts(config.model, config.experts, config.top_k, config.capacity_factor);
   const std::string& eval = config.eval_text.empty() ? config.text : config.eval_text;
   const std::size_t steps = require_positive(config.steps, "steps");
   require(eval.size() >= 2, "eval_text", eval.size(), "at least 2 bytes");
@@ -52,7 +54,7 @@ moe_balance_figures run_moe_balance(const moe_balance_config& config,
   int done = 0;
   auto train_one = [&](float coef) {
     train::options o;
-    o.model = config.model;
+    o.model = model;
     o.model.aux_loss_coef = coef;
     o.model.max_seq = std::max(o.model.max_seq, config.seq);
     o.steps = config.steps, o.batch = config.batch, o.seq = config.seq;
@@ -78,7 +80,7 @@ moe_balance_figures run_moe_balance(const moe_balance_config& config,
         for (std::size_t l = 0; l < choices.size(); ++l)
           for (std::size_t e = 0; e < choices[l].size(); ++e) run.choices[l][e] += choices[l][e];
     }
-    run.total.assign(std::size_t(config.model.experts), 0);
+    run.total.assign(std::size_t(config.experts), 0);
     for (const auto& layer : run.choices)
       for (std::size_t e = 0; e < layer.size(); ++e) run.total[e] += layer[e];
     const double mean =
@@ -100,9 +102,8 @@ std::vector<moe_speed_row> run_moe_speed(const moe_speed_config& config) {
   const std::vector<int> prompt = {'T'};
   std::vector<moe_speed_row> rows;
   for (int e : config.experts) {
-    const gpt::config moe_config = with_experts(config.model, e);
-    gpt::config dense_config = config.model;
-    dense_config.experts = 0;
+    const gpt::config moe_config = with_experts(config.model, e, config.top_k);
+    gpt::config dense_config = with_experts(config.model, 0, 1);
     dense_config.d_ff = config.model.d_ff * e;
     const gpt::model moe_model(moe_config, 1), dense_model(dense_config, 1);
     moe_speed_row row;
