@@ -4,6 +4,7 @@
 import { checkbox, int } from '../ui/controls.js';
 import { formatSci } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
+import { renderStepPlayer } from '../ui/step-player.js';
 
 const svgNS = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs = {}, text) {
@@ -110,60 +111,17 @@ function drawStep(box, t, index) {
     `${complete ? '; all rows equal naive attention' : ''}`);
 }
 
-/** The step-through: play/pause, a step slider, and the picture. State lives on the element. */
+/** The step-through (ui/step-player.js) over the trace's steps, a step every 1.2 s. */
 function renderSteps(body, trace) {
-  if (body.steps?.trace === trace) return;
-  clearInterval(body.steps?.timer);
-  const play = Object.assign(document.createElement('button'), { type: 'button', className: 'pool-play' });
-  play.dataset.action = 'play';
-  const slider = Object.assign(document.createElement('input'), { type: 'range', min: 0,
-    max: trace.steps.length - 1, value: 0, step: 1 });
-  slider.setAttribute('aria-label', 'flash attention step');
-  const label = document.createElement('span');
-  label.className = 'pool-step';
-  const bar = document.createElement('div');
-  bar.className = 'pool-controls';
-  bar.append(play, slider, label);
-  const picture = document.createElementNS(svgNS, 'svg');
-  picture.setAttribute('class', 'pool-svg steps-svg');
-  picture.setAttribute('role', 'img');
   const style = svg('style', {}, `
     .steps-svg .steps-num, .steps-svg .steps-head { text-anchor: end; }
     .steps-svg .steps-head { font-weight: 600; fill: #495057; }
     .steps-svg .steps-rescaled { font-weight: 700; fill: #d9480f; }`);
-  body.replaceChildren(bar, picture);
-
-  const state = { trace, timer: null };
-  body.steps = state;
-  const show = (step) => {
-    slider.value = String(step);
-    label.textContent = `step ${step + 1} / ${trace.steps.length}`;
-    body.dataset.step = String(step);
-    body.dataset.steps = String(trace.steps.length);
-    drawStep(picture, trace, step);
-    picture.prepend(style);
-  };
-  const stop = () => {
-    clearInterval(state.timer);
-    state.timer = null;
-    play.textContent = '▶ play';
-    body.dataset.playing = 'false';
-  };
-  const start = () => {
-    if (Number(slider.value) >= trace.steps.length - 1) show(0);
-    state.timer = setInterval(() => {
-      if (!body.isConnected) { clearInterval(state.timer); return; } // a new run cleared the figure
-      const next = Number(slider.value) + 1;
-      if (next >= trace.steps.length) stop();
-      else show(next);
-    }, 1200);
-    play.textContent = '❚❚ pause';
-    body.dataset.playing = 'true';
-  };
-  play.addEventListener('click', () => (state.timer ? stop() : start()));
-  slider.addEventListener('input', () => { stop(); show(Number(slider.value)); });
-  show(0);
-  start();
+  renderStepPlayer(body, {
+    data: trace, count: trace.steps.length, label: 'flash attention step',
+    className: 'pool-svg steps-svg', intervalMs: 1200,
+    draw: (picture, step) => { drawStep(picture, trace, step); picture.prepend(style); },
+  });
 }
 
 export default {

@@ -4,6 +4,7 @@
 import { checkbox, int, intList } from '../ui/controls.js';
 import { formatBytes, formatNumber } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
+import { renderStepPlayer } from '../ui/step-player.js';
 
 const servers = [
   { key: 'static', label: 'static, contiguous', color: '#d9480f' },
@@ -92,58 +93,16 @@ function drawPool(box, s, bs, entries) {
     `(waste ${percent(waste)})${s.preemptions ? `; ${s.preemptions} preempted` : ''}`));
 }
 
-/** The animated pool: play/pause, a step slider, and the picture. State lives on the element. */
+/** The animated pool (ui/step-player.js) over the simulator's snapshots, a step every 0.3 s. */
 function renderPool(body, snapshots, bs) {
-  if (body.pool?.snapshots === snapshots) return;
-  clearInterval(body.pool?.timer);
-  const play = Object.assign(document.createElement('button'), { type: 'button', className: 'pool-play' });
-  play.dataset.action = 'play';
-  const slider = Object.assign(document.createElement('input'), { type: 'range', min: 0,
-    max: snapshots.length - 1, value: 0, step: 1 });
-  slider.setAttribute('aria-label', 'simulator step');
-  const label = document.createElement('span');
-  label.className = 'pool-step';
-  const bar = document.createElement('div');
-  bar.className = 'pool-controls';
-  bar.append(play, slider, label);
-  const picture = document.createElementNS(svgNS, 'svg');
-  picture.setAttribute('class', 'pool-svg');
-  picture.setAttribute('role', 'img');
-  body.replaceChildren(bar, picture);
-
   const entries = Math.max(1, ...snapshots.flatMap((s) => s.sequences.map((q) => q.table.length)));
-  const state = { snapshots, timer: null };
-  body.pool = state;
-  const show = (step) => {
-    slider.value = String(step);
-    label.textContent = `step ${step + 1} / ${snapshots.length}`;
-    body.dataset.step = String(step);
-    body.dataset.steps = String(snapshots.length);
-    drawPool(picture, snapshots[step], bs, entries);
-    picture.setAttribute('aria-label', picture.lastChild.textContent);
-  };
-  const stop = () => {
-    clearInterval(state.timer);
-    state.timer = null;
-    play.textContent = '▶ play';
-    body.dataset.playing = 'false';
-  };
-  const start = () => {
-    if (Number(slider.value) >= snapshots.length - 1) show(0);
-    state.timer = setInterval(() => {
-      // Stop for good once the figure left the page (a new run cleared it).
-      if (!body.isConnected) { clearInterval(state.timer); return; }
-      const next = Number(slider.value) + 1;
-      if (next >= snapshots.length) stop();
-      else show(next);
-    }, 300);
-    play.textContent = '❚❚ pause';
-    body.dataset.playing = 'true';
-  };
-  play.addEventListener('click', () => (state.timer ? stop() : start()));
-  slider.addEventListener('input', () => { stop(); show(Number(slider.value)); });
-  show(0);
-  start();
+  renderStepPlayer(body, {
+    data: snapshots, count: snapshots.length, label: 'simulator step', intervalMs: 300,
+    draw: (picture, step) => {
+      drawPool(picture, snapshots[step], bs, entries);
+      picture.setAttribute('aria-label', picture.lastChild.textContent);
+    },
+  });
 }
 
 export default {
