@@ -26,11 +26,6 @@ struct js_generation_figures {
   std::size_t peak_bytes = 0;
 };
 
-progress_callback progress_of(const val& on_token) {
-  if (on_token.typeOf().as<std::string>() != "function") return {};
-  return [on_token](int done) { on_token(done); };
-}
-
 js_generation_figures to_js(const experiments::generation_figures& f) {
   js_generation_figures js;
   js.config = f.config;
@@ -47,15 +42,30 @@ js_generation_figures to_js(const experiments::generation_figures& f) {
 // onToken: a JS function called after each token with the count so far (or
 // undefined for none).
 js_generation_figures run_generation(experiments::generation_config config, val on_token) {
-  return to_js(experiments::run_generation(config, progress_of(on_token)));
+  return to_js(experiments::run_generation(config, wasm::callback_of<int>(on_token)));
 }
 
+// What runGenerationFrom takes: the generation config without the model, whose
+// config comes from the file.
+struct js_generation_from_config {
+  std::string prompt;
+  int tokens = 0;
+  bool use_cache = true;
+  sampling sampler;
+};
+
 // The same with weights saved by memlab-bench train (gpt::model::save's format),
-// given as a Uint8Array; the model's config comes from the file.
-js_generation_figures run_generation_from(val weights, experiments::generation_config config,
+// given as a Uint8Array.
+js_generation_figures run_generation_from(val weights, js_generation_from_config js,
                                           val on_token) {
   const gpt::model m = gpt::model::from_bytes(convertJSArrayToNumberVector<std::uint8_t>(weights));
-  return to_js(experiments::run_generation(m, config, progress_of(on_token)));
+  experiments::generation_config config;
+  config.model = m.cfg();
+  config.prompt = js.prompt;
+  config.tokens = js.tokens;
+  config.use_cache = js.use_cache;
+  config.sampler = js.sampler;
+  return to_js(experiments::run_generation(m, config, wasm::callback_of<int>(on_token)));
 }
 
 struct js_weight_read {
@@ -64,15 +74,15 @@ struct js_weight_read {
 };
 
 // The fastest of `repeats` passes reading the weights a decoding step multiplies.
-js_weight_read time_weight_read(gpt::config c, val model_seed, val repeats) {
-  const gpt::model m(c, wasm::integer<std::uint32_t>(model_seed, "model_seed"));
-  const auto read = experiments::time_weight_read(m, wasm::integer<int>(repeats, "repeats"));
+js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
+  const gpt::model m(c, model_seed);
+  const auto read = experiments::time_weight_read(m, repeats);
   return {static_cast<double>(read.bytes), read.us};
 }
 
-double kv_cache_bytes(gpt::config c, val tokens) {
-  const int n = wasm::integer<int>(tokens, "tokens");
-  return static_cast<double>(gpt::kv_cache_bytes(c, require_positive(n, "tokens")));
+// In 64 bits, exact as a JS number up to 2^53 bytes.
+double kv_cache_bytes(gpt::config c, int tokens) {
+  return static_cast<double>(gpt::kv_cache_bytes(c, require_positive(tokens, "tokens")));
 }
 
 }  // namespace
@@ -107,12 +117,18 @@ EMSCRIPTEN_BINDINGS(memlab_generate) {
       .field("weightBytes", &js_generation_figures::weight_bytes)
       .field("peakBytes", &js_generation_figures::peak_bytes);
 
-  wasm::def<&run_generation>("runGeneration");
-  wasm::def<&run_generation_from>("runGenerationFrom");
+  wasm::object<js_generation_from_config>("GenerationFromConfig")
+      .field("prompt", &js_generation_from_config::prompt)
+      .field("tokens", &js_generation_from_config::tokens)
+      .field("useCache", &js_generation_from_config::use_cache)
+      .field("sampler", &js_generation_from_config::sampler);
+  wasm::def<&run_generation>("runGeneration", "config", wasm::callback("onToken"));
+  wasm::def<&run_generation_from>("runGenerationFrom", wasm::uint8_array("weights"), "config",
+                                  wasm::callback("onToken"));
   wasm::object<js_weight_read>("WeightRead")
       .field("bytes", &js_weight_read::bytes)
       .field("us", &js_weight_read::us);
 
-  wasm::def<&kv_cache_bytes>("kvCacheBytes");
-  wasm::def<&time_weight_read>("timeWeightRead");
+  wasm::def<&kv_cache_bytes>("kvCacheBytes", "model", "tokens");
+  wasm::def<&time_weight_read>("timeWeightRead", "model", "modelSeed", "repeats");
 }

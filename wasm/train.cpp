@@ -7,6 +7,7 @@
 
 #include "api.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/measure.hpp"
 #include "base/random.hpp"
 #include "model/generate.hpp"
@@ -32,6 +33,11 @@ val run_checkpoint(checkpoint_config c) {
   const auto batch = require_positive(c.batch, "batch");
   const auto p = checkpoint::policy::parse(c.policy);
   checkpoint::checkpoints(p, c.layers);
+  require_repeats(c.repeats);
+  require_work((c.repeats + 2.0) * checkpoint::step_flops(c.layers, batch, c.width, c.hidden),
+               {{"repeats", c.repeats}, {"layers", c.layers}, {"batch", c.batch},
+                {"width", c.width}, {"hidden", c.hidden}},
+               "the timed training steps");
   rng gen(2);
   const auto x = random_normal<2>({batch, stack.width()}, gen);
   const auto target = random_normal<2>({batch, stack.width()}, gen);
@@ -83,12 +89,12 @@ val run_training(training_config c, val on_step) {
   o.steps = c.steps, o.batch = c.batch, o.seq = c.seq;
   o.adam.lr = c.lr;
   std::function<void(int, double)> progress;
-  if (on_step.typeOf().as<std::string>() == "function")
-    progress = [&on_step](int step, double loss) {
+  if (auto report = wasm::callback_of<val>(on_step))
+    progress = [report](int step, double loss) {
       val p = val::object();
       p.set("step", step);
       p.set("loss", loss);
-      on_step(p);
+      report(p);
     };
   const auto r = train::run(c.text, o, progress);
   const auto prompt = gpt::encode(c.prompt);
@@ -113,8 +119,7 @@ val run_training(training_config c, val on_step) {
 }
 
 // LoRA and QLoRA memory figures for a seeded model.
-val lora_memory(gpt::config model, val js_rank, float alpha) {
-  const int rank = wasm::integer<int>(js_rank, "rank");
+val lora_memory(gpt::config model, int rank, float alpha) {
   const gpt::model base(model, 1);
   val out = val::array();
   for (bool quantized : {false, true}) {
@@ -151,7 +156,7 @@ EMSCRIPTEN_BINDINGS(memlab_checkpoint) {
       .field("lr", &training_config::lr)
       .field("text", &training_config::text)
       .field("prompt", &training_config::prompt);
-  wasm::def<&run_checkpoint>("runCheckpoint");
-  wasm::def<&run_training>("runTraining");
-  wasm::def<&lora_memory>("loraMemory");
+  wasm::def<&run_checkpoint>("runCheckpoint", "config");
+  wasm::def<&run_training>("runTraining", "config", wasm::callback("onStep"));
+  wasm::def<&lora_memory>("loraMemory", "model", "rank", "alpha");
 }

@@ -49,6 +49,22 @@ std::size_t visible_keys(const shape& s, bool causal, std::size_t i) {
   return causal ? i + (s.seq_kv - s.seq_q) + 1 : s.seq_kv;
 }
 
+// A call's bytes and work against the limits, its sizes named.
+void check_limits(const shape& s, count bytes, double work, const char* what) {
+  const std::initializer_list<sized> sizes{{"heads", static_cast<long long>(s.heads)},
+                                           {"seq_q", static_cast<long long>(s.seq_q)},
+                                           {"seq_kv", static_cast<long long>(s.seq_kv)},
+                                           {"head_dim", static_cast<long long>(s.head_dim)}};
+  require_bytes(bytes, sizes, what);
+  require_work(work, sizes, what);
+}
+
+void check_inputs(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v) {
+  require_finite(q.data(), q.size(), "q");
+  require_finite(k.data(), k.size(), "k");
+  require_finite(v.data(), v.size(), "v");
+}
+
 void check_blocks(const flash_options& options) {
   require(options.block_q > 0, "block_q", options.block_q, "at least 1 query row per tile");
   require(options.block_kv > 0, "block_kv", options.block_kv, "at least 1 key per tile");
@@ -84,6 +100,8 @@ shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, b
 
 tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
   const shape s = check_shapes(q, k, v, causal);
+  check_inputs(q, k, v);
+  check_limits(s, naive_bytes(s), flops(s, causal), "naive attention");
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
 
   // S = Q Kᵀ · scale, every query head against the K head of its group.
@@ -116,7 +134,9 @@ tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool
 tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
                 const flash_options& options) {
   check_blocks(options);
-  check_shapes(q, k, v, options.causal);
+  const shape s = check_shapes(q, k, v, options.causal);
+  check_inputs(q, k, v);
+  check_limits(s, flash_bytes(s, options), flops(s, options.causal), "flash attention");
   return flash(q, tensor_kv(k, v), options);
 }
 
@@ -212,14 +232,26 @@ std::size_t flash_tiles_visited(const shape& s, const flash_options& options) {
   return tiles * s.heads;
 }
 
-std::size_t kv_bytes(std::size_t kv_heads, std::size_t seq, std::size_t head_dim) {
-  return 2 * kv_heads * seq * head_dim * sizeof(float);
+std::uint64_t kv_bytes(count kv_heads, count seq, count head_dim) {
+  return (count(2) * kv_heads * seq * head_dim * sizeof(float)).value();
+}
+
+count naive_bytes(const shape& s) {
+  const count rows = count(s.heads) * s.seq_q;
+  return (count(2) * rows * s.seq_kv + count(2) * rows + rows * s.head_dim) * sizeof(float);
+}
+
+count flash_bytes(const shape& s, const flash_options& options) {
+  const count br = std::min(options.block_q, s.seq_q), bc = std::min(options.block_kv, s.seq_kv);
+  return (count(s.heads) * s.seq_q * s.head_dim + br * bc + count(2) * br + bc * s.head_dim) *
+         sizeof(float);
 }
 
 double flops(const shape& s, bool causal) {
-  double pairs = 0;
-  for (std::size_t i = 0; i < s.seq_q; ++i)
-    pairs += static_cast<double>(visible_keys(s, causal, i));
+  // Keys seen summed over the queries: seq_q · seq_kv, or with the end-aligned
+  // mask sum_i (i + seq_kv - seq_q + 1) = seq_q · (seq_kv - seq_q + 1) + seq_q (seq_q - 1) / 2.
+  const double q = static_cast<double>(s.seq_q), kv = static_cast<double>(s.seq_kv);
+  const double pairs = causal ? q * (kv - q + 1) + q * (q - 1) / 2 : q * kv;
   return 4.0 * static_cast<double>(s.heads) * pairs * static_cast<double>(s.head_dim);
 }
 

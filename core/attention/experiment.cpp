@@ -8,6 +8,7 @@
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 #include "kv_cache/kv_cache.hpp"
 
@@ -19,8 +20,22 @@ attention_figures run_attention(const attention_config& config) {
                            require_positive(config.head_dim, "head_dim")};
   const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
                                          require_positive(config.block_kv, "block_kv")};
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
   attention::check_shape(s, config.causal);
+  // Held at once: q, k, v, the kept flash output and the running pass's
+  // allocations (naive's include its output). Runs: a warm-up and the repeats.
+  const count inputs = (count(s.heads) + count(2) * s.kv_heads) * s.seq_q * s.head_dim * 4;
+  const count output = count(s.heads) * s.seq_q * s.head_dim * 4;
+  const count pass = config.run_naive ? attention::naive_bytes(s) + output
+                                      : attention::flash_bytes(s, options);
+  const std::initializer_list<sized> sizes{
+      {"seq", config.seq}, {"head_dim", config.head_dim}, {"heads", config.heads}};
+  require_bytes(inputs + output + std::max(pass, attention::flash_bytes(s, options)), sizes,
+                "q, k, v, outputs and scores");
+  require_work((config.repeats + 1.0) * (config.run_naive ? 2 : 1) * attention::flops(s, config.causal),
+               {{"repeats", config.repeats}, {"seq", config.seq}, {"head_dim", config.head_dim},
+                {"heads", config.heads}},
+               config.run_naive ? "runs of flash and naive attention" : "runs of flash attention");
 
   rng gen(config.seed);
   const tensor<3> q = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
@@ -53,9 +68,22 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config) {
   const attention::shape s{
       require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"), 1,
       require_positive(config.tokens, "tokens"), require_positive(config.head_dim, "head_dim")};
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
   const attention::flash_options causal{true, 64, 64};
   attention::check_shape(s, causal.causal);
+  // Held: every step's q, k and v (a small tensor each, 64-byte aligned, with
+  // its bookkeeping), the cache, and K and V again for the naive check. Work:
+  // step t attends over t keys, a warm-up and the repeats, and the check.
+  const count per_step = (count(s.heads) + count(2) * s.kv_heads) * s.head_dim * 4 + 3 * 256;
+  const std::initializer_list<sized> sizes{
+      {"tokens", config.tokens}, {"heads", config.heads}, {"head_dim", config.head_dim}};
+  require_bytes(count(s.seq_kv) * per_step + count(4) * attention::kv_bytes(s.kv_heads, s.seq_kv, s.head_dim),
+                sizes, "every step's q, k, v and the cache");
+  const attention::shape all{s.heads, s.kv_heads, s.seq_kv, s.seq_kv, s.head_dim};
+  require_work((config.repeats + 1.0) * attention::flops(all, true) + attention::flops(s, false),
+               {{"repeats", config.repeats}, {"tokens", config.tokens}, {"heads", config.heads},
+                {"head_dim", config.head_dim}},
+               "the decoding steps");
 
   // Every step's q, k and v made before the timed runs.
   rng gen(config.seed);

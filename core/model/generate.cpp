@@ -8,12 +8,14 @@
 
 #include "base/error.hpp"
 #include "base/kernels.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 
 namespace memlab {
 
 void check(const sampling& s) {
-  require(s.temperature >= 0.0f, "temperature", s.temperature, "0 (greedy) or positive");
+  require(std::isfinite(s.temperature) && s.temperature >= 0.0f, "temperature", s.temperature,
+          "0 (greedy) or a positive finite number");
   require(s.top_k >= 0, "top_k", s.top_k, "0 (all tokens) or positive");
 }
 
@@ -47,6 +49,19 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
 
 namespace {
 
+// Flops of n new tokens after a prompt of p: with a cache the prompt runs once
+// and each new token once, over at most p + n positions; without, step t runs
+// all p + t tokens again. A: linear layers per token, B: attention per token
+// and position, H: the output head per step (forward_flops is linear in each).
+double generation_flops(const gpt::config& c, double p, double n, bool cached) {
+  const double a = gpt::forward_flops(c, 1, 0, 0), b = gpt::forward_flops(c, 1, 1, 0) - a;
+  const double h = gpt::forward_flops(c, 0, 0, 1);
+  if (cached) return a * (p + n) + b * (p * p + n * (p + n)) + h * n;
+  const auto squares = [](double k) { return k * (k + 1) * (2 * k + 1) / 6; };  // sum 1..k of i²
+  const double sum = n * p + n * (n - 1) / 2, sum_squares = squares(p + n - 1) - squares(p - 1);
+  return a * sum + b * sum_squares + h * n;
+}
+
 // Generation with an optional cache (nullptr: recompute the whole prefix each step).
 generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
                kv_cache* cache, const sampling& s, bool keep_logits,
@@ -61,6 +76,12 @@ generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_
   require(static_cast<std::size_t>(max_new_tokens) <= room, "max_new_tokens", max_new_tokens,
           [&] { return "at most max_seq - prompt length = " + std::to_string(room); });
   if (cache) require(cache->length() == 0, "cache length", cache->length(), "0 (an empty cache)");
+  require_work(generation_flops(c, double(prompt.size()), max_new_tokens, cache != nullptr),
+               {{"max_new_tokens", max_new_tokens},
+                {"prompt length", static_cast<long long>(prompt.size())},
+                {"layers", c.layers},
+                {"d_model", c.d_model}},
+               cache ? "generation with a KV cache" : "generation without a cache");
 
   generation out;
   rng gen(s.seed);
@@ -128,7 +149,12 @@ generation_figures run_generation(const gpt::model& m, const generation_config& 
 }
 
 weight_read time_weight_read(const gpt::model& m, int repeats) {
-  require_positive(repeats, "repeats");
+  require_repeats(repeats);
+  // Each repeat is a batch of at least 2 ms (counted as 2e7 flops) of passes
+  // summing every weight (2 flops each).
+  require_work(repeats * (2e7 + 2.0 * double(m.parameter_count())),
+               {{"repeats", repeats}, {"layers", m.cfg().layers}, {"d_model", m.cfg().d_model}},
+               "the timed passes over the weights");
   const gpt::weights& w = m.params();
   require(m.weight_format() == nullptr, "model", "quantized",
           "an fp32 model (a quantized model's matrices are read by its own kernels)");

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "base/limits.hpp"
 #include "base/memory.hpp"
 #include "kv_cache/kv_cache.hpp"
 #include "quant/matrix.hpp"
@@ -51,6 +52,20 @@ struct config {
 // Throws memlab::invalid_argument naming the first bad field.
 void check(const config& c);
 
+// What a model of this config costs, in 64 bits (base/limits.hpp), for the
+// checks of every function that builds or runs one:
+// parameters (embeddings, every layer's weights and norms, the head unless tied);
+count parameters(const config& c);
+// bytes a forward pass over n tokens allocates at most at once: x, the norm, q,
+// k, v, the attention output and the MLP hidden ([n, ·] each, fp32), attention's
+// own (flash: the output and one tile of scores) and the logits [n, vocab];
+count forward_bytes(const config& c, count n);
+// flops of a forward pass over n new tokens, each seeing at most `context`
+// positions: 2 per weight of the linear layers per token, attention's
+// 4 · heads · head_dim per (token, position) per layer, and the output head
+// for `logits` rows (1 when only the last token's logits are needed).
+double forward_flops(const config& c, double n, double context, double logits);
+
 struct layer_weights {
   tensor<1> norm1;  // [d_model] RMSNorm gains before attention
   tensor<2> wq;     // [d_model, heads · head_dim]
@@ -72,6 +87,8 @@ struct weights {
 
 class model {
  public:
+  // Both constructors refuse a config whose fp32 weights (4 · parameters) are
+  // more than one call may hold (base/limits.hpp).
   // Random weights from a seed.
   model(const config& c, std::uint32_t seed);
   // Given weights; their shapes are checked against c.
@@ -108,7 +125,9 @@ class model {
   //   layers d_model heads kv_heads d_ff max_seq tied vocab   8 × uint32
   //   token_embedding, position_embedding, then per layer norm1 wq wk wv wo
   //   norm2 w1 w2, then norm_f, then lm_head unless tied    fp32, row-major
-  // load() checks the magic, the config, and that the size is exactly right.
+  // load() checks the magic, the config, that the size is exactly right (in 64
+  // bits, before allocating), the limit on weight bytes, and that every weight is
+  // finite; each refusal names the field, tensor or size.
   std::vector<std::uint8_t> to_bytes() const;
   static model from_bytes(const std::vector<std::uint8_t>& bytes);
   void save(const std::string& path) const;
@@ -134,8 +153,9 @@ class model {
 };
 
 // Bytes of K and V a model with this config keeps for `tokens` tokens:
-// 2 · layers · kv_heads · tokens · head_dim · 4. Checks the config.
-std::size_t kv_cache_bytes(const config& c, std::size_t tokens);
+// 2 · layers · kv_heads · tokens · head_dim · 4, in 64 bits (exact for any
+// config and token count of int range). Checks the config.
+std::uint64_t kv_cache_bytes(const config& c, std::uint64_t tokens);
 
 // Text <-> byte tokens.
 std::vector<int> encode(const std::string& text);

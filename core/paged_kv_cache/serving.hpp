@@ -72,6 +72,13 @@
 // sum(allocated - used) / sum(allocated) over its steps.
 //
 // Cost: O(steps · (running + blocks)) time; memory: the budget's slots, tiny.
+// Limits (base/limits.hpp): a stream whose expected arrivals span more than 2^29
+// steps is refused (rate, named), as are requests, budget and pictures past
+// one call's bytes; the work is metered while the servers run, a step costing
+// the visits of its blocks (or rows), running and waiting sequences, each
+// counted as visit_flops flops (a visit takes about that long: 200 requests of
+// the default stream, block size 1, are ~1.6e8 visits in ~X s natively), and a
+// server passing a third of the limit stops with an error naming the sizes.
 #pragma once
 
 #include <cstddef>
@@ -82,6 +89,9 @@
 #include "paged_kv_cache/paged_kv_cache.hpp"
 
 namespace memlab::serving {
+
+// What one step's visit of a block, row or sequence costs, in flops of time.
+constexpr double visit_flops = 64;
 
 // Sizes are ints so that a negative value from a command line or from JS is
 // reported as such, not wrapped around.

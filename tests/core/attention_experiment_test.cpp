@@ -53,7 +53,7 @@ TEST_CASE("the attention experiment names a bad parameter") {
   CHECK_THROWS_WITH_AS(experiments::run_attention(config([](auto& c) { c.block_kv = 0; })),
                        "block_kv = 0: expected a positive integer", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_attention(config([](auto& c) { c.repeats = 0; })),
-                       "repeats = 0: expected a positive integer", invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", invalid_argument);
 }
 
 TEST_CASE("the cache decoding experiment: bytes counted by hand, the result naive attention's") {
@@ -86,5 +86,5 @@ TEST_CASE("the cache decoding experiment names a bad parameter") {
   c.kv_heads = 1;
   c.repeats = -1;
   CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
-                       "repeats = -1: expected a positive integer", invalid_argument);
+                       "repeats = -1: expected an integer in [1, 100]", invalid_argument);
 }

@@ -241,7 +241,7 @@ TEST_CASE(
                        "token = 300: expected a byte value in [0, 256) at index 1",
                        invalid_argument);
   CHECK_THROWS_WITH_AS(generate(m, {1}, 3, true, {-1.0f, 0, 1}),
-                       "temperature = -1: expected 0 (greedy) or positive", invalid_argument);
+                       "temperature = -1: expected 0 (greedy) or a positive finite number", invalid_argument);
   gpt::config bad = small(2);
   bad.kv_heads = 3;
   CHECK_THROWS_WITH_AS(gpt::model(bad, 1), "kv_heads = 3: expected a divisor of heads = 4",
@@ -335,7 +335,7 @@ TEST_CASE("the weight read a decoding step cannot avoid: exact bytes, a positive
   }
   const gpt::model m(small(2), 1);
   CHECK_THROWS_WITH_AS(experiments::time_weight_read(m, 0),
-                       "repeats = 0: expected a positive integer", memlab::invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", memlab::invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::time_weight_read(m.quantized(quant::parse_format("fp16")), 1),
                        "model = quantized: expected an fp32 model (a quantized model's matrices "
                        "are read by its own kernels)",

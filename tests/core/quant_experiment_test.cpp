@@ -99,7 +99,7 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q8_0", 0, 1, 1),
                        "n = 0: expected a positive integer", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("nf4", 64, 0, 1),
-                       "repeats = 0: expected a positive integer", invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q3", 64, 1, 1),
                        doctest::Contains("format = q3: expected one of"), invalid_argument);
 }

@@ -1,0 +1,57 @@
+// examples.mjs — one small valid call of every export of the wasm module (its
+// arguments), fast enough to run after every failed call: the health probe of
+// api.test.mjs and the starting points the JS-API fuzzer (fuzz.test.mjs)
+// mutates. A new export adds its call here; both tests fail for an export
+// without one.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const trainedWeights = new Uint8Array(readFileSync(join(root, 'data', 'tiny-gpt.bin')));
+export const corpus = readFileSync(join(root, 'data', 'corpus.txt'), 'utf8');
+
+// A seeded Float32Array of n values in [-1, 1).
+export function floats(n, seed = 1) {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+export const model = { layers: 1, dModel: 16, heads: 2, kvHeads: 1, dFf: 32, maxSeq: 32, tied: true };
+const sampler = { temperature: 0.8, topK: 5, seed: 1 };
+const shape = { heads: 2, kvHeads: 1, seqQ: 5, seqKv: 7, headDim: 4 };
+const stream = { requests: 6, rate: 0.5, promptMean: 4, promptSigma: 0.5, outputMean: 4, outputSigma: 0.5,
+  maxSeq: 16, sharedPrefix: 2, seed: 1 };
+const serving = { stream, budget: 64, blockSize: 4, maxBatch: 4, watermark: 0.01, preemption: 'recompute',
+  kvBytesPerToken: 1024, runContiguous: true, check: true };
+
+// name: a function returning a list of calls (each a list of arguments).
+export const examples = {
+  memoryStats: () => [[]],
+  heapBytes: () => [[]],
+  runAttention: () => [[{ seq: 16, headDim: 4, heads: 2, kvHeads: 1, causal: true, blockQ: 4, blockKv: 8,
+    repeats: 1, seed: 1, runNaive: true }]],
+  runCacheDecode: () => [[{ tokens: 8, heads: 2, kvHeads: 1, headDim: 4, repeats: 1, seed: 1 }]],
+  naiveAttention: () => [[floats(2 * 5 * 4, 1), floats(7 * 4, 2), floats(7 * 4, 3), shape, true]],
+  flashAttention: () => [[floats(2 * 5 * 4, 1), floats(7 * 4, 2), floats(7 * 4, 3), shape, false, 2, 3]],
+  runGeneration: () => [[{ model, modelSeed: 1, prompt: 'ab', tokens: 3, useCache: true, sampler }, undefined],
+    [{ model, modelSeed: 2, prompt: 'xyz', tokens: 2, useCache: false, sampler }, () => {}]],
+  runGenerationFrom: () => [[trainedWeights, { prompt: 'The ', tokens: 3, useCache: true, sampler }, undefined]],
+  kvCacheBytes: () => [[model, 8]],
+  timeWeightRead: () => [[model, 1, 1]],
+  runServing: () => [[serving, 4]],
+  pagedSnapshots: () => [[serving]],
+  runQuant: () => [[{ rows: 4, cols: 64, format: 'q4_0', granularity: 'group', group: 32,
+    distribution: 'gaussian', runMatvec: true, repeats: 1, seed: 1 }]],
+  runQuantGrid: () => [[{ cols: 64, distribution: 'heavy', seed: 1 }]],
+  quantFormats: () => [[]],
+  quantBlockBytes: () => [['q8_0', floats(64)]],
+  quantRoundTrip: () => [['nf4', 128, 1, 1]],
+  runCheckpoint: () => [[{ layers: 4, batch: 2, width: 4, hidden: 8, repeats: 1, policy: 'sqrt', timeline: true }]],
+  runTraining: () => [[{ model: { ...model, maxSeq: 8 }, steps: 2, batch: 1, seq: 8, lr: 0.01,
+    text: corpus.slice(0, 200), prompt: 'Th' }, undefined]],
+  loraMemory: () => [[{ ...model, layers: 2 }, 2, 4]],
+};

@@ -1,0 +1,383 @@
+// fuzz.test.mjs — the JS-API fuzzer: seeded random and boundary values for every
+// argument and field of every export of the wasm module, drawn from the
+// module's own description of its API (apiSchema, declared with the bindings).
+//
+//   MEMLAB_WASM_DIR=build/wasm/wasm node --test wasm/test/fuzz.test.mjs
+//   MEMLAB_FUZZ_SEED=7 MEMLAB_FUZZ_SECONDS=60 ...    another seed, a longer run
+//   MEMLAB_FUZZ_SEED=7 MEMLAB_FUZZ_CALL=1234 ...     replay one call (printed on failure)
+//
+// Call i starts from one of the export's valid example calls (examples.mjs)
+// and, drawn from a generator seeded by (seed, i), either re-draws some sizes
+// among small valid values, or mutates one to three arguments or fields: a
+// boundary or hostile value of the wrong type (1.5, NaN, Infinity, "12", null,
+// [], {}, undefined, 2^31, 2^32, 2^53, 1e9...), a missing field, an unknown one,
+// an extra argument, a typed array of the wrong type or length, NaN in the
+// data, a callback that throws, a model file cut or corrupted. Every call must
+// give one of:
+//   - a result that passes the export's oracle (exact bytes by formula, flash
+//     against naive, peak bytes against the documented formula, ...), and only
+//     when no mutation broke a type;
+//   - an Error whose message reads "<name> = <value>: expected <what>" where
+//     <name> is an argument or field of that export (or a size derived from
+//     them); a mutation of one value's type must be refused naming exactly it.
+// After every call the module must be healthy: the tracker's live bytes and the
+// emval handles back at their baseline, and after a failed call the wasm heap's
+// bytes in use too. At the end every export runs its example again. Calls run
+// round-robin over the exports until the time budget (default 45 s) is spent;
+// the counts are printed.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { examples, floats } from './examples.mjs';
+
+const dir = process.env.MEMLAB_WASM_DIR;
+assert.ok(dir, 'set MEMLAB_WASM_DIR to the folder holding memlab.mjs (build/wasm/wasm)');
+const { default: createMemlab } = await import(pathToFileURL(join(dir, 'memlab.mjs')).href);
+const memlab = await createMemlab({ wasmBinary: readFileSync(join(dir, 'memlab-core.wasm')) });
+const { schema } = memlab;
+
+const seed = Number(process.env.MEMLAB_FUZZ_SEED ?? 1);
+const seconds = Number(process.env.MEMLAB_FUZZ_SECONDS ?? 45);
+const only = process.env.MEMLAB_FUZZ_CALL === undefined ? null : Number(process.env.MEMLAB_FUZZ_CALL);
+
+// ---- a seeded generator (splitmix32 over (seed, call)) -------------------------
+function generator(s, call) {
+  let state = (Math.imul(s, 0x9e3779b9) ^ Math.imul(call + 1, 0x85ebca6b)) >>> 0;
+  const next = () => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
+  };
+  const int = (n) => Math.floor(next() * n);
+  return { next, int, pick: (list) => list[int(list.length)], chance: (p) => next() < p };
+}
+
+// ---- the names an export's errors may cite -----------------------------------
+const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+function namesOf(params, into = new Set()) {
+  for (const p of params) {
+    into.add(snake(p.name));
+    if (p.kind === 'object' && !into.has(`:${p.type}`)) {
+      into.add(`:${p.type}`);
+      namesOf(schema.objects[p.type], into);
+    }
+  }
+  return into;
+}
+// Sizes core derives from the arguments and names in its messages.
+const derived = ['arguments', 'length', 'seq_q', 'seq_kv', 'prompt length', 'max_new_tokens', 'position',
+  'file size', 'magic', 'vocab', 'token_embedding', 'position_embedding', 'norm1', 'wq', 'wk', 'wv', 'wo', 'norm2',
+  'w1', 'w2', 'norm_f', 'lm_head', 'weights', 'budget / block_size', 'requests[i]', 'k', 'blocks', 'every', 'set',
+  'policy', 'cols', 'tokens', 'block', 'x'];
+const allowed = Object.fromEntries(Object.entries(schema.functions).map(([name, params]) => [name,
+  new Set([...namesOf(params), ...derived])]));
+
+// "config.sampler.topK" -> "top_k"; "q.length" -> "length"; "layers[0].wq[5]" -> "wq".
+function citedName(message) {
+  const match = /^(.+?) = [^]*?: expected [^]+$/.exec(message);
+  if (!match) return null;
+  const name = match[1];
+  if (allowedWhole(name)) return name;
+  const last = name.replace(/\[[^\]]*\]/g, '').split('.').pop();
+  return snake(last);
+}
+const allowedWhole = (name) => ['budget / block_size', 'prompt length', 'file size', 'requests[i].arrival',
+  'requests[i].id', 'requests[i].prompt + output'].includes(name);
+
+// ---- values ----------------------------------------------------------------------
+const hostile = {
+  integer: [1.5, -0.5, NaN, Infinity, -Infinity, '12', '', null, undefined, [], [3], {}, true, 2 ** 32,
+    2 ** 32 + 1, 2 ** 53, -(2 ** 31) - 1, 1e300, 10n],
+  number: [NaN, Infinity, -Infinity, '0.5', '', null, undefined, [], {}, true, 10n],
+  boolean: ['no', 'true', 0, 1, null, undefined, [], {}],
+  string: [5, null, undefined, [], {}, true, ['a']],
+  object: [null, 0, 'x', [], undefined, true, new Float32Array(2)],
+  float32_array: [null, undefined, [0.5, 1], new Float64Array(4), new Uint8Array(4), {}, 'abc', 0],
+  uint8_array: [null, undefined, [1, 2], new Float32Array(4), new Int8Array(4), {}, 'MLABGPT1', 0],
+  function: [5, 'f', {}, null, []],
+  integer_array: [null, 5, {}, [1.5], ['1'], [NaN], new Int32Array(2)],
+};
+// Boundary values of the right type: refused by core (a range, a limit) or valid.
+const boundary = {
+  integer: (s) => [0, -1, 1, 2, 3, 7, 64, 1000, 65536, 1e6, 1e7, 1e9, 2 ** 24, 2 ** 28, 2 ** 30, 2 ** 31 - 1,
+    2 ** 31, s.min, s.max].filter((x) => x >= s.min && x <= s.max),
+  number: () => [0, -0, -1, 1e-9, 1e-300, 0.5, 1, 4, 1e9, 1e300, -1e300, 5e-324],
+  string: (s) => (s.values ? [...s.values, `${s.values[0]}x`, s.values[0].toUpperCase(), '', ' ', '12'] :
+    ['', 'a', 'The ', '\u0000\uffff', 'é', 'x'.repeat(300), 'every:0', 'every:2', 'set:0,1', 'set:9', 'none', 'sqrt']),
+  boolean: () => [true, false],
+};
+// Small valid-looking sizes for a re-draw.
+const small = [1, 1, 2, 2, 3, 4, 4, 8, 16];
+
+// Every path to a value in a call: [argument index, key, key, ...], with its spec.
+function paths(params, args) {
+  const out = [];
+  const walk = (spec, x, path) => {
+    out.push({ spec, path });
+    if (spec.kind === 'object' && x && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x))
+      for (const f of schema.objects[spec.type]) walk(f, x[f.name], [...path, f.name]);
+  };
+  params.forEach((p, i) => walk(p, args[i], [i]));
+  return out;
+}
+function get(args, path) { return path.reduce((x, k) => (x == null ? undefined : x[k]), args); }
+function set(args, path, value) {
+  const parent = get(args, path.slice(0, -1));
+  if (parent && typeof parent === 'object') parent[path[path.length - 1]] = value;
+}
+function named(params, path) {
+  return [params[path[0]].name, ...path.slice(1)].join('.');
+}
+function clone(x) {
+  if (ArrayBuffer.isView(x)) return x.slice();
+  if (Array.isArray(x)) return x.map(clone);
+  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, clone(v)]));
+  return x;
+}
+
+// Fills typed arrays with a declared length to match their sizes, when small.
+function fitArrays(params, args, g) {
+  params.forEach((p, i) => {
+    if (!p.length || !ArrayBuffer.isView(args[i])) return;
+    const sizes = p.length.map((path) => path.split('.').reduce((x, k, j) =>
+      (j === 0 ? args[params.findIndex((q) => q.name === k)] : x?.[k]), undefined));
+    const n = sizes.reduce((a, b) => a * b, 1);
+    if (Number.isInteger(n) && n >= 0 && n <= 20000) args[i] = floats(n, g.int(1000));
+  });
+}
+
+// One call of `name` from generator g: the arguments and what was done to them.
+function draw(name, g) {
+  const params = schema.functions[name];
+  const calls = examples[name]();
+  const args = clone(g.pick(calls));
+  const done = { typeBroken: null, mutations: [] };
+  const all = paths(params, args);
+  const mode = g.next();
+  if (mode < 0.3) {  // re-draw a few integer sizes among small values
+    for (const { spec, path } of all)
+      if (spec.kind === 'integer' && spec.min < 0 && g.chance(0.3)) set(args, path, g.pick(small));
+    fitArrays(params, args, g);
+    done.mutations.push('small sizes');
+  } else {
+    const count = 1 + g.int(3);
+    for (let m = 0; m < count; m++) {
+      const { spec, path } = g.pick(all);
+      const where = named(params, path);
+      const r = g.next();
+      if (r < 0.45 && hostile[spec.kind]) {  // refused by schema.mjs, naming where
+        set(args, path, g.pick(hostile[spec.kind]));
+        done.mutations.push(`${where} = hostile`);
+        if (count === 1) done.typeBroken = where;
+      } else if (r < 0.8 && boundary[spec.kind]) {  // valid, or refused by core
+        const value = g.pick(boundary[spec.kind](spec));
+        set(args, path, value);
+        done.mutations.push(`${where} = ${String(value).slice(0, 20)}`);
+        if (g.chance(0.5)) fitArrays(params, args, g);
+      } else if (r < 0.85 && path.length > 1 && get(args, path.slice(0, -1)) instanceof Object) {
+        delete get(args, path.slice(0, -1))[path[path.length - 1]];
+        done.mutations.push(`${where} deleted`);
+        if (count === 1) done.typeBroken ??= where;
+      } else if (r < 0.9 && spec.kind === 'object' && get(args, path) && typeof get(args, path) === 'object') {
+        get(args, path).unknownField = 1;
+        done.mutations.push(`${where}.unknownField added`);
+        if (count === 1) done.typeBroken ??= `${where}.unknownField`;
+      } else if (spec.kind === 'float32_array' && ArrayBuffer.isView(get(args, path)) && get(args, path).length) {
+        const a = get(args, path);
+        a[g.int(a.length)] = g.pick([NaN, Infinity, -Infinity, 3e38, -0]);
+        done.mutations.push(`${where}[i] = special`);
+      } else if (spec.kind === 'uint8_array' && ArrayBuffer.isView(get(args, path))) {
+        let a = get(args, path);
+        a = g.chance(0.5) ? a.slice(0, g.int(a.length + 1)) : a.slice();
+        for (let k = 0; k < 1 + g.int(4); k++) if (a.length) a[g.chance(0.5) ? g.int(Math.min(40, a.length)) : g.int(a.length)] = g.int(256);
+        set(args, path, a);
+        done.mutations.push(`${where} cut or corrupted`);
+      } else if (spec.kind === 'function') {
+        const after = g.int(3);
+        let calls = 0;
+        set(args, path, () => { if (calls++ >= after) throw new Error(`callback threw after ${after}`); });
+        done.mutations.push(`${where} throws after ${after} calls`);
+        done.callbackThrows = `callback threw after ${after}`;
+      } else if (g.chance(0.2)) {
+        args.push(0);
+        done.mutations.push('an extra argument');
+        if (count === 1) done.typeBroken ??= 'arguments.length';
+      }
+    }
+  }
+  return { args, done };
+}
+
+// ---- oracles: what a successful call must give ------------------------------------
+const close = (a, b, tol) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
+function attentionReference(q, k, v, { heads, kvHeads, seqQ, seqKv, headDim }, causal) {
+  const out = new Float64Array(heads * seqQ * headDim);
+  for (let h = 0; h < heads; h++) {
+    const g = Math.floor(h / (heads / kvHeads));
+    for (let i = 0; i < seqQ; i++) {
+      const seen = causal ? i + seqKv - seqQ + 1 : seqKv;
+      const s = [];
+      for (let j = 0; j < seen; j++) {
+        let dot = 0;
+        for (let c = 0; c < headDim; c++) dot += q[(h * seqQ + i) * headDim + c] * k[(g * seqKv + j) * headDim + c];
+        s.push(dot / Math.sqrt(headDim));
+      }
+      const max = Math.max(...s);
+      const e = s.map((x) => Math.exp(x - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < seen; j++)
+        for (let c = 0; c < headDim; c++) out[(h * seqQ + i) * headDim + c] += (e[j] / sum) * v[(g * seqKv + j) * headDim + c];
+    }
+  }
+  return out;
+}
+const attentionOracle = (r, [q, k, v, shape, causal]) => {
+  assert.ok(r instanceof Float32Array && r.length === shape.heads * shape.seqQ * shape.headDim, 'output length');
+  if (r.length * shape.seqKv <= 200000) {
+    const expected = attentionReference(q, k, v, shape, causal);
+    r.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) <= 1e-4, `output[${i}] = ${x}, reference ${expected[i]}`));
+  }
+};
+const oracles = {
+  memoryStats: (r) => assert.equal(r.liveBytes, baseline.live),
+  heapBytes: (r) => assert.ok(Number.isInteger(r) && r > 0),
+  quantFormats: (r) => assert.deepEqual(r, schema.objects.QuantConfig.find((f) => f.name === 'format').values),
+  kvCacheBytes: (r, [m, tokens]) =>
+    assert.equal(BigInt(r), 2n * BigInt(m.layers) * BigInt(m.kvHeads) * BigInt(tokens) * BigInt(m.dModel / m.heads) * 4n),
+  naiveAttention: attentionOracle,
+  flashAttention: attentionOracle,
+  runAttention: (r, [c]) => {
+    assert.equal(r.kvBytes, 2 * c.kvHeads * c.seq * c.headDim * 4);
+    if (c.runNaive) assert.ok(r.maxAbsDiff <= 1e-4, `maxAbsDiff ${r.maxAbsDiff}`);
+  },
+  runCacheDecode: (r, [c]) => {
+    assert.equal(r.cacheBytes, 2 * c.kvHeads * c.tokens * c.headDim * 4);
+    assert.ok(r.maxAbsDiff <= 1e-4, `maxAbsDiff ${r.maxAbsDiff}`);
+  },
+  runGeneration: (r, [c]) => {
+    assert.equal(r.tokens.length, c.tokens);
+    for (const t of r.tokens) assert.ok(Number.isInteger(t) && t >= 0 && t < 256);
+  },
+  runGenerationFrom: (r, [, c]) => assert.equal(r.tokens.length, c.tokens),
+  timeWeightRead: (r) => assert.ok(r.bytes > 0 && Number.isFinite(r.us)),
+  runServing: (r) => assert.equal(r.paged.tokens, r.outputTokens),
+  pagedSnapshots: (r) => {
+    for (const s of r) {
+      const holders = new Array(s.refcount.length).fill(0);
+      for (const q of s.sequences) for (const b of q.table) holders[b]++;
+      assert.deepEqual(holders, [...s.refcount], `step ${s.step}: refcounts`);
+    }
+  },
+  runQuant: (r, [c]) => {
+    assert.equal(r.fp32Bytes, 4 * c.rows * c.cols);
+    assert.ok(close(r.bitsPerWeight, (8 * r.weightBytes) / (c.rows * c.cols), 1e-12));
+  },
+  runQuantGrid: (r, [c]) => {
+    assert.equal(r.int4Counts.reduce((a, b) => a + b, 0), c.cols);
+    assert.equal(r.nf4Counts.reduce((a, b) => a + b, 0), c.cols);
+  },
+  quantBlockBytes: (r, [format, values]) =>
+    assert.equal(r.length, (values.length / 32) * { q8_0: 34, q4_0: 18, q4_1: 20 }[format]),
+  quantRoundTrip: (r, [, n]) => assert.equal(r.outputBytes, 4 * n),
+  runCheckpoint: (r) => assert.equal(r.peakBytes, r.formulaBytes, 'peak bytes = the documented formula'),
+  runTraining: (r, [c]) => {
+    assert.equal(r.losses.length, c.steps);
+    for (const l of r.losses) assert.ok(Number.isFinite(l), `loss ${l}`);
+  },
+  loraMemory: (r) => {
+    for (const row of r) assert.equal(row.fullFinetuneBytes, 16 * row.parameters);
+  },
+};
+
+// ---- health -----------------------------------------------------------------------
+const health = () => ({
+  live: memlab.memoryStats().liveBytes,
+  emval: memlab.core.count_emval_handles(),
+  heap: memlab.heapBytes(),
+});
+let baseline;
+
+// Exports the Embind module has that are not the API: Emscripten's runtime
+// and memlab.mjs's plumbing.
+const plumbing = new Set(['takeLastError', 'apiSchema']);
+
+test('every export has a schema, an example and an oracle', () => {
+  const bound = Object.keys(memlab.core).filter((k) => typeof memlab.core[k] === 'function' &&
+    /^[a-z][A-Za-z0-9]*$/.test(k) && !plumbing.has(k) && !['run', 'count_emval_handles', 'get_first_emval'].includes(k));
+  const described = Object.keys(schema.functions);
+  assert.deepEqual(bound.filter((k) => !described.includes(k)), [], 'bound without a schema (use wasm::def)');
+  assert.deepEqual(described.filter((k) => !examples[k]), [], 'exports without an example call in examples.mjs');
+  assert.deepEqual(described.filter((k) => !oracles[k]), [], 'exports without an oracle in fuzz.test.mjs');
+  for (const k of described) for (const args of examples[k]()) memlab[k](...args);
+});
+
+test(`the JS API survives seeded random and boundary calls (seed ${seed}, ${seconds} s)`, () => {
+  const names = Object.keys(schema.functions);
+  // The baseline, after every example ran once (lazily built statics exist).
+  for (const k of names) for (const args of examples[k]()) memlab[k](...args);
+  baseline = health();
+  const start = performance.now();
+  const tally = Object.fromEntries(names.map((k) => [k, { calls: 0, ok: 0, refused: 0 }]));
+  let calls = 0, slowest = { ms: 0 };
+  const first = only ?? 0;
+  for (let i = first; only === null ? performance.now() - start < seconds * 1000 : i === only; i++) {
+    const name = names[i % names.length];
+    const g = generator(seed, i);
+    const { args, done } = draw(name, g);
+    const replay = `replay: MEMLAB_FUZZ_SEED=${seed} MEMLAB_FUZZ_CALL=${i} (${name}: ${done.mutations.join('; ')})`;
+    const before = health();
+    const t0 = performance.now();
+    let result, error;
+    try {
+      result = memlab[name](...args);
+    } catch (e) {
+      error = e;
+    }
+    const ms = performance.now() - t0;
+    if (ms > slowest.ms) slowest = { ms, call: replay };
+    calls++;
+    tally[name].calls++;
+    try {
+      if (error === undefined) {
+        tally[name].ok++;
+        assert.equal(done.typeBroken, null, `a call with ${done.typeBroken} broken succeeded`);
+        oracles[name](result, args);
+      } else {
+        tally[name].refused++;
+        assert.ok(error instanceof Error, `threw a non-Error: ${String(error)}`);
+        if (done.callbackThrows && error.message === done.callbackThrows) {
+          // the callback's own error, thrown after the call returned
+        } else {
+          const cited = citedName(error.message);
+          assert.ok(cited !== null, `"${error.message}" does not read "<name> = <value>: expected <what>"`);
+          assert.ok(allowed[name].has(cited) || allowedWhole(cited),
+            `"${error.message}" names ${cited}, not an argument or field of ${name}`);
+          if (done.typeBroken) assert.ok(error.message.startsWith(`${done.typeBroken} = `) ||
+            error.message.startsWith(`${done.typeBroken}.length = `),
+          `"${error.message}" does not name ${done.typeBroken}`);
+        }
+      }
+      const after = health();
+      assert.equal(after.live, baseline.live, 'tracked live bytes back at the baseline');
+      assert.equal(after.emval, baseline.emval, 'emval handles back at the baseline');
+      if (error !== undefined) assert.equal(after.heap, before.heap, 'wasm heap bytes after a failed call');
+    } catch (e) {
+      e.message = `${e.message}\n  ${replay}\n  message: ${error?.message}`;
+      throw e;
+    }
+  }
+  const seconds_ = (performance.now() - start) / 1000;
+  for (const k of names) for (const args of examples[k]()) memlab[k](...args);
+  const end = health();
+  assert.equal(end.live, baseline.live);
+  assert.equal(end.emval, baseline.emval);
+  const refused = names.reduce((a, k) => a + tally[k].refused, 0);
+  console.log(`fuzz: seed ${seed}, ${calls} calls in ${seconds_.toFixed(1)} s over ${names.length} exports ` +
+    `(${calls - refused} answered, ${refused} refused with a named argument); slowest ${slowest.ms.toFixed(0)} ms ` +
+    `(${slowest.call}); heap ${baseline.heap} -> ${end.heap} bytes in use`);
+  for (const k of names) console.log(`  ${k}: ${tally[k].calls} calls, ${tally[k].ok} answered, ${tally[k].refused} refused`);
+});
