@@ -101,7 +101,7 @@ shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, b
 tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
   const shape s = check_shapes(q, k, v, causal);
   check_inputs(q, k, v);
-  check_limits(s, naive_bytes(s), flops(s, causal), "naive attention");
+  check_limits(s, naive_bytes(s), work(s, causal, {causal, 1, s.seq_kv}), "naive attention");
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
 
   // S = Q Kᵀ · scale, every query head against the K head of its group.
@@ -136,7 +136,7 @@ tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
   check_blocks(options);
   const shape s = check_shapes(q, k, v, options.causal);
   check_inputs(q, k, v);
-  check_limits(s, flash_bytes(s, options), flops(s, options.causal), "flash attention");
+  check_limits(s, flash_bytes(s, options), work(s, options.causal, options), "flash attention");
   return flash(q, tensor_kv(k, v), options);
 }
 
@@ -245,6 +245,15 @@ count flash_bytes(const shape& s, const flash_options& options) {
   const count br = std::min(options.block_q, s.seq_q), bc = std::min(options.block_kv, s.seq_kv);
   return (count(s.heads) * s.seq_q * s.head_dim + br * bc + count(2) * br + bc * s.head_dim) *
          sizeof(float);
+}
+
+double work(const shape& s, bool causal, const flash_options& options) {
+  const double pairs = flops(s, causal) / (4.0 * static_cast<double>(s.head_dim));
+  const double br = static_cast<double>(std::max<std::size_t>(1, std::min(options.block_q, s.seq_q)));
+  const double bc =
+      static_cast<double>(std::max<std::size_t>(1, std::min(options.block_kv, s.seq_kv)));
+  const double tiles = pairs / (br * bc) + static_cast<double>(s.heads) * s.seq_q / br;
+  return flops(s, causal) + 24 * pairs + 500 * tiles;
 }
 
 double flops(const shape& s, bool causal) {

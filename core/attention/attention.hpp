@@ -142,4 +142,10 @@ count flash_bytes(const shape& s, const flash_options& options);
 // counting only the (query, key) pairs the causal mask allows when causal.
 double flops(const shape& s, bool causal);
 
+// The work a forward pass costs for the limits, in flops of time: flops() and
+// an exponential and a scaling per (query, key) pair (about 24 flops, which
+// count once head_dim is small), and a tile's own bookkeeping (about 500 per
+// (Q tile, K/V tile) pair; naive counts as tiles of one row).
+double work(const shape& s, bool causal, const flash_options& options);
+
 }  // namespace memlab::attention

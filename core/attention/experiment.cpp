@@ -32,7 +32,9 @@ attention_figures run_attention(const attention_config& config) {
       {"seq", config.seq}, {"head_dim", config.head_dim}, {"heads", config.heads}};
   require_bytes(inputs + output + std::max(pass, attention::flash_bytes(s, options)), sizes,
                 "q, k, v, outputs and scores");
-  require_work((config.repeats + 1.0) * (config.run_naive ? 2 : 1) * attention::flops(s, config.causal),
+  const double naive_work =
+      config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
+  require_work((config.repeats + 1.0) * (attention::work(s, config.causal, options) + naive_work),
                {{"repeats", config.repeats}, {"seq", config.seq}, {"head_dim", config.head_dim},
                 {"heads", config.heads}},
                config.run_naive ? "runs of flash and naive attention" : "runs of flash attention");
@@ -80,7 +82,9 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config) {
   require_bytes(count(s.seq_kv) * per_step + count(4) * attention::kv_bytes(s.kv_heads, s.seq_kv, s.head_dim),
                 sizes, "every step's q, k, v and the cache");
   const attention::shape all{s.heads, s.kv_heads, s.seq_kv, s.seq_kv, s.head_dim};
-  require_work((config.repeats + 1.0) * attention::flops(all, true) + attention::flops(s, false),
+  // A decoding step's attention call, its append and its allocations: ~10^4 flops of time.
+  require_work((config.repeats + 1.0) * (attention::work(all, true, causal) + 1e4 * s.seq_kv) +
+                   attention::work(s, false, causal),
                {{"repeats", config.repeats}, {"tokens", config.tokens}, {"heads", config.heads},
                 {"head_dim", config.head_dim}},
                "the decoding steps");

@@ -39,8 +39,10 @@ std::string bytes_text(count bytes) {
   double x = bytes.as_double();
   int u = 0;
   while (x >= 1024 && u < 6) x /= 1024, ++u;
+  // Three significant digits: "1.00 GiB", "1.01 GiB", "128 GiB".
   char text[32];
-  std::snprintf(text, sizeof text, u == 0 ? "%.0f %s" : "%.1f %s", x, units[u]);
+  std::snprintf(text, sizeof text, u == 0 || x >= 100 ? "%.0f %s" : x >= 10 ? "%.1f %s" : "%.2f %s",
+                x, units[u]);
   return text;
 }
 

@@ -10,10 +10,10 @@
 // will hold at once and the work it will do, and refuses the call past a limit
 // with an invalid_argument that names the sizes, their values and the limit:
 //
-//   "seq = 32768, head_dim = 32768, heads = 4: expected at most 1 GiB held by one
-//    call (q, k, v, output and naive's scores: 72.0 GiB)"
-//   "repeats = 10000000, seq = 64: expected at most 2.7e11 flops of work in one
-//    call (10000001 runs of flash and naive attention: 1.3e15)"
+//   "seq = 32768, head_dim = 32768, heads = 4: expected at most 1.00 GiB held by
+//    one call (q, k, v, outputs and scores: 128 GiB)"
+//   "repeats = 100, seq = 4096, head_dim = 64, heads = 4: expected at most
+//    2.7e+11 flops of work in one call (runs of flash and naive attention: 3.8e+12)"
 //
 // The limits, the same natively and in wasm (so the CLI refuses what the page
 // refuses, with the same message):
@@ -25,9 +25,11 @@
 //               runs included; about 30 s at the ~10 GFLOP/s wasm SIMD reaches
 //               in a browser here, less natively. The page's heaviest settings
 //               just fit: naive and flash attention at seq 4096 (heads 4,
-//               head_dim 64, 3 repeats: 2^37) and 500 tokens of the tiny GPT
-//               without a cache (2.1e11). Work that is not arithmetic is counted
-//               in what it costs in flops of time (see each experiment's header).
+//               head_dim 64, 3 repeats: 1.5e11) and 500 tokens of the tiny GPT
+//               without a cache (2.7e11). Work that is not arithmetic (an
+//               exponential, a tile's bookkeeping, a simulator's step) is
+//               counted in what it costs in flops of time, measured (each
+//               function's header states its formula).
 //   repeats     1 to 100 timed runs of a measurement (base/measure.hpp).
 // Each experiment's header states its formulas for bytes and work.
 #pragma once
@@ -101,15 +103,15 @@ struct sized {
   long long value;
 };
 
-// Bytes as text: "512 B", "1.0 GiB", "16.0 EiB" (what a saturated count shows).
+// Bytes as text, three digits: "512 B", "1.00 GiB", "16.0 EiB" (what a saturated count shows).
 std::string bytes_text(count bytes);
 
 // Throws invalid_argument unless bytes <= limits::call_bytes:
-//   "<sizes>: expected at most 1 GiB held by one call (<what>: <bytes>)"
+//   "<sizes>: expected at most 1.00 GiB held by one call (<what>: <bytes>)"
 void require_bytes(count bytes, std::initializer_list<sized> sizes, const char* what);
 
 // Throws invalid_argument unless work (in flops, see above) <= limits::call_work:
-//   "<sizes>: expected at most 2.7e11 flops of work in one call (<what>: <work>)"
+//   "<sizes>: expected at most 2.7e+11 flops of work in one call (<what>: <work>)"
 // work is a double: a sum of products of counts, never wrapping (exact up to 2^53).
 void require_work(double work, std::initializer_list<sized> sizes, const char* what);
 

@@ -19,6 +19,14 @@ void check(const sampling& s) {
   require(s.top_k >= 0, "top_k", s.top_k, "0 (all tokens) or positive");
 }
 
+double generation_flops(const gpt::config& c, double p, double n, bool cached) {
+  const gpt::forward_cost k = gpt::cost(c);
+  if (cached) return (p + n) * k.token + (p * (p + 1) / 2 + n * (p + n)) * k.pair + n * k.logits;
+  const auto squares = [](double j) { return j * (j + 1) * (2 * j + 1) / 6; };  // sum 1..j of i²
+  const double sum = n * p + n * (n - 1) / 2, sum_squares = squares(p + n - 1) - squares(p - 1);
+  return sum * k.token + (sum_squares + sum) / 2 * k.pair + n * k.logits;
+}
+
 int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
   const std::size_t n = logits.size();
   require(n > 0, "logits", n, "at least 1 value");
@@ -48,19 +56,6 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
 }
 
 namespace {
-
-// Flops of n new tokens after a prompt of p: with a cache the prompt runs once
-// and each new token once, over at most p + n positions; without, step t runs
-// all p + t tokens again. A: linear layers per token, B: attention per token
-// and position, H: the output head per step (forward_flops is linear in each).
-double generation_flops(const gpt::config& c, double p, double n, bool cached) {
-  const double a = gpt::forward_flops(c, 1, 0, 0), b = gpt::forward_flops(c, 1, 1, 0) - a;
-  const double h = gpt::forward_flops(c, 0, 0, 1);
-  if (cached) return a * (p + n) + b * (p * p + n * (p + n)) + h * n;
-  const auto squares = [](double k) { return k * (k + 1) * (2 * k + 1) / 6; };  // sum 1..k of i²
-  const double sum = n * p + n * (n - 1) / 2, sum_squares = squares(p + n - 1) - squares(p - 1);
-  return a * sum + b * sum_squares + h * n;
-}
 
 // Generation with an optional cache (nullptr: recompute the whole prefix each step).
 generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,

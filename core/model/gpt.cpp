@@ -148,11 +148,17 @@ count forward_bytes(const config& c, count n) {
   return (rows + count(64) * 64) * sizeof(float);
 }
 
-double forward_flops(const config& c, double n, double context, double logits) {
+forward_cost cost(const config& c) {
   const double d = c.d_model, kv = double(c.kv_heads) * c.head_dim(), ff = c.d_ff;
   const double linear = 2 * (2 * d * d + 2 * d * kv + 2 * d * ff);  // wq wo, wk wv, w1 w2
-  const double attention = 4.0 * c.heads * c.head_dim() * context;
-  return c.layers * n * (linear + attention) + 2 * d * vocab * logits;
+  const double elementwise = 20 * (4 * d + ff) + 2000;
+  const double attention = 4.0 * c.heads * c.head_dim() + 24.0 * c.heads;
+  return {c.layers * (linear + elementwise), c.layers * attention, 2 * d * vocab};
+}
+
+double forward_flops(const config& c, double n, double start, double logits) {
+  const forward_cost k = cost(c);
+  return n * k.token + (n * start + n * (n + 1) / 2) * k.pair + logits * k.logits;
 }
 
 void check(const config& c) {
@@ -271,7 +277,7 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });
   check_fits(c, forward_bytes(c, n), "a forward pass's activations");
-  require_work(forward_flops(c, double(n), double(start + n), double(n)),
+  require_work(forward_flops(c, double(n), double(start), double(n)),
                {{"tokens", static_cast<long long>(n)}, {"layers", c.layers}, {"d_model", c.d_model}},
                "a forward pass");
 

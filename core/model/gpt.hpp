@@ -60,11 +60,20 @@ count parameters(const config& c);
 // k, v, the attention output and the MLP hidden ([n, ·] each, fp32), attention's
 // own (flash: the output and one tile of scores) and the logits [n, vocab];
 count forward_bytes(const config& c, count n);
-// flops of a forward pass over n new tokens, each seeing at most `context`
-// positions: 2 per weight of the linear layers per token, attention's
-// 4 · heads · head_dim per (token, position) per layer, and the output head
-// for `logits` rows (1 when only the last token's logits are needed).
-double forward_flops(const config& c, double n, double context, double logits);
+// the work of a forward pass, in flops of time: per token (all layers) the
+// linear layers' 2 per weight and the element-wise passes (norms, GELU,
+// residuals, head splits: ~20 per value of a token's activations and 2000 for
+// the calls themselves, per layer); per (token, position) pair (all layers)
+// attention's 4 · heads · head_dim and an exponential per head; per row of
+// logits the output head, 2 · d_model · vocab;
+struct forward_cost {
+  double token, pair, logits;
+};
+forward_cost cost(const config& c);
+// and of a pass over n new tokens after `start` stored ones (token i sees
+// start + i + 1 positions) with `logits` rows of logits (1 when only the last
+// token's are needed).
+double forward_flops(const config& c, double n, double start, double logits);
 
 struct layer_weights {
   tensor<1> norm1;  // [d_model] RMSNorm gains before attention

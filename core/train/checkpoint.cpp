@@ -173,7 +173,8 @@ std::uint64_t peak_activation_bytes(const std::vector<int>& c, int layers, std::
 }
 
 double step_flops(int layers, std::uint64_t batch, std::uint64_t width, std::uint64_t hidden) {
-  return 12.0 * double(batch) * double(width) * double(hidden) * layers;
+  const double b = double(batch), d = double(width), f = double(hidden);
+  return (12.0 * b * d * f + 1000.0 * b * (d + f)) * layers;
 }
 
 double loss(const mlp_stack& s, const tensor<2>& x, const tensor<2>& target) {

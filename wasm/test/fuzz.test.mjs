@@ -72,7 +72,7 @@ function namesOf(params, into = new Set()) {
 const derived = ['arguments', 'length', 'seq_q', 'seq_kv', 'prompt length', 'max_new_tokens', 'position',
   'file size', 'magic', 'vocab', 'token_embedding', 'position_embedding', 'norm1', 'wq', 'wk', 'wv', 'wo', 'norm2',
   'w1', 'w2', 'norm_f', 'lm_head', 'weights', 'budget / block_size', 'requests[i]', 'k', 'blocks', 'every', 'set',
-  'policy', 'cols', 'tokens', 'block', 'x'];
+  'policy', 'cols', 'tokens', 'block', 'x', 'unknown_field'];
 const allowed = Object.fromEntries(Object.entries(schema.functions).map(([name, params]) => [name,
   new Set([...namesOf(params), ...derived])]));
 
@@ -158,7 +158,13 @@ function draw(name, g) {
   const done = { typeBroken: null, mutations: [] };
   const all = paths(params, args);
   const mode = g.next();
-  if (mode < 0.3) {  // re-draw a few integer sizes among small values
+  if (all.length === 0) {  // no arguments: call it, or with one too many
+    if (mode < 0.5) {
+      args.push(g.pick([0, undefined, null, {}]));
+      done.mutations.push('an extra argument');
+      done.typeBroken = 'arguments.length';
+    }
+  } else if (mode < 0.3) {  // re-draw a few integer sizes among small values
     for (const { spec, path } of all)
       if (spec.kind === 'integer' && spec.min < 0 && g.chance(0.3)) set(args, path, g.pick(small));
     fitArrays(params, args, g);
@@ -354,11 +360,14 @@ test(`the JS API survives seeded random and boundary calls (seed ${seed}, ${seco
         } else {
           const cited = citedName(error.message);
           assert.ok(cited !== null, `"${error.message}" does not read "<name> = <value>: expected <what>"`);
-          assert.ok(allowed[name].has(cited) || allowedWhole(cited),
-            `"${error.message}" names ${cited}, not an argument or field of ${name}`);
-          if (done.typeBroken) assert.ok(error.message.startsWith(`${done.typeBroken} = `) ||
-            error.message.startsWith(`${done.typeBroken}.length = `),
-          `"${error.message}" does not name ${done.typeBroken}`);
+          if (done.typeBroken) {
+            assert.ok(error.message.startsWith(`${done.typeBroken} = `) ||
+              error.message.startsWith(`${done.typeBroken}.length = `),
+            `"${error.message}" does not name ${done.typeBroken}`);
+          } else {
+            assert.ok(allowed[name].has(cited) || allowedWhole(cited),
+              `"${error.message}" names ${cited}, not an argument or field of ${name}`);
+          }
         }
       }
       const after = health();

@@ -22,6 +22,9 @@ if (!dir) throw new Error('set MEMLAB_WASM_DIR to the folder holding memlab.mjs 
 const model = { layers: 2, dModel: 32, heads: 2, kvHeads: 2, dFf: 64, maxSeq: 64, tied: true };
 const sampler = { temperature: 0, topK: 0, seed: 1 };
 const generation = { model, modelSeed: 1, prompt: 'ab', tokens: 4, useCache: true, sampler };
+// What runGenerationFrom takes now: the model comes from the file (defect 8).
+const fromConfig = { prompt: 'ab', tokens: 4, useCache: true, sampler };
+const forFrom = (m, config) => (m.schema?.objects.GenerationFromConfig ? fromConfig : config);
 const attention = { seq: 64, headDim: 16, heads: 2, kvHeads: 2, causal: false, blockQ: 16, blockKv: 16,
   repeats: 1, seed: 1, runNaive: true };
 const checkpoint = { layers: 4, batch: 4, width: 8, hidden: 16, repeats: 1, policy: 'sqrt', timeline: false };
@@ -61,7 +64,7 @@ const cases = [
     m.runTraining({ ...training, model: { ...model, layers: 1, dModel: 4, heads: 1, kvHeads: 1, dFf: 4,
       maxSeq: 2 ** 28 } }, undefined)],
   ['1f', 1, 'runGenerationFrom a crafted 4,472-byte file', (m) =>
-    m.runGenerationFrom(wrappedModelFile(), generation, undefined)],
+    m.runGenerationFrom(wrappedModelFile(), forFrom(m, generation), undefined)],
   ['2a', 2, 'kvCacheBytes(model, 2^30) (true: 549755813888)', (m) => m.kvCacheBytes(model, 2 ** 30)],
   ['2b', 2, 'kvCacheBytes(model, 1e9) (true: 512000000000)', (m) => m.kvCacheBytes(model, 1e9)],
   ['2c', 2, 'runQuant 32768 x 32768', (m) => m.runQuant({ ...quant, rows: 32768, cols: 32768 })],
@@ -135,8 +138,8 @@ const cases = [
     }).join(' | ')],
   ['8b', 8, 'runQuant q4_0 with granularity "12", group -1', (m) =>
     m.runQuant({ ...quant, granularity: '12', group: -1 }).label],
-  ['8c', 8, 'runGenerationFrom with a config without model', (m) => {
-    const { model: _, ...withoutModel } = generation;
+  ['8c', 8, 'runGenerationFrom with a config without model (the file has it)', (m) => {
+    const { model: _, modelSeed: __, ...withoutModel } = generation;
     return m.runGenerationFrom(readFileSync(join(root, 'data', 'tiny-gpt.bin')), withoutModel, undefined).tokens;
   }],
 ];
