@@ -59,10 +59,17 @@ void check_limits(const shape& s, count bytes, double work, const char* what) {
   require_work(work, sizes, what);
 }
 
+// Finite inputs, and scores that fp32 holds: |q · k| / sqrt(d) is at most
+// sqrt(d) · max |q| · max |k|, and an overflowing score would turn the softmax
+// into NaN (inf - inf). The weighted sums of v stay within max |v|.
 void check_inputs(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v) {
   require_finite(q.data(), q.size(), "q");
   require_finite(k.data(), k.size(), "k");
   require_finite(v.data(), v.size(), "v");
+  const double bound = std::sqrt(static_cast<double>(q.shape(2))) * xt::amax(xt::abs(q))() *
+                       xt::amax(xt::abs(k))();
+  require(bound <= std::numeric_limits<float>::max(), "max |q| · max |k| · sqrt(head_dim)", bound,
+          "at most 3.4e+38, the largest score fp32 holds");
 }
 
 void check_blocks(const flash_options& options) {

@@ -110,17 +110,17 @@ void append(kv_cache& cache, std::size_t n) {
 //
 // It also meters the run against base/limits.hpp, since the steps a stream
 // takes are only known by running it: each step visits `fixed_visits` (the
-// pool's blocks, which count_slots walks, or the batch's rows) and every running
-// and waiting sequence, and keeps `step_bytes` (its timeline record, and its
-// picture when snapshots are taken). A visit costs about as much time as
-// visit_flops flops of the kernels (measured: serving.hpp). A server may do a
-// third of a call's work and keep a third of its bytes: run_serving runs three.
+// pool's blocks, which count_slots walks, or the batch's rows) and the waiting
+// sequences, at visit_flops each, and serves every running one, at
+// running_flops each (serving.hpp); it keeps `step_bytes` (its timeline record,
+// and its picture when snapshots are taken). A server may do a third of a
+// call's work and keep a third of its bytes: run_serving runs three.
 struct recorder {
   server_figures f;
   const std::vector<request>* requests;
   const serving_config* config;
   int busy_steps = 0;  // with at least one sequence running
-  double fixed_visits, visits = 0, step_bytes, bytes = 0;
+  double fixed_visits, work = 0, step_bytes, bytes = 0;
 
   recorder(std::string name, const std::vector<request>& r, const serving_config& c,
            double fixed, double per_step_bytes)
@@ -131,7 +131,7 @@ struct recorder {
   }
 
   void meter(const step_record& s) {
-    visits += fixed_visits + s.running + s.waiting + 1;
+    work += visit_flops * (fixed_visits + s.waiting + 1) + running_flops * s.running;
     bytes += step_bytes + sizeof(step_record);
     const std::initializer_list<sized> sizes{{"requests", config->stream.requests},
                                              {"budget", config->budget},
@@ -139,7 +139,7 @@ struct recorder {
                                              {"max_batch", config->max_batch}};
     const std::string what = "the " + f.name + " server, a third of the limit, at step " +
                              std::to_string(s.step);
-    require_work(3 * visits * visit_flops, sizes, what.c_str());
+    require_work(3 * work, sizes, what.c_str());
     require_bytes(count(3) * static_cast<std::uint64_t>(bytes), sizes, what.c_str());
   }
 

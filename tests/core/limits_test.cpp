@@ -108,6 +108,12 @@ TEST_CASE("attention refuses sizes past the limits and non-finite inputs, naming
   c(1, 2, 3) = -std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(attention::naive(a, b, c), "v[23] = -inf: expected a finite value",
                        invalid_argument);
+  // Finite inputs whose scores overflow fp32 (inf - inf in the softmax: NaN).
+  const tensor<3> huge_qk = xt::full_like(b, 1e30f);
+  CHECK_THROWS_WITH_AS(attention::flash(huge_qk, huge_qk, b),
+                       "max |q| · max |k| · sqrt(head_dim) = 2e+60: expected at most 3.4e+38, the "
+                       "largest score fp32 holds",
+                       invalid_argument);
   // The flop count in closed form, also where a loop over queries would take seconds.
   const attention::shape huge{1, 1, 1u << 31, 1u << 31, 1};
   CHECK(attention::flops(huge, true) == 4.0 * (2147483648.0 * 2147483649.0 / 2));

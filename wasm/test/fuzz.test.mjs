@@ -86,6 +86,7 @@ function citedName(message) {
   return snake(last);
 }
 const allowedWhole = (name) => ['budget / block_size', 'prompt length', 'file size', 'requests[i].arrival',
+  'max |q| · max |k| · sqrt(head_dim)',
   'requests[i].id', 'requests[i].prompt + output'].includes(name);
 
 // ---- values ----------------------------------------------------------------------
@@ -103,7 +104,10 @@ const hostile = {
 };
 // Boundary values of the right type: refused by core (a range, a limit) or valid.
 const boundary = {
-  integer: (s) => [0, -1, 1, 2, 3, 7, 64, 1000, 65536, 1e6, 1e7, 1e9, 2 ** 24, 2 ** 28, 2 ** 30, 2 ** 31 - 1,
+  // (No mid-sized values: 10^6 rows, or a pool of 2^24 slots, make valid calls
+  // that take the tens of seconds the limits allow, and the fuzzer would spend
+  // its minute on a few calls; api.test.mjs refuses the limits' edges.)
+  integer: (s) => [0, -1, 1, 2, 3, 7, 64, 1e9, 2 ** 28, 2 ** 30, 2 ** 31 - 1,
     2 ** 31, s.min, s.max].filter((x) => x >= s.min && x <= s.max),
   number: () => [0, -0, -1, 1e-9, 1e-300, 0.5, 1, 4, 1e9, 1e300, -1e300, 5e-324],
   string: (s) => (s.values ? [...s.values, `${s.values[0]}x`, s.values[0].toUpperCase(), '', ' ', '12'] :
@@ -145,6 +149,7 @@ function fitArrays(params, args, g) {
     if (!p.length || !ArrayBuffer.isView(args[i])) return;
     const sizes = p.length.map((path) => path.split('.').reduce((x, k, j) =>
       (j === 0 ? args[params.findIndex((q) => q.name === k)] : x?.[k]), undefined));
+    if (sizes.some((x) => typeof x !== 'number')) return;
     const n = sizes.reduce((a, b) => a * b, 1);
     if (Number.isInteger(n) && n >= 0 && n <= 20000) args[i] = floats(n, g.int(1000));
   });
@@ -245,7 +250,8 @@ const attentionOracle = (r, [q, k, v, shape, causal]) => {
   assert.ok(r instanceof Float32Array && r.length === shape.heads * shape.seqQ * shape.headDim, 'output length');
   if (r.length * shape.seqKv <= 200000) {
     const expected = attentionReference(q, k, v, shape, causal);
-    r.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) <= 1e-4, `output[${i}] = ${x}, reference ${expected[i]}`));
+    const scale = Math.max(1, ...Array.from(v, Math.abs));  // outputs are weighted means of v
+    r.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) <= 1e-4 * scale, `output[${i}] = ${x}, reference ${expected[i]}`));
   }
 };
 const oracles = {
