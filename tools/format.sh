@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # format.sh — memlab's C++ formatting: clang-format-14 (Debian) with the repo's
-# .clang-format over every C++ file git knows in core, wasm, tools and tests.
+# .clang-format over every C++ file git knows in core, wasm, tools, tests and exercises.
 #
 #   tools/format.sh           reformat in place
 #   tools/format.sh --check   list the files that differ and fail (./lab test runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format-14 >/dev/null || { echo "format.sh: clang-format-14 is missing (apt-get install clang-format-14)" >&2; exit 2; }
-mapfile -t files < <(git ls-files -- core wasm tools tests | grep -E '\.(cpp|hpp|h)$')
+mapfile -t files < <(git ls-files -- core wasm tools tests exercises | grep -E '\.(cpp|hpp|h)$')
 if [ "${1:-}" = "--check" ]; then
   bad=()
   for f in "${files[@]}"; do

@@ -114,6 +114,12 @@ arg integer_array(const char* name, double min, double max) {
   return {name, std::move(s)};
 }
 
+arg any_number(const char* name) {
+  spec s;
+  s.kind = "any_number";
+  return {name, std::move(s)};
+}
+
 arg callback(const char* name) {
   spec s;
   s.kind = "function";

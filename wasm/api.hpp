@@ -47,7 +47,8 @@ namespace memlab::wasm {
 
 void set_last_error(std::string message);
 
-// What a JS value must be. kind: "integer" (in [min, max]), "number" (finite),
+// What a JS value must be. kind: "integer" (in [min, max]), "number" (finite;
+// "any_number": NaN and ±Infinity too),
 // "boolean", "string" (one of `values`, unless empty), "object" (the fields of
 // the wasm::object registered for `type`), "float32_array" / "uint8_array"
 // (of length the product of the `length` paths, unless empty),
@@ -103,6 +104,9 @@ arg float32_array(const char* name, std::vector<std::string> length = {});
 arg uint8_array(const char* name);
 // A JS Array of integers in [min, max].
 arg integer_array(const char* name, double min, double max);
+// A number that may also be NaN or ±Infinity (a plain double parameter must be
+// finite): for functions about those values, such as rounding to a format.
+arg any_number(const char* name);
 // A function, or undefined for none; read it with callback_of.
 arg callback(const char* name);
 // A string that must be one of `values`.
@@ -115,7 +119,23 @@ void add_object(std::type_index type, const char* name);
 void add_field(std::type_index type, const char* name, spec js);
 
 // value_object<T> whose fields are also described for JS (see spec_of); a
-// string field may be narrowed to a list of values.
+// string field may be narrowed to a list of values, a val field is described
+// as a parameter would be.
+
+// After schema.mjs checked them: a JS Array of integers (described with
+// integer_array) as a std::vector<I>, and a std::vector of bound values
+// (value_object types, numbers, strings) as a JS array.
+template <class I>
+std::vector<I> integers(const emscripten::val& array) {
+  return emscripten::convertJSArrayToNumberVector<I>(array);
+}
+template <class T>
+emscripten::val array_of(const std::vector<T>& values) {
+  emscripten::val out = emscripten::val::array();
+  for (std::size_t i = 0; i < values.size(); ++i) out.call<void>("push", values[i]);
+  return out;
+}
+
 template <class T>
 class object : public emscripten::value_object<T> {
  public:
@@ -128,6 +148,13 @@ class object : public emscripten::value_object<T> {
     spec s = spec_of<M>();
     s.values = std::move(values);
     add_field(typeid(T), name, std::move(s));
+    emscripten::value_object<T>::field(name, member);
+    return *this;
+  }
+  // A member of type emscripten::val, described: .field("buckets", &T::buckets,
+  // integer_array("buckets", 1, 65536)).
+  object& field(const char* name, emscripten::val T::*member, const arg& described) {
+    add_field(typeid(T), name, described.js);
     emscripten::value_object<T>::field(name, member);
     return *this;
   }

@@ -1,5 +1,6 @@
-// attention.cpp — attention for JS: the flash-vs-naive experiment, decoding over
-// a KV cache, and naive and flash attention on Float32Arrays. Translation only.
+// attention.cpp — attention for JS: the flash-vs-naive experiment
+// (attention/experiment.hpp), and naive and flash attention on Float32Arrays.
+// Translation only.
 #include "attention/attention.hpp"
 
 #include <string>
@@ -97,21 +98,7 @@ EMSCRIPTEN_BINDINGS(memlab_attention) {
       .field("kvBytes", &experiments::attention_figures::kv_bytes)
       .field("flops", &experiments::attention_figures::flops);
 
-  wasm::object<experiments::cache_decode_config>("CacheDecodeConfig")
-      .field("tokens", &experiments::cache_decode_config::tokens)
-      .field("heads", &experiments::cache_decode_config::heads)
-      .field("kvHeads", &experiments::cache_decode_config::kv_heads)
-      .field("headDim", &experiments::cache_decode_config::head_dim)
-      .field("repeats", &experiments::cache_decode_config::repeats)
-      .field("seed", &experiments::cache_decode_config::seed);
-  wasm::object<experiments::cache_decode_figures>("CacheDecodeFigures")
-      .field("config", &experiments::cache_decode_figures::config)
-      .field("run", &experiments::cache_decode_figures::run)
-      .field("cacheBytes", &experiments::cache_decode_figures::cache_bytes)
-      .field("maxAbsDiff", &experiments::cache_decode_figures::max_abs_diff);
-
   def<&experiments::run_attention>("runAttention", "config");
-  def<&experiments::run_cache_decode>("runCacheDecode", "config");
   // q [heads, seq_q, head_dim], k and v [kv_heads, seq_kv, head_dim], flattened.
   const auto q = wasm::float32_array("q", {"shape.heads", "shape.seqQ", "shape.headDim"});
   const auto k = wasm::float32_array("k", {"shape.kvHeads", "shape.seqKv", "shape.headDim"});

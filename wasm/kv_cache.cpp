@@ -1,11 +1,12 @@
-// generate.cpp — the tiny GPT for JS: generation with and without a KV cache,
-// KV-cache sizes, and the time to read the weights once. Translation only.
+// kv_cache.cpp — the KV-cache experiments for JS (kv_cache/experiment.hpp): the
+// tiny GPT generating with and without a cache, the time to read its weights
+// once, KV-cache sizes, and one attention layer decoding over a contiguous cache.
+// Translation only.
 #include <string>
 #include <vector>
 
 #include "api.hpp"
-#include "base/error.hpp"
-#include "model/generate.hpp"
+#include "kv_cache/experiment.hpp"
 #include "model/gpt.hpp"
 
 using namespace emscripten;
@@ -75,19 +76,33 @@ struct js_weight_read {
 
 // The fastest of `repeats` passes reading the weights a decoding step multiplies.
 js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
-  const gpt::model m(c, model_seed);
-  const auto read = experiments::time_weight_read(m, repeats);
+  const auto read = experiments::time_weight_read(c, model_seed, repeats);
   return {static_cast<double>(read.bytes), read.us};
 }
 
 // In 64 bits, exact as a JS number up to 2^53 bytes.
 double kv_cache_bytes(gpt::config c, int tokens) {
-  return static_cast<double>(gpt::kv_cache_bytes(c, require_positive(tokens, "tokens")));
+  return static_cast<double>(experiments::kv_cache_bytes(c, tokens));
+}
+
+// [{kvHeads, tokens, bytes}]: every kv_heads in kvHeads at every length in tokens.
+val kv_cache_sizes(gpt::config c, val kv_heads, val tokens) {
+  const auto rows =
+      experiments::kv_cache_sizes(c, wasm::integers<int>(kv_heads), wasm::integers<int>(tokens));
+  val out = val::array();
+  for (const auto& r : rows) {
+    val row = val::object();
+    row.set("kvHeads", r.kv_heads);
+    row.set("tokens", r.tokens);
+    row.set("bytes", double(r.bytes));
+    out.call<void>("push", row);
+  }
+  return out;
 }
 
 }  // namespace
 
-EMSCRIPTEN_BINDINGS(memlab_generate) {
+EMSCRIPTEN_BINDINGS(memlab_kv_cache) {
   wasm::object<gpt::config>("GptConfig")
       .field("layers", &gpt::config::layers)
       .field("dModel", &gpt::config::d_model)
@@ -130,5 +145,23 @@ EMSCRIPTEN_BINDINGS(memlab_generate) {
       .field("us", &js_weight_read::us);
 
   wasm::def<&kv_cache_bytes>("kvCacheBytes", "model", "tokens");
+  wasm::def<&kv_cache_sizes>("kvCacheSizes", "model",
+                             wasm::integer_array("kvHeads", -2147483648.0, 2147483647.0),
+                             wasm::integer_array("tokens", -2147483648.0, 2147483647.0));
   wasm::def<&time_weight_read>("timeWeightRead", "model", "modelSeed", "repeats");
+
+  wasm::object<experiments::cache_decode_config>("CacheDecodeConfig")
+      .field("tokens", &experiments::cache_decode_config::tokens)
+      .field("heads", &experiments::cache_decode_config::heads)
+      .field("kvHeads", &experiments::cache_decode_config::kv_heads)
+      .field("headDim", &experiments::cache_decode_config::head_dim)
+      .field("repeats", &experiments::cache_decode_config::repeats)
+      .field("seed", &experiments::cache_decode_config::seed);
+  wasm::object<experiments::cache_decode_figures>("CacheDecodeFigures")
+      .field("config", &experiments::cache_decode_figures::config)
+      .field("run", &experiments::cache_decode_figures::run)
+      .field("cacheBytes", &experiments::cache_decode_figures::cache_bytes)
+      .field("maxAbsDiff", &experiments::cache_decode_figures::max_abs_diff);
+
+  wasm::def<&experiments::run_cache_decode>("runCacheDecode", "config");
 }

@@ -1,11 +1,10 @@
-// paged.cpp — the paged KV cache's serving simulator for JS: the three servers on
+// paged_kv_cache.cpp — the paged KV cache's serving simulator for JS: the three servers on
 // a seeded request stream (summaries and downsampled timelines), and the pool's
 // per-step pictures for the animation. Translation only.
 #include <string>
 #include <vector>
 
 #include "api.hpp"
-#include "base/error.hpp"
 #include "paged_kv_cache/serving.hpp"
 
 using namespace emscripten;
@@ -19,7 +18,7 @@ val int_array(const std::vector<int>& values) {
   return val(typed_memory_view(values.size(), values.data())).call<val>("slice");
 }
 
-val server(const serving::server_figures& f, int points) {
+val server(const serving::server_figures& f) {
   val out = val::object();
   out.set("name", f.name);
   out.set("steps", f.steps);
@@ -42,26 +41,24 @@ val server(const serving::server_figures& f, int points) {
   out.set("meanLatency", f.mean_latency);
   out.set("meanNormalizedLatency", f.mean_normalized_latency);
   val timeline = val::array();
-  if (f.steps > 0)
-    for (const auto& p : serving::downsample(f.timeline, points)) {
-      val point = val::object();
-      point.set("step", p.step);
-      point.set("running", p.running);
-      point.set("waiting", p.waiting);
-      point.set("allocated", p.allocated);
-      point.set("used", p.used);
-      point.set("wasted", p.wasted);
-      point.set("tokensSoFar", p.tokens_so_far);
-      timeline.call<void>("push", point);
-    }
+  for (const auto& p : f.chart) {
+    val point = val::object();
+    point.set("step", p.step);
+    point.set("running", p.running);
+    point.set("waiting", p.waiting);
+    point.set("allocated", p.allocated);
+    point.set("used", p.used);
+    point.set("wasted", p.wasted);
+    point.set("tokensSoFar", p.tokens_so_far);
+    timeline.call<void>("push", point);
+  }
   out.set("timeline", timeline);
   return out;
 }
 
 // points: how many points each server's timeline is averaged down to.
 val run_serving(serving::serving_config config, int points) {
-  require_positive(points, "points");
-  const auto r = serving::run_serving(config);
+  const auto r = serving::run_serving(config, points);
   val out = val::object();
   out.set("config", r.config);
   out.set("requests", double(r.requests));
@@ -69,10 +66,10 @@ val run_serving(serving::serving_config config, int points) {
   out.set("meanOutput", r.mean_output);
   out.set("outputTokens", double(r.output_tokens));
   out.set("lastArrival", r.last_arrival);
-  out.set("paged", server(r.paged, points));
+  out.set("paged", server(r.paged));
   if (config.run_contiguous) {
-    out.set("static", server(r.static_batching, points));
-    out.set("continuousContiguous", server(r.continuous_contiguous, points));
+    out.set("static", server(r.static_batching));
+    out.set("continuousContiguous", server(r.continuous_contiguous));
   }
   out.set("throughputGain", r.throughput_gain);
   out.set("concurrencyGain", r.concurrency_gain);

@@ -7,9 +7,7 @@
 #include <vector>
 
 #include "api.hpp"
-#include "base/error.hpp"
 #include "quant/experiment.hpp"
-#include "quant/ggml_blocks.hpp"
 #include "quant/matrix.hpp"
 
 using namespace emscripten;
@@ -56,24 +54,8 @@ val quant_round_trip(std::string format, int n, int repeats, std::uint32_t seed)
 // The raw bytes of ggml blocks (q8_0, q4_0, q4_1) for a row of values, to show
 // and test the layout from JS.
 val quant_block_bytes(std::string format, val values) {
-  const std::vector<float> v = convertJSArrayToNumberVector<float>(values);
-  auto w = tensor<2>::from_shape({1, v.size()});
-  std::copy(v.begin(), v.end(), w.begin());
-  const quant::format f = quant::parse_format(format);
-  std::vector<std::uint8_t> bytes;
-  auto copy = [&](const auto& m) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(m.blocks.data());
-    bytes.assign(p, p + m.bytes());
-  };
-  if (f.kind == quant::scheme::q8_0)
-    copy(ggml::quantize_q8_0(w));
-  else if (f.kind == quant::scheme::q4_0)
-    copy(ggml::quantize_q4_0(w));
-  else if (f.kind == quant::scheme::q4_1)
-    copy(ggml::quantize_q4_1(w));
-  else
-    require(false, "format", format, "q8_0, q4_0 or q4_1 (a ggml block format)");
-  return to_array(bytes);
+  return to_array(
+      experiments::ggml_block_bytes(format, convertJSArrayToNumberVector<float>(values)));
 }
 
 val quant_formats() {

@@ -57,6 +57,9 @@ export function checker(schema) {
       case 'number':
         if (typeof x !== 'number' || !Number.isFinite(x)) fail(path, x, 'a finite number');
         return;
+      case 'any_number':
+        if (typeof x !== 'number') fail(path, x, 'a number');
+        return;
       case 'boolean':
         if (typeof x !== 'boolean') fail(path, x, 'true or false');
         return;

@@ -105,36 +105,47 @@ shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, b
   return s;
 }
 
-tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
+tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal,
+                tensor<3>* probs_out, io_bytes* io) {
   const shape s = check_shapes(q, k, v, causal);
   check_inputs(q, k, v);
   check_limits(s, naive_bytes(s), work(s, causal, {causal, 1, s.seq_kv}), "naive attention");
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const std::size_t d = s.head_dim, n_q = s.seq_q, n_kv = s.seq_kv;
 
-  // S = Q Kᵀ · scale, every query head against the K head of its group.
-  auto scores = tensor<3>::from_shape({s.heads, s.seq_q, s.seq_kv});
-  for (std::size_t h = 0; h < s.heads; ++h)
-    for (std::size_t i = 0; i < s.seq_q; ++i)
-      for (std::size_t j = 0; j < s.seq_kv; ++j)
-        scores(h, i, j) = scale * kernels::dot(row(q, h, i), row(k, h / s.group(), j), s.head_dim);
-  if (causal)
-    for (std::size_t h = 0; h < s.heads; ++h)
-      for (std::size_t i = 0; i < s.seq_q; ++i)
-        xt::view(scores, h, i, xt::range(visible_keys(s, causal, i), s.seq_kv)) =
-            -std::numeric_limits<float>::infinity();
+  // pass 1: S = Q Kᵀ · scale, every query head against the K head of its group.
+  auto scores = tensor<3>::from_shape({s.heads, n_q, n_kv});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * d + n_kv * d), io->store(n_q * n_kv);  // Q, K in; S out
+    for (std::size_t i = 0; i < n_q; ++i)
+      kernels::scaled_dots(row(q, h, i), row(k, h / s.group(), 0), n_kv, d, scale,
+                           &scores(h, i, 0));
+  }
 
-  // P = softmax(S) along the keys, stable: subtract each row's max before exp.
-  tensor<3> row_max = xt::amax(scores, {2}, xt::keep_dims);
-  tensor<3> probs = xt::exp(scores - row_max);
-  tensor<3> row_sum = xt::sum(probs, {2}, xt::keep_dims);
-  xt::noalias(probs) /= row_sum;
+  // pass 2: P = softmax(S) along the keys, a row at a time, stable (each row's max
+  // subtracted before exp); keys above the causal diagonal get probability 0.
+  auto probs = tensor<3>::from_shape({s.heads, n_q, n_kv});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * n_kv), io->store(n_q * n_kv);  // S in, P out
+    for (std::size_t i = 0; i < n_q; ++i) {
+      const float* srow = &scores(h, i, 0);
+      float* p = &probs(h, i, 0);
+      const std::size_t seen = visible_keys(s, causal, i);
+      std::copy(srow, srow + seen, p);
+      const float inv_sum = 1.0f / kernels::exp_shifted_sum(p, kernels::max_of(p, seen), seen);
+      for (std::size_t j = 0; j < seen; ++j) p[j] *= inv_sum;
+      std::fill(p + seen, p + n_kv, 0.0f);
+    }
+  }
 
-  // O = P V
-  tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, s.head_dim});
-  for (std::size_t h = 0; h < s.heads; ++h)
-    for (std::size_t i = 0; i < s.seq_q; ++i)
-      for (std::size_t j = 0; j < s.seq_kv; ++j)
-        kernels::axpy(row(out, h, i), probs(h, i, j), row(v, h / s.group(), j), s.head_dim);
+  // pass 3: O = P V
+  tensor<3> out = xt::zeros<float>({s.heads, n_q, d});
+  for (std::size_t h = 0; h < s.heads; ++h) {
+    if (io) io->load(n_q * n_kv + n_kv * d), io->store(n_q * d);  // P, V in; O out
+    kernels::matmul_accumulate(&probs(h, 0, 0), n_kv, n_q, n_kv, row(v, h / s.group(), 0), d,
+                               row(out, h, 0), d, d);
+  }
+  if (probs_out) *probs_out = std::move(probs);
   return out;
 }
 
@@ -160,6 +171,8 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
 
   tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, d});
+  if (options.logsumexp) *options.logsumexp = tensor<2>::from_shape({s.heads, s.seq_q});
+  io_bytes* const io = options.io;
   // The only scratch: one tile of scores, per query row of the tile the running
   // max m and running sum l, and one K tile transposed, allocated only if K comes
   // by rows (a KV cache keeps it transposed already).
@@ -171,6 +184,7 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
     const std::size_t g = h / s.group();
     for (std::size_t i0 = 0; i0 < s.seq_q; i0 += br) {
       const std::size_t rows = std::min(br, s.seq_q - i0);
+      if (io) io->load(rows * d);  // Q_i
       std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
       std::fill(l.begin(), l.end(), 0.0f);
       // The last query row of the tile sees the most keys; tiles past them are
@@ -179,6 +193,7 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
       std::size_t cols = 0;
       for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
         cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+        if (io) io->load(2 * cols * d);  // K_j, V_j
         if (const float* k_columns = kv.k_transposed(g, j0)) {
           // K kept transposed (a KV cache): score the tile straight from it.
           tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale,
@@ -221,6 +236,12 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
         const float inv_l = 1.0f / l[r];
         for (std::size_t c = 0; c < d; ++c) o[c] *= inv_l;
       }
+      if (io) io->store(rows * d);  // O_i
+      if (options.logsumexp) {
+        for (std::size_t r = 0; r < rows; ++r)
+          (*options.logsumexp)(h, i0 + r) = m[r] + std::log(l[r]);
+        if (io) io->store(rows);  // L_i
+      }
     }
   }
   return out;
@@ -245,7 +266,7 @@ std::uint64_t kv_bytes(count kv_heads, count seq, count head_dim) {
 
 count naive_bytes(const shape& s) {
   const count rows = count(s.heads) * s.seq_q;
-  return (count(2) * rows * s.seq_kv + count(2) * rows + rows * s.head_dim) * sizeof(float);
+  return (count(2) * rows * s.seq_kv + rows * s.head_dim) * sizeof(float);
 }
 
 count flash_bytes(const shape& s, const flash_options& options) {

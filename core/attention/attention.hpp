@@ -17,7 +17,8 @@
 // A batch is a loop over calls.
 //
 // naive(): materialises scores and probabilities, [heads, seq_q, seq_kv] each,
-//   exactly as eager framework code does (S = QKᵀ, P = softmax(S), O = PV).
+//   exactly as eager framework code does (S = QKᵀ, P = softmax(S), O = PV), the
+//   softmax a row at a time (one read of S and one write of P, as a fused kernel).
 //   Time O(heads·seq_q·seq_kv·head_dim), extra memory 2·heads·seq_q·seq_kv floats.
 // flash(): FlashAttention's forward pass (Dao et al. 2022). Q is cut into tiles of
 //   block_q rows, K/V into tiles of block_kv rows; each Q tile streams over the K/V
@@ -26,11 +27,16 @@
 //   block_q × block_kv tile of scores is alive at a time. Same time, extra memory
 //   O(block_q·block_kv + head_dim·block_kv). With causal masking, K/V tiles that
 //   lie entirely above the diagonal are never visited (about half the work).
+//   Asked for it, the forward also saves the per-row logsumexp L = m + log l,
+//   all the backward pass needs of the softmax (attention/flash_backward.hpp).
+// Both kernels can count the bytes they move between slow and fast memory
+// (attention/io_bytes.hpp).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "attention/io_bytes.hpp"
 #include "base/limits.hpp"
 #include "base/memory.hpp"
 
@@ -98,6 +104,9 @@ struct flash_options {
   bool causal = false;
   std::size_t block_q = 64;   // Br: query rows per tile
   std::size_t block_kv = 64;  // Bc: keys per tile
+  // Optional outputs, null (off and free) by default:
+  tensor<2>* logsumexp = nullptr;  // receives L [heads, seq_q], L = m + log l of every query row
+  io_bytes* io = nullptr;          // counts the bytes the tile loops load and store
 };
 
 // Checks the sizes on their own: all positive, kv_heads dividing heads, and
@@ -108,11 +117,14 @@ void check_shape(const shape& s, bool causal);
 // argument otherwise) and returns their shape.
 shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal);
 
-// The reference: materialises the [heads, seq_q, seq_kv] scores.
+// The reference: materialises the [heads, seq_q, seq_kv] scores. probs, if given,
+// receives P = softmax(S) [heads, seq_q, seq_kv] (kept for the backward pass, as
+// eager autograd keeps it); io, if given, counts the bytes moved.
 // naive() and flash() on tensors refuse NaN or infinite values in q, k or v
-// (naming the first one), and a call past the limits of base/limits.hpp: the
-// bytes of naive_bytes() / flash_bytes(), the work of flops().
-tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal = false);
+// (naming the first one), scores past fp32's range, and a call past the limits
+// of base/limits.hpp: the bytes of naive_bytes() / flash_bytes(), the work of work().
+tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal = false,
+                tensor<3>* probs = nullptr, io_bytes* io = nullptr);
 
 // Tiled attention with online softmax; never materialises more than one tile of scores.
 tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
@@ -131,8 +143,8 @@ std::size_t flash_tiles_visited(const shape& s, const flash_options& options);
 // in 64 bits (saturating at 2^64 - 1).
 std::uint64_t kv_bytes(count kv_heads, count seq, count head_dim);
 
-// Bytes naive() allocates: scores and probabilities 2 · heads · seq_q · seq_kv,
-// row max and sum 2 · heads · seq_q, the output heads · seq_q · head_dim; fp32.
+// Bytes naive() allocates: scores and probabilities 2 · heads · seq_q · seq_kv
+// and the output heads · seq_q · head_dim; fp32.
 count naive_bytes(const shape& s);
 // Bytes flash() allocates: the output, one tile of scores, m and l per tile
 // row, and one K tile transposed (block_kv · head_dim).

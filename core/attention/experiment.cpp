@@ -1,18 +1,66 @@
 #include "attention/experiment.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <utility>
 #include <vector>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
 #include "attention/attention.hpp"
+#include "attention/flash_backward.hpp"
+#include "attention/io_bytes.hpp"
+#include "attention/lsh.hpp"
 #include "base/error.hpp"
 #include "base/limits.hpp"
 #include "base/random.hpp"
-#include "kv_cache/kv_cache.hpp"
 
 namespace memlab::experiments {
+namespace {
+
+// The shape of a training step's attention (seq_q = seq_kv = seq), checked, and
+// its bytes against base/limits.hpp before anything is allocated: q, k, v, dO,
+// the output, the gradients dq, dk, dv, and with naive its P and dP
+// (2 · heads · seq² floats), or flash's logsumexp and tiles.
+attention::shape step_shape(int heads, int kv_heads, int seq, int head_dim, bool causal,
+                            bool run_naive) {
+  const attention::shape s{require_positive(heads, "heads"), require_positive(kv_heads, "kv_heads"),
+                           require_positive(seq, "seq"), require_positive(seq, "seq"),
+                           require_positive(head_dim, "head_dim")};
+  attention::check_shape(s, causal);
+  const count q = count(s.heads) * s.seq_q * s.head_dim, kv = count(s.kv_heads) * s.seq_kv * s.head_dim;
+  const count p = run_naive ? count(2) * s.heads * s.seq_q * s.seq_kv : count(s.heads) * s.seq_q;
+  require_bytes((count(3) * q + count(4) * kv + q + p + count(4) * 4096) * sizeof(float),
+                {{"seq", seq}, {"heads", heads}, {"head_dim", head_dim}},
+                run_naive ? "q, k, v, dO, the gradients and naive's P and dP"
+                          : "q, k, v, dO, the gradients and flash's tiles");
+  return s;
+}
+
+// Seeded normal q, k, v and the output gradient dO.
+struct step_inputs {
+  tensor<3> q, k, v, dout;
+};
+
+step_inputs random_step_inputs(const attention::shape& s, std::uint32_t seed) {
+  rng gen(seed);
+  step_inputs x;
+  x.q = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
+  x.k = random_normal<3>({s.kv_heads, s.seq_kv, s.head_dim}, gen);
+  x.v = random_normal<3>({s.kv_heads, s.seq_kv, s.head_dim}, gen);
+  x.dout = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
+  return x;
+}
+
+io_count to_count(const attention::io_bytes& counted, const attention::io_bytes& formula) {
+  return {double(counted.read), double(counted.written), double(formula.read),
+          double(formula.written), true};
+}
+
+}  // namespace
+
 attention_figures run_attention(const attention_config& config) {
   const attention::shape s{require_positive(config.heads, "heads"),
                            require_positive(config.kv_heads, "kv_heads"),
@@ -66,64 +114,255 @@ attention_figures run_attention(const attention_config& config) {
   return figures;
 }
 
-cache_decode_figures run_cache_decode(const cache_decode_config& config) {
-  const attention::shape s{
-      require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"), 1,
-      require_positive(config.tokens, "tokens"), require_positive(config.head_dim, "head_dim")};
+flash_backward_figures run_flash_backward(const attention_config& config) {
+  const attention::shape s = step_shape(config.heads, config.kv_heads, config.seq, config.head_dim,
+                                        config.causal, config.run_naive);
+  const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
+                                         require_positive(config.block_kv, "block_kv")};
   require_repeats(config.repeats);
-  const attention::flash_options causal{true, 64, 64};
-  attention::check_shape(s, causal.causal);
-  // Held: every step's q, k and v (a small tensor each, 64-byte aligned, with
-  // its bookkeeping), the cache, and K and V again for the naive check. Work:
-  // step t attends over t keys, a warm-up and the repeats, and the check.
-  const count per_step = (count(s.heads) + count(2) * s.kv_heads) * s.head_dim * 4 + 3 * 256;
-  const std::initializer_list<sized> sizes{
-      {"tokens", config.tokens}, {"heads", config.heads}, {"head_dim", config.head_dim}};
-  require_bytes(count(s.seq_kv) * per_step + count(4) * attention::kv_bytes(s.kv_heads, s.seq_kv, s.head_dim),
-                sizes, "every step's q, k, v and the cache");
-  const attention::shape all{s.heads, s.kv_heads, s.seq_kv, s.seq_kv, s.head_dim};
-  // A decoding step's attention call, its append and its allocations: ~10^4 flops of time.
-  require_work((config.repeats + 1.0) * (attention::work(all, true, causal) + 1e4 * s.seq_kv) +
-                   attention::work(s, false, causal),
-               {{"repeats", config.repeats}, {"tokens", config.tokens}, {"heads", config.heads},
-                {"head_dim", config.head_dim}},
-               "the decoding steps");
+  // Forward and backward: about three forward passes each, a warm-up and the repeats.
+  const double naive_work =
+      config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
+  require_work((config.repeats + 1.0) * 3 * (attention::work(s, config.causal, options) + naive_work),
+               {{"repeats", config.repeats}, {"seq", config.seq}, {"head_dim", config.head_dim},
+                {"heads", config.heads}},
+               "runs of the forward and backward passes");
+  const step_inputs x = random_step_inputs(s, config.seed);
 
-  // Every step's q, k and v made before the timed runs.
-  rng gen(config.seed);
-  std::vector<tensor<3>> q, k, v;
-  for (std::size_t t = 0; t < s.seq_kv; ++t) {
-    q.push_back(random_normal<3>({s.heads, 1, s.head_dim}, gen));
-    k.push_back(random_normal<3>({s.kv_heads, 1, s.head_dim}, gen));
-    v.push_back(random_normal<3>({s.kv_heads, 1, s.head_dim}, gen));
-  }
-
-  cache_decode_figures figures;
+  flash_backward_figures figures;
   figures.config = config;
-  figures.cache_bytes = contiguous_kv_cache::bytes_for(1, s.kv_heads, s.seq_kv, s.head_dim);
-  // A run's peak: the cache, the step's scratch, and two outputs (the previous
-  // step's is freed when the new one replaces it).
-  tensor<3> last;
-  figures.run = measure(config.repeats, [&] {
-    contiguous_kv_cache cache(1, s.kv_heads, s.seq_kv, s.head_dim);
-    tensor<3> out;
-    for (std::size_t t = 0; t < s.seq_kv; ++t) {
-      cache.append(0, k[t], v[t]);
-      out = attention::flash(q[t], cache.layer(0), causal);
-    }
-    last = std::move(out);
-  });
+  figures.flops = 3 * attention::flops(s, config.causal);
 
-  // The last query attends to every token: naive attention over all of K and V.
-  auto all_k = tensor<3>::from_shape({s.kv_heads, s.seq_kv, s.head_dim});
-  auto all_v = tensor<3>::from_shape({s.kv_heads, s.seq_kv, s.head_dim});
-  for (std::size_t t = 0; t < s.seq_kv; ++t) {
-    xt::view(all_k, xt::all(), xt::range(t, t + 1), xt::all()) = k[t];
-    xt::view(all_v, xt::all(), xt::range(t, t + 1), xt::all()) = v[t];
+  // A run's gradients are move-assigned over the previous run's, which are in the
+  // baseline: the peak is the step's own.
+  attention::gradients flash;
+  figures.flash = measure(
+      config.repeats,
+      [&] {
+        tensor<2> lse;
+        attention::flash_options forward = options;
+        forward.logsumexp = &lse;
+        const tensor<3> out = attention::flash(x.q, x.k, x.v, forward);
+        flash = attention::flash_backward(x.q, x.k, x.v, out, lse, x.dout, options);
+      },
+      figures.flops);
+
+  figures.max_rel_diff = std::numeric_limits<double>::quiet_NaN();
+  if (config.run_naive) {
+    attention::gradients naive;
+    figures.naive = measure(
+        config.repeats,
+        [&] {
+          tensor<3> probs;
+          const tensor<3> out = attention::naive(x.q, x.k, x.v, config.causal, &probs);
+          naive = attention::naive_backward(x.q, x.k, x.v, probs, x.dout);
+        },
+        figures.flops);
+    double diff = 0, scale = 0;
+    for (auto [a, b] :
+         {std::pair{&flash.dq, &naive.dq}, {&flash.dk, &naive.dk}, {&flash.dv, &naive.dv}}) {
+      diff = std::max(diff, double(xt::amax(xt::abs(*a - *b))()));
+      scale = std::max(scale, double(xt::amax(xt::abs(*b))()));
+    }
+    figures.max_rel_diff = scale > 0 ? diff / scale : diff;
   }
-  const tensor<3> expected = attention::naive(q.back(), all_k, all_v, false);
-  figures.max_abs_diff = xt::amax(xt::abs(last - expected))();
   return figures;
+}
+
+io_bytes_figures run_io_bytes(const io_bytes_config& config) {
+  const attention::shape s = step_shape(config.heads, config.kv_heads, config.seq, config.head_dim,
+                                        config.causal, config.run_naive);
+  const std::uint64_t m = require_positive(config.fast_bytes, "fast_bytes");
+  const attention::flash_options forward = attention::forward_tiles(m, s.head_dim, config.causal);
+  const attention::flash_options backward = attention::backward_tiles(m, s.head_dim, config.causal);
+  // One forward and backward pass each (tiles from M: as small as 4 rows).
+  const double naive_work =
+      config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
+  require_work(3 * (attention::work(s, config.causal, forward) + naive_work) +
+                   3 * attention::work(s, config.causal, backward),
+               {{"seq", config.seq}, {"head_dim", config.head_dim}, {"heads", config.heads},
+                {"fast_bytes", static_cast<long long>(m)}},
+               "the counted forward and backward passes");
+  const step_inputs x = random_step_inputs(s, config.seed);
+
+  io_bytes_figures figures;
+  figures.config = config;
+  figures.forward_block_q = int(forward.block_q), figures.forward_block_kv = int(forward.block_kv);
+  figures.backward_block_q = int(backward.block_q);
+  figures.backward_block_kv = int(backward.block_kv);
+  const double h = double(s.heads), n = double(s.seq_q), d = double(s.head_dim);
+  figures.n2d2_over_m = h * n * n * d * d / double(m);
+  figures.nd_plus_n2 = h * (n * d + n * n);
+
+  if (config.run_naive) {
+    attention::io_bytes fwd, bwd;
+    tensor<3> probs;
+    attention::naive(x.q, x.k, x.v, config.causal, &probs, &fwd);
+    attention::naive_backward(x.q, x.k, x.v, probs, x.dout, &bwd);
+    figures.naive = to_count(fwd, attention::naive_io_bytes(s));
+    figures.naive_backward = to_count(bwd, attention::naive_backward_io_bytes(s));
+  }
+  attention::io_bytes fwd, bwd;
+  tensor<2> lse;
+  attention::flash_options counted = forward;
+  counted.logsumexp = &lse;
+  counted.io = &fwd;
+  const tensor<3> out = attention::flash(x.q, x.k, x.v, counted);
+  counted = backward;
+  counted.io = &bwd;
+  attention::flash_backward(x.q, x.k, x.v, out, lse, x.dout, counted);
+  figures.flash = to_count(fwd, attention::flash_io_bytes(s, forward, true));
+  figures.flash_backward = to_count(bwd, attention::flash_backward_io_bytes(s, backward));
+  return figures;
+}
+
+namespace {
+
+// qk and v [heads, seq, head_dim] for run_lsh (see experiment.hpp).
+void lsh_inputs(const std::string& data, std::size_t heads, std::size_t seq, std::size_t d,
+                std::size_t cluster_size, std::uint32_t seed, tensor<3>& qk, tensor<3>& v) {
+  require(data == "random" || data == "clustered", "data", data, "random or clustered");
+  const std::size_t clusters = std::max<std::size_t>(1, seq / cluster_size);
+  rng gen(seed);
+  if (data == "random") {
+    qk = random_normal<3>({heads, seq, d}, gen);
+  } else {
+    const tensor<2> centres = random_normal<2>({clusters, d}, gen);
+    qk = tensor<3>::from_shape({heads, seq, d});
+    for (std::size_t h = 0; h < heads; ++h)
+      for (std::size_t p = 0; p < seq; ++p) {
+        const auto m = std::min(clusters - 1, static_cast<std::size_t>(gen.uniform() * clusters));
+        for (std::size_t c = 0; c < d; ++c) qk(h, p, c) = centres(m, c) + 0.1f * gen.normal();
+      }
+  }
+  v = random_normal<3>({heads, seq, d}, gen);
+}
+
+attention::lsh_options lsh_options_of(int n_buckets, int n_rounds, int chunk, bool causal,
+                                      std::uint32_t seed) {
+  const attention::lsh_options o{require_positive(n_buckets, "n_buckets"),
+                                 require_positive(n_rounds, "n_rounds"),
+                                 require_positive(chunk, "chunk"), causal, seed};
+  attention::check_lsh_options(o);
+  return o;
+}
+
+// An LSH pass's work, in flops of time: per head, round and position a
+// rotation (2 · head_dim · n_buckets / 2), a sort (~50 · log2 seq), and its chunk
+// against itself and the one before (2 · chunk keys, 4 · head_dim each, and an
+// exponential).
+double lsh_work(std::size_t heads, std::size_t seq, std::size_t d,
+                const attention::lsh_options& o) {
+  const double n = double(seq), rounds = double(o.n_rounds);
+  const double per = double(d) * double(o.n_buckets) + 50 * std::log2(n + 1) +
+                     2.0 * double(o.chunk) * (4.0 * double(d) + 24);
+  return double(heads) * rounds * n * per;
+}
+
+struct frobenius {
+  double max_abs = 0, relative = 0;
+};
+
+frobenius compare(const tensor<3>& x, const tensor<3>& exact) {
+  frobenius f;
+  double diff2 = 0, norm2 = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double e = exact.data()[i], diff = double(x.data()[i]) - e;
+    f.max_abs = std::max(f.max_abs, std::abs(diff));
+    diff2 += diff * diff;
+    norm2 += e * e;
+  }
+  f.relative = norm2 > 0 ? std::sqrt(diff2 / norm2) : 0;
+  return f;
+}
+
+}  // namespace
+
+lsh_figures run_lsh(const lsh_config& config) {
+  const std::size_t heads = require_positive(config.heads, "heads");
+  const std::size_t seq = require_positive(config.seq, "seq");
+  const std::size_t d = require_positive(config.head_dim, "head_dim");
+  const std::size_t cluster_size = require_positive(config.cluster_size, "cluster_size");
+  require_repeats(config.repeats);
+  const attention::lsh_options options =
+      lsh_options_of(config.n_buckets, config.n_rounds, config.chunk, config.causal, config.seed);
+  require(std::uint64_t{heads} * seq * d <= (std::uint64_t{1} << 26), "heads · seq · head_dim",
+          std::uint64_t{heads} * seq * d, "at most 2^26 values (256 MiB a tensor)");
+  // Each method a warm-up and the repeats: LSH, and exact, naive, flash as asked.
+  const attention::shape s{heads, heads, seq, seq, d};
+  const double exact = attention::work(s, config.causal, {config.causal, 1, seq});
+  require_work((config.repeats + 1.0) *
+                   (lsh_work(heads, seq, d, options) +
+                    (config.run_exact + config.run_naive + config.run_flash) * exact),
+               {{"repeats", config.repeats}, {"seq", config.seq}, {"heads", config.heads},
+                {"head_dim", config.head_dim}},
+               "the timed runs");
+
+  tensor<3> qk, v;
+  lsh_inputs(config.data, heads, seq, d, cluster_size, config.seed, qk, v);
+
+  lsh_figures figures;
+  figures.config = config;
+  figures.scratch_bytes = attention::lsh_scratch_bytes(heads, seq, d, options);
+  const double flops = attention::flops(s, config.causal);
+
+  tensor<3> lsh_out;
+  figures.lsh = measure(config.repeats, [&] { lsh_out = attention::lsh(qk, v, options); });
+  figures.max_abs_error = figures.relative_error = std::numeric_limits<double>::quiet_NaN();
+  if (config.run_exact) {
+    tensor<3> exact;
+    figures.exact =
+        measure(config.repeats, [&] { exact = attention::shared_qk_naive(qk, v, config.causal); });
+    const frobenius f = compare(lsh_out, exact);
+    figures.max_abs_error = f.max_abs;
+    figures.relative_error = f.relative;
+  }
+  if (config.run_naive) {
+    tensor<3> out;
+    figures.naive = measure(
+        config.repeats, [&] { out = attention::naive(qk, qk, v, config.causal); }, flops);
+  }
+  if (config.run_flash) {
+    tensor<3> out;
+    const attention::flash_options flash{config.causal, 64, 64};
+    figures.flash = measure(
+        config.repeats, [&] { out = attention::flash(qk, qk, v, flash); }, flops);
+  }
+  return figures;
+}
+
+std::vector<lsh_error_row> run_lsh_errors(const lsh_errors_config& config) {
+  const std::size_t seq = require_positive(config.seq, "seq");
+  const std::size_t d = require_positive(config.head_dim, "head_dim");
+  const std::size_t cluster_size = require_positive(config.cluster_size, "cluster_size");
+  require(std::uint64_t{seq} * seq <= (std::uint64_t{1} << 26), "seq", seq,
+          "at most 8192 (the exact attention keeps seq² scores)");
+  require(!config.buckets.empty(), "buckets", "[]", "at least one bucket count");
+  require(!config.rounds.empty(), "rounds", "[]", "at least one round count");
+  // Per data set the exact attention and every (buckets, rounds) pair's LSH.
+  double work = attention::work({1, 1, seq, seq, d}, config.causal, {config.causal, 1, seq});
+  for (const int b : config.buckets)
+    for (const int r : config.rounds)
+      work += lsh_work(1, seq, d, lsh_options_of(b, r, config.chunk, config.causal, config.seed));
+  require_work(2 * work,
+               {{"seq", config.seq},
+                {"buckets.size()", static_cast<long long>(config.buckets.size())},
+                {"rounds.size()", static_cast<long long>(config.rounds.size())}},
+               "the error table");
+
+  std::vector<lsh_error_row> rows;
+  for (const char* data : {"random", "clustered"}) {
+    tensor<3> qk, v;
+    lsh_inputs(data, 1, seq, d, cluster_size, config.seed, qk, v);
+    const tensor<3> exact = attention::shared_qk_naive(qk, v, config.causal);
+    for (const int b : config.buckets)
+      for (const int r : config.rounds) {
+        const auto options = lsh_options_of(b, r, config.chunk, config.causal, config.seed);
+        const frobenius f = compare(attention::lsh(qk, v, options), exact);
+        rows.push_back({data, b, r, f.max_abs, f.relative});
+      }
+  }
+  return rows;
 }
 
 }  // namespace memlab::experiments

@@ -246,6 +246,68 @@ inline void matmul_accumulate(const float* a, std::size_t rows, std::size_t inne
   matmul_accumulate(a, inner, rows, inner, b, n, c, n, n);
 }
 
+// ---- references ------------------------------------------------------------
+//
+// Plain scalar loops computing what each kernel above computes, in the obvious
+// order, with no chunks and no tails (as ggml keeps quantize_row_q8_0_ref beside
+// its SIMD paths). The tests hold every kernel to these over every tail path
+// (rows 1..9 x widths 1..70); on small integer inputs every sum is exact in
+// fp32 whatever its order, so kernel and reference must agree bit for bit.
+namespace ref {
+
+inline float dot(const float* a, const float* b, std::size_t n) {
+  float sum = 0.0f;
+  for (std::size_t c = 0; c < n; ++c) sum += a[c] * b[c];
+  return sum;
+}
+
+inline void scaled_dots(const float* q, const float* k, std::size_t n, std::size_t d, float scale,
+                        float* s) {
+  for (std::size_t j = 0; j < n; ++j) s[j] = scale * ref::dot(q, k + j * d, d);
+}
+
+inline void axpy(float* y, float alpha, const float* x, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) y[c] += alpha * x[c];
+}
+
+inline float max_of(const float* x, std::size_t n) {
+  float m = x[0];
+  for (std::size_t j = 1; j < n; ++j) m = std::max(m, x[j]);
+  return m;
+}
+
+inline float exp_shifted_sum(float* x, float shift, std::size_t n) {
+  float sum = 0.0f;
+  for (std::size_t j = 0; j < n; ++j) sum += (x[j] = exp_approx(x[j] - shift));
+  return sum;
+}
+
+// C += A B with row strides: c[r, col] += Σ_j a[r, j] · b[j, col], j in order.
+inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows, std::size_t inner,
+                              const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                              std::size_t width) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t col = 0; col < width; ++col) {
+      float acc = c[r * ldc + col];
+      for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col];
+      c[r * ldc + col] = acc;
+    }
+}
+
+// matmul_rows<R, C> is R rows of the above.
+template <std::size_t R>
+void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
+                 std::size_t ldb, float* c, std::size_t ldc, std::size_t width) {
+  ref::matmul_accumulate(a, lda, R, inner, b, ldb, c, ldc, width);
+}
+
+inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,
+                              float* c, std::size_t n) {
+  ref::matmul_accumulate(a, inner, 1, inner, b, ldb, c, n, n);
+}
+
+}  // namespace ref
+
 // tanh(x) = 1 - 2 / (e^(2x) + 1), through exp_approx so loops over it vectorize;
 // absolute error below 3e-7. Saturates to ±1 (e^(2x) is clamped, never inf).
 inline float tanh_approx(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }

@@ -56,49 +56,4 @@ generation generate(const gpt::model& m, const std::vector<int>& prompt, int max
                     kv_cache& cache, const sampling& s = {}, bool keep_logits = false,
                     const progress_callback& on_token = {});
 
-namespace experiments {
-
-struct generation_config {
-  gpt::config model;
-  std::uint32_t model_seed = 1;
-  std::string prompt = "The cache ";
-  int tokens = 100;  // new tokens
-  bool use_cache = true;
-  sampling sampler;
-};
-
-struct generation_figures {
-  generation_config config;
-  std::string text;  // the new tokens as bytes
-  double ms = 0;
-  double tokens_per_second = 0;
-  std::size_t cache_bytes = 0;  // allocated: 2 · layers · kv_heads · max_seq · head_dim · 4
-  std::size_t kv_bytes_per_token = 0;  // 2 · layers · kv_heads · head_dim · 4
-  std::size_t weight_bytes = 0;
-  std::size_t peak_bytes = 0;  // tracked heap peak during generation (weights excluded)
-};
-
-generation_figures run_generation(const generation_config& config,
-                                  const progress_callback& on_token = {});
-
-// The same with a given model (e.g. trained weights loaded from a file); the
-// config's model and model_seed are not used, the figures report m's config.
-generation_figures run_generation(const gpt::model& m, const generation_config& config,
-                                  const progress_callback& on_token = {});
-
-// What a decoding step cannot do without: read every weight it multiplies once
-// (each layer's matrices and norms, and the output head). Plain passes summing
-// them in the model's order, timed in batches of at least 2 ms, the fastest of
-// `repeats` batches: the time reading alone takes on this machine, a floor under
-// every cached step whatever its kernels, and so a ceiling over the speedup of n
-// cached tokens,
-//   speedup <= (ms without cache) / (n · read time).
-struct weight_read {
-  std::size_t bytes = 0;  // read by one pass
-  double us = 0;          // one pass, from the fastest batch
-};
-
-weight_read time_weight_read(const gpt::model& m, int repeats = 20);
-
-}  // namespace experiments
 }  // namespace memlab

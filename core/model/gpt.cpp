@@ -45,12 +45,10 @@ tensor<2> rms_norm(const tensor<2>& x, const tensor<1>& gain) {
   return y;
 }
 
-// GELU, tanh approximation (as GPT-2), in place.
-void gelu(tensor<2>& x) {
+// GELU, tanh approximation (as GPT-2), in place on n values.
+void gelu(float* v, std::size_t n) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
   // A raw loop over the storage: it vectorizes (an xtensor iterator would not).
-  float* v = x.data();
-  const std::size_t n = x.size();  // hoisted: the stores through v could alias x's size
   for (std::size_t i = 0; i < n; ++i)
     v[i] = 0.5f * v[i] * (1.0f + kernels::tanh_approx(k * (v[i] + 0.044715f * v[i] * v[i] * v[i])));
 }
@@ -108,8 +106,16 @@ void for_each_tensor(Weights& w, const config& c, F&& f) {
     f("wv", l.wv, std::vector<std::size_t>{d, kv});
     f("wo", l.wo, std::vector<std::size_t>{q, d});
     f("norm2", l.norm2, std::vector<std::size_t>{d});
-    f("w1", l.w1, std::vector<std::size_t>{d, ff});
-    f("w2", l.w2, std::vector<std::size_t>{ff, d});
+    if (c.experts == 0) {
+      f("w1", l.w1, std::vector<std::size_t>{d, ff});
+      f("w2", l.w2, std::vector<std::size_t>{ff, d});
+      continue;
+    }
+    f("router", l.router, std::vector<std::size_t>{d, u(c.experts)});
+    for (auto& e : l.experts) {
+      f("w1", e.w1, std::vector<std::size_t>{d, ff});
+      f("w2", e.w2, std::vector<std::size_t>{ff, d});
+    }
   }
   f("norm_f", w.norm_f, std::vector<std::size_t>{d});
   if (!c.tied) f("lm_head", w.lm_head, std::vector<std::size_t>{d, u(vocab)});
@@ -123,11 +129,21 @@ void check_fits(const config& c, count bytes, const char* what) {
                 what);
 }
 
+// Weights with the config's layers and experts, their tensors still empty.
+weights sized(const config& c) {
+  weights w;
+  w.layers.resize(u(c.layers));
+  for (auto& l : w.layers) l.experts.resize(u(c.experts));
+  return w;
+}
+}
+
 std::string config_text(const config& c) {
   return "layers " + std::to_string(c.layers) + ", d_model " + std::to_string(c.d_model) +
          ", heads " + std::to_string(c.heads) + ", kv_heads " + std::to_string(c.kv_heads) +
          ", d_ff " + std::to_string(c.d_ff) + ", max_seq " + std::to_string(c.max_seq) +
-         (c.tied ? ", tied" : ", untied");
+         (c.tied ? ", tied" : ", untied") +
+         (c.experts ? ", experts " + std::to_string(c.experts) : std::string());
 }
 
 }  // namespace
@@ -135,7 +151,9 @@ std::string config_text(const config& c) {
 count parameters(const config& c) {
   // As for_each_tensor lays them out (q = heads · head_dim = d_model).
   const count d = c.d_model, kv = count(c.kv_heads) * c.head_dim(), ff = c.d_ff;
-  const count layer = count(2) * d + d * d + count(2) * d * kv + d * d + count(2) * d * ff;
+  const count mlp = c.experts == 0 ? count(2) * d * ff  // w1 w2, or a router and E experts
+                                   : d * c.experts + count(c.experts) * 2 * d * ff;
+  const count layer = count(2) * d + d * d + count(2) * d * kv + d * d + mlp;
   return count(vocab) * d + count(c.max_seq) * d + count(c.layers) * layer + d +
          (c.tied ? count(0) : d * vocab);
 }
@@ -144,13 +162,18 @@ count forward_bytes(const config& c, count n) {
   const count d = c.d_model, kv = count(c.kv_heads) * c.head_dim();
   // x, norm, q, attention output and the projection back (d each), k and v
   // (kv each), the MLP hidden; flash's tile of scores; the logits.
-  const count rows = n * (count(5) * d + count(2) * kv + c.d_ff + vocab);
+  // (With experts: router logits and the top_k experts' inputs and hidden.)
+  const count moe =
+      c.experts ? count(c.experts) + count(c.top_k) * (d + c.d_ff) : count(0);
+  const count rows = n * (count(5) * d + count(2) * kv + c.d_ff + vocab + moe);
   return (rows + count(64) * 64) * sizeof(float);
 }
 
 forward_cost cost(const config& c) {
   const double d = c.d_model, kv = double(c.kv_heads) * c.head_dim(), ff = c.d_ff;
-  const double linear = 2 * (2 * d * d + 2 * d * kv + 2 * d * ff);  // wq wo, wk wv, w1 w2
+  // wq wo, wk wv, and w1 w2 (with experts: top_k experts' and the router's)
+  const double mlp = c.experts ? c.top_k * 2 * d * ff + d * c.experts : 2 * d * ff;
+  const double linear = 2 * (2 * d * d + 2 * d * kv + mlp);
   const double elementwise = 20 * (4 * d + ff) + 2000;
   const double attention = 4.0 * c.heads * c.head_dim() + 24.0 * c.heads;
   return {c.layers * (linear + elementwise), c.layers * attention, 2 * d * vocab};
@@ -172,6 +195,10 @@ void check(const config& c) {
           [&] { return "a multiple of " + named("heads", c.heads); });
   require(c.heads % c.kv_heads == 0, "kv_heads", c.kv_heads,
           [&] { return "a divisor of " + named("heads", c.heads); });
+  require(c.experts >= 0, "experts", c.experts, "0 (a dense MLP) or a number of experts");
+  if (c.experts) moe::check(c.experts, c.top_k, c.capacity_factor);
+  require(std::isfinite(c.aux_loss_coef) && c.aux_loss_coef >= 0.0f, "aux_loss_coef",
+          c.aux_loss_coef, "0 or a positive number");
 }
 
 model::model(const config& c, std::uint32_t seed) : config_(c) {
@@ -180,7 +207,7 @@ model::model(const config& c, std::uint32_t seed) : config_(c) {
   rng gen(seed);
   const float stddev = 0.02f;
   const float residual = stddev / std::sqrt(2.0f * static_cast<float>(c.layers));
-  weights_.layers.resize(u(c.layers));
+  weights_ = sized(c);
   for_each_tensor(
       weights_, c, [&](const char* name, auto& t, const std::vector<std::size_t>& extents) {
         using tensor_type = std::decay_t<decltype(t)>;
@@ -202,6 +229,9 @@ model::model(const config& c, weights w) : config_(c), weights_(std::move(w)) {
   check_fits(c, parameters(c) * sizeof(float), "the model's fp32 weights");
   require(weights_.layers.size() == u(c.layers), "weights.layers.size()", weights_.layers.size(),
           [&] { return named("layers", c.layers); });
+  for (const auto& l : weights_.layers)
+    require(l.experts.size() == u(c.experts), "weights.layers[].experts.size()", l.experts.size(),
+            [&] { return named("experts", c.experts); });
   for_each_tensor(weights_, c, [](const char* name, const auto& t, const auto& shape) {
     require(std::equal(shape.begin(), shape.end(), t.shape().begin(), t.shape().end()), name,
             shape_text(t.shape()), [&] { return "shape " + shape_text(shape); });
@@ -210,25 +240,45 @@ model::model(const config& c, weights w) : config_(c), weights_(std::move(w)) {
 
 std::size_t model::parameter_count() const { return parameters(config_).size(); }
 
+std::size_t model::active_parameter_count() const {
+  const config& c = config_;
+  const std::size_t idle = c.experts ? u(c.experts - c.top_k) : 0;
+  return parameter_count() - u(c.layers) * idle * 2 * u(c.d_model) * u(c.d_ff);
+}
+
 std::size_t model::weight_bytes() const {
   std::size_t bytes = parameter_count() * sizeof(float);
-  for (const auto& ql : quantized_)
-    for (const auto* m : {&ql.wq, &ql.wk, &ql.wv, &ql.wo, &ql.w1, &ql.w2})
-      bytes = bytes - m->rows() * m->cols() * sizeof(float) + m->bytes();
+  auto swap = [&](const quant::quantized_matrix& m) {
+    bytes = bytes - m.rows() * m.cols() * sizeof(float) + m.bytes();
+  };
+  for (const auto& ql : quantized_) {
+    for (const auto* m : {&ql.wq, &ql.wk, &ql.wv, &ql.wo}) swap(*m);
+    for (const auto& m : ql.mlp) swap(m);
+  }
   return bytes;
 }
 
 tensor<2> model::project(const tensor<2>& x, const tensor<2>& w,
                          const quant::quantized_matrix* quantized) const {
   if (!quantized) return linear(x, w);
-  auto y = tensor<2>::from_shape({x.shape(0), quantized->rows()});
-  auto row = tensor<1>::from_shape({x.shape(1)});
-  for (std::size_t i = 0; i < x.shape(0); ++i) {
-    std::copy_n(x.data() + i * x.shape(1), x.shape(1), row.data());
-    const tensor<1> out = quantized->matvec(row);
-    std::copy_n(out.data(), out.size(), y.data() + i * y.shape(1));
-  }
+  tensor<2> y = xt::zeros<float>({x.shape(0), quantized->rows()});
+  project_rows(x.data(), x.shape(0), x.shape(1), w, quantized, y.data());
   return y;
+}
+
+void model::project_rows(const float* x, std::size_t rows, std::size_t in, const tensor<2>& w,
+                         const quant::quantized_matrix* quantized, float* y) const {
+  if (!quantized) {
+    kernels::matmul_accumulate(x, rows, in, w.data(), w.shape(1), y);
+    return;
+  }
+  const std::size_t out = quantized->rows();
+  auto row = tensor<1>::from_shape({in});
+  for (std::size_t i = 0; i < rows; ++i) {
+    std::copy_n(x + i * in, in, row.data());
+    const tensor<1> product = quantized->matvec(row);
+    for (std::size_t j = 0; j < out; ++j) y[i * out + j] += product(j);
+  }
 }
 
 model model::quantized(const quant::format& format) const {
@@ -240,9 +290,14 @@ model model::quantized(const quant::format& format) const {
     w = tensor<2>();  // the fp32 copy is not kept: the bytes are the quantized ones
     return m;
   };
-  for (auto& l : q.weights_.layers)
-    q.quantized_.push_back({quantize(l.wq), quantize(l.wk), quantize(l.wv), quantize(l.wo),
-                            quantize(l.w1), quantize(l.w2)});
+  for (auto& l : q.weights_.layers) {
+    quantized_layer ql{quantize(l.wq), quantize(l.wk), quantize(l.wv), quantize(l.wo), {}};
+    if (config_.experts == 0) {
+      ql.mlp.push_back(quantize(l.w1)), ql.mlp.push_back(quantize(l.w2));
+    }
+    for (auto& e : l.experts) ql.mlp.push_back(quantize(e.w1)), ql.mlp.push_back(quantize(e.w2));
+    q.quantized_.push_back(std::move(ql));
+  }
   return q;
 }
 
@@ -255,7 +310,8 @@ contiguous_kv_cache model::make_cache() const {
                              u(config_.head_dim()));
 }
 
-tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
+tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache,
+                        std::vector<std::vector<std::size_t>>* choices) const {
   const config& c = config_;
   const std::size_t n = tokens.size();
   require(n > 0, "tokens", n, "at least 1 token");
@@ -297,12 +353,38 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache) const {
     const tensor<3> v = split_heads(project(h, w.wv, ql ? &ql->wv : nullptr), u(c.kv_heads));
     const tensor<2> a = merge_heads(attend(q, k, v, cache, layer));
     xt::noalias(x) += project(a, w.wo, ql ? &ql->wo : nullptr);
-
-    tensor<2> m = project(rms_norm(x, w.norm2), w.w1, ql ? &ql->w1 : nullptr);
-    gelu(m);
-    xt::noalias(x) += project(m, w.w2, ql ? &ql->w2 : nullptr);
+    feed_forward(layer, x, choices);
   }
   return rms_norm(x, weights_.norm_f);
+}
+
+void model::feed_forward(std::size_t layer, tensor<2>& x,
+                         std::vector<std::vector<std::size_t>>* choices) const {
+  const layer_weights& w = weights_.layers[layer];
+  const quantized_layer* ql = quantized_.empty() ? nullptr : &quantized_[layer];
+  if (config_.experts == 0) {
+    tensor<2> m = project(rms_norm(x, w.norm2), w.w1, ql ? &ql->mlp[0] : nullptr);
+    gelu(m.data(), m.size());
+    xt::noalias(x) += project(m, w.w2, ql ? &ql->mlp[1] : nullptr);
+    return;
+  }
+  // MoE: route, run each expert on its segment of the dispatched rows, combine.
+  const tensor<2> h = rms_norm(x, w.norm2);
+  const moe::routing r = moe::route(h, w.router, config_.top_k, config_.capacity_factor);
+  if (choices) choices->push_back(r.chosen());
+  const tensor<2> in = moe::dispatch(h, r);
+  const std::size_t d = u(config_.d_model), ff = u(config_.d_ff);
+  tensor<2> m = xt::zeros<float>({r.rows(), ff});
+  tensor<2> out = xt::zeros<float>({r.rows(), d});
+  for (std::size_t e = 0; e < w.experts.size(); ++e) {
+    const std::size_t first = std::size_t(r.first[e]), rows = std::size_t(r.load[e]);
+    project_rows(in.data() + first * d, rows, d, w.experts[e].w1, ql ? &ql->mlp[2 * e] : nullptr,
+                 m.data() + first * ff);
+    gelu(m.data() + first * ff, rows * ff);
+    project_rows(m.data() + first * ff, rows, ff, w.experts[e].w2,
+                 ql ? &ql->mlp[2 * e + 1] : nullptr, out.data() + first * d);
+  }
+  xt::noalias(x) += moe::combine(out, r);
 }
 
 void model::output_head(const float* h, std::size_t rows, float* logits) const {
@@ -333,9 +415,18 @@ tensor<1> model::next_logits(const std::vector<int>& tokens, kv_cache* cache) co
   return logits;
 }
 
+std::vector<std::vector<std::size_t>> model::expert_choices(const std::vector<int>& tokens) const {
+  require(config_.experts > 0, "experts", config_.experts, "an MoE model (experts >= 1)");
+  std::vector<std::vector<std::size_t>> choices;
+  hidden(tokens, nullptr, &choices);
+  return choices;
+}
+
 std::vector<std::uint8_t> model::to_bytes() const {
   require(quantized_.empty(), "model", "quantized",
           "an fp32 model (quantized weights are not saved)");
+  require(config_.experts == 0, "experts", config_.experts,
+          "0: a dense model (file version 1 holds no experts)");
   const config& c = config_;
   std::vector<std::uint8_t> bytes(magic, magic + sizeof magic);
   const std::uint32_t fields[8] = {u32(c.layers), u32(c.d_model), u32(c.heads),     u32(c.kv_heads),

@@ -6,7 +6,7 @@
 //   x = token_embedding[tokens] + position_embedding[positions]
 //   for each layer:
 //     x += attention(rms_norm(x) · norm1) · wo        (causal; any kv_heads)
-//     x += gelu(rms_norm(x) · norm2 · w1) · w2
+//     x += gelu(rms_norm(x) · norm2 · w1) · w2         (or an MoE block: model/moe.hpp)
 //   logits = rms_norm(x) · norm_f · token_embeddingᵀ  (tied head; or · lm_head)
 //
 // Attention sees an optional KV cache (kv_cache/kv_cache.hpp) and is the same code
@@ -31,6 +31,7 @@
 #include "base/limits.hpp"
 #include "base/memory.hpp"
 #include "kv_cache/kv_cache.hpp"
+#include "model/moe.hpp"
 #include "quant/matrix.hpp"
 
 namespace memlab::gpt {
@@ -45,6 +46,13 @@ struct config {
   int d_ff = 512;     // hidden size of the MLP
   int max_seq = 512;  // positions
   bool tied = true;   // output head = token_embeddingᵀ
+  // Mixture of Experts (model/moe.hpp). experts = 0: every layer has the dense
+  // MLP w1 w2. experts = E >= 1: every layer has E expert MLPs of width d_ff
+  // and a router; each token goes to top_k of them.
+  int experts = 0;
+  int top_k = 1;                // in [1, experts]
+  float capacity_factor = 0;    // 0: no capacity; else C = max(1, floor(cf · top_k · n / E))
+  float aux_loss_coef = 0.01f;  // training: weight of the load-balancing loss (Switch: 0.01)
 
   int head_dim() const { return d_model / heads; }
 };
@@ -76,14 +84,16 @@ forward_cost cost(const config& c);
 double forward_flops(const config& c, double n, double start, double logits);
 
 struct layer_weights {
-  tensor<1> norm1;  // [d_model] RMSNorm gains before attention
-  tensor<2> wq;     // [d_model, heads · head_dim]
-  tensor<2> wk;     // [d_model, kv_heads · head_dim]
-  tensor<2> wv;     // [d_model, kv_heads · head_dim]
-  tensor<2> wo;     // [heads · head_dim, d_model]
-  tensor<1> norm2;  // [d_model] before the MLP
-  tensor<2> w1;     // [d_model, d_ff]
-  tensor<2> w2;     // [d_ff, d_model]
+  tensor<1> norm1;                   // [d_model] RMSNorm gains before attention
+  tensor<2> wq;                      // [d_model, heads · head_dim]
+  tensor<2> wk;                      // [d_model, kv_heads · head_dim]
+  tensor<2> wv;                      // [d_model, kv_heads · head_dim]
+  tensor<2> wo;                      // [heads · head_dim, d_model]
+  tensor<1> norm2;                   // [d_model] before the MLP
+  tensor<2> w1;                      // [d_model, d_ff]; empty with experts
+  tensor<2> w2;                      // [d_ff, d_model]; empty with experts
+  tensor<2> router;                  // [d_model, experts]; empty without
+  std::vector<moe::expert> experts;  // E experts: w1 [d_model, d_ff], w2 [d_ff, d_model]
 };
 
 struct weights {
@@ -106,6 +116,9 @@ class model {
   const config& cfg() const { return config_; }
   const weights& params() const { return weights_; }
   std::size_t parameter_count() const;
+  // Parameters one token's forward pass multiplies: all but the E − top_k
+  // experts it does not use in every layer (= parameter_count() when dense).
+  std::size_t active_parameter_count() const;
   // Bytes of all weights as stored: 4 per parameter, less when quantized.
   std::size_t weight_bytes() const;
 
@@ -116,11 +129,14 @@ class model {
   // Logits [vocab] of the last token only (what generation needs): the same as
   // the last row of forward(), without computing the other rows' output head.
   tensor<1> next_logits(const std::vector<int>& tokens, kv_cache* cache = nullptr) const;
+  // MoE: how many of the tokens chose each expert in every layer ([layers][experts],
+  // top-k choices before capacity) in one uncached forward pass over them.
+  std::vector<std::vector<std::size_t>> expert_choices(const std::vector<int>& tokens) const;
 
-  // The same model with the six linear weights of every layer (wq wk wv wo w1
-  // w2) stored in `format`, each transposed to [out, in] so that blocks and
-  // groups run along the input dimension, the one a product sums over.
-  // Embeddings and norms stay fp32. Products then use the format's
+  // The same model with the linear weights of every layer (wq wk wv wo, and w1
+  // w2 or every expert's w1 w2) stored in `format`, each transposed to [out, in]
+  // so that blocks and groups run along the input dimension, the one a product
+  // sums over. Embeddings, norms and routers stay fp32. Products then use the format's
   // matrix-vector kernel, one token row at a time. Such a model cannot be saved.
   model quantized(const quant::format& format) const;
   // The format of the linear weights: nullptr when they are fp32.
@@ -137,24 +153,35 @@ class model {
   // load() checks the magic, the config, that the size is exactly right (in 64
   // bits, before allocating), the limit on weight bytes, and that every weight is
   // finite; each refusal names the field, tensor or size.
+  // Dense models only: version 1 has no field for experts (to_bytes refuses MoE).
   std::vector<std::uint8_t> to_bytes() const;
   static model from_bytes(const std::vector<std::uint8_t>& bytes);
   void save(const std::string& path) const;
   static model load(const std::string& path);
 
  private:
-  // Final hidden states [n, d_model] (after norm_f).
-  tensor<2> hidden(const std::vector<int>& tokens, kv_cache* cache) const;
+  // Final hidden states [n, d_model] (after norm_f); choices, if given, gets
+  // each MoE layer's expert choices.
+  tensor<2> hidden(const std::vector<int>& tokens, kv_cache* cache,
+                   std::vector<std::vector<std::size_t>>* choices = nullptr) const;
   // logits [rows, vocab] from hidden rows h [rows, d_model].
   void output_head(const float* h, std::size_t rows, float* logits) const;
 
-  // W [in, out] of layer `layer` as named in layer_weights, quantized: [out, in].
+  // W [in, out] of layer `layer` as named in layer_weights, quantized: [out, in];
+  // mlp holds w1 w2, or w1 w2 of expert 0, of expert 1, ...
   struct quantized_layer {
-    quant::quantized_matrix wq, wk, wv, wo, w1, w2;
+    quant::quantized_matrix wq, wk, wv, wo;
+    std::vector<quant::quantized_matrix> mlp;
   };
   // y [n, out] = x [n, in] · W, through the quantized copy when there is one.
   tensor<2> project(const tensor<2>& x, const tensor<2>& w,
                     const quant::quantized_matrix* quantized) const;
+  // y [rows, out] += x [rows, in] · W on raw rows (an expert's segment).
+  void project_rows(const float* x, std::size_t rows, std::size_t in, const tensor<2>& w,
+                    const quant::quantized_matrix* quantized, float* y) const;
+  // x += the layer's MLP or MoE block of rms_norm(x).
+  void feed_forward(std::size_t layer, tensor<2>& x,
+                    std::vector<std::vector<std::size_t>>* choices) const;
 
   config config_;
   weights weights_;

@@ -165,7 +165,11 @@ void paged_kv_cache::clear() {
   std::fill(lengths_.begin(), lengths_.end(), 0);
 }
 
-std::size_t paged_kv_cache::blocks_needed(std::size_t from, std::size_t to) const {
+std::size_t paged_kv_cache::blocks_needed(std::size_t tokens) const {
+  return tokens == 0 ? 0 : blocks_to_write(length(), length() + tokens);
+}
+
+std::size_t paged_kv_cache::blocks_to_write(std::size_t from, std::size_t to) const {
   const std::size_t bs = pool_->block_size();
   std::size_t needed = 0;
   for (std::size_t i = from / bs; i * bs < to; ++i)
@@ -193,7 +197,7 @@ void paged_kv_cache::append(std::size_t layer, const tensor<3>& k, const tensor<
 
   // Make every block these positions fall in present and private, all or
   // nothing: count first, so running out leaves the table as it was.
-  const std::size_t needed = blocks_needed(from, to);
+  const std::size_t needed = blocks_to_write(from, to);
   if (needed > pool_->free_blocks())
     throw out_of_blocks("out of KV cache blocks: " + std::to_string(n) + " more tokens need " +
                         std::to_string(needed) + " blocks of " + std::to_string(bs) + ", " +

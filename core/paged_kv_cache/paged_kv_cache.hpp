@@ -39,8 +39,10 @@
 
 namespace memlab {
 
-// Thrown when a sequence needs a block and none is free. The scheduler catches
-// it to preempt; nothing was changed by the call that threw.
+// Thrown when a sequence needs a block and none is free; nothing was changed by
+// the call that threw. A guard against misuse: a scheduler asks can_append()
+// first and preempts on that answer (serving.cpp does), as vLLM's asks
+// get_num_free_blocks() before allocating.
 class out_of_blocks : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -115,8 +117,17 @@ class paged_kv_cache final : public kv_cache {
   std::size_t length() const override { return lengths_.back(); }
   // Allocates blocks as positions cross block boundaries and copies shared
   // blocks before writing into them. Throws out_of_blocks, changing nothing,
-  // when the pool cannot supply them.
+  // when the pool cannot supply them (can_append tells beforehand).
   void append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) override;
+  // Blocks an append of `tokens` more positions takes from the pool: new ones
+  // past the table's end, and private copies of shared blocks it writes into
+  // (0 for 0 tokens). O(tokens / block_size).
+  std::size_t blocks_needed(std::size_t tokens) const;
+  // Whether the pool has them now, i.e. append of `tokens` positions would not
+  // throw out_of_blocks.
+  bool can_append(std::size_t tokens) const {
+    return blocks_needed(tokens) <= pool_->free_blocks();
+  }
   const attention::kv_source& layer(std::size_t layer) const override;
   void clear() override;  // releases every block
 
@@ -148,7 +159,7 @@ class paged_kv_cache final : public kv_cache {
   };
 
   // Blocks needed to write positions [from, to): new ones and copies of shared ones.
-  std::size_t blocks_needed(std::size_t from, std::size_t to) const;
+  std::size_t blocks_to_write(std::size_t from, std::size_t to) const;
 
   block_pool* pool_;
   std::vector<std::size_t> table_;    // logical block -> physical block

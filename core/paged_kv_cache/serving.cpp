@@ -308,14 +308,162 @@ server_figures run_continuous_contiguous(const std::vector<request>& requests,
 
 // ---- continuous batching over the paged pool --------------------------------
 
-server_figures run_paged(const std::vector<request>& requests, const serving_config& config,
-                         std::vector<pool_snapshot>* snapshots) {
-  check_server(config);
-  check_requests(requests, config.stream.max_seq);
-  const std::size_t blocks = pool_blocks(config), bs = std::size_t(config.block_size);
-  const std::size_t watermark = std::size_t(std::ceil(config.watermark * double(blocks)));
-  const bool swap = config.preemption == "swap";
-  block_pool pool(1, 1, 1, bs, blocks);
+namespace {
+
+// The paged server's state between steps, and the steps of the header's list,
+// each a member: run_paged below calls them in order, once per step.
+class paged_server {
+ public:
+  // pictures: snapshot() is called after every step (its bytes are metered).
+  paged_server(const std::vector<request>& requests, const serving_config& config, bool pictures)
+      : requests_(requests),
+        config_(config),
+        bs_(std::size_t(config.block_size)),
+        watermark_(std::size_t(std::ceil(config.watermark * double(pool_blocks(config))))),
+        swap_(config.preemption == "swap"),
+        pool_(1, 1, 1, bs_, pool_blocks(config)),
+        state_(requests.size()),
+        rec_("continuous paged", requests, config, double(pool_blocks(config)),
+             pictures ? picture_bytes(pool_blocks(config), requests.size()) : 0),
+        limit_(step_limit(requests)) {}
+
+  bool all_finished() const { return finished_ == requests_.size(); }
+
+  // Requests that have arrived by `step` join the back of the queue.
+  void start_step(int step) {
+    if (step > limit_) stuck(rec_.f.name.c_str());
+    while (arrived_ < requests_.size() && requests_[arrived_].arrival <= step)
+      waiting_.push_back(int(arrived_++));
+    s_ = step_record{};
+    s_.step = step;
+  }
+
+  // 1. Every running sequence stores the K/V it needs for its next token, in
+  // admission order. When the pool cannot hold one's append, the
+  // latest-admitted sequence is preempted until it can — possibly itself.
+  void grow_running() {
+    for (std::size_t i = 0; i < running_.size(); ++i) {
+      while (i < running_.size()) {
+        sequence& seq = running_[i];
+        const std::size_t need = target(seq.id) - seq.cache->length();
+        if (seq.cache->can_append(need)) {
+          append(*seq.cache, need);
+          s_.computed += int(need);
+          break;
+        }
+        preempt_latest();
+      }
+    }
+  }
+
+  // 2. Unless this step preempted someone, the queue's head is admitted while
+  // its blocks fit with the watermark still free (an empty batch ignores the
+  // watermark), up to max_batch; it never skips ahead. An admitted request
+  // attaches the pool's full blocks of its prompt, then computes the rest.
+  void admit_waiting(int step) {
+    while (s_.preemptions == 0 && !waiting_.empty() &&
+           running_.size() < std::size_t(config_.max_batch)) {
+      const int id = waiting_.front();
+      const request& r = requests_[std::size_t(id)];
+      auto cache = std::make_unique<paged_kv_cache>(pool_);
+      const auto prompt = prompt_tokens(r, config_.stream.shared_prefix);
+      const std::size_t attached = cache->attach_prefix(prompt);
+      const std::size_t len = target(id), need = len - attached;
+      const bool fits =
+          cache->can_append(need) &&
+          (running_.empty() || pool_.free_blocks() - cache->blocks_needed(need) >= watermark_);
+      if (!fits) break;  // the head waits; cache's destructor lets go of the attached blocks
+      append(*cache, need);
+      progress& p = state_[std::size_t(id)];
+      // Readmitted after a preemption: what it had stored beyond the attached
+      // prefix is computed again, or copied back from host memory (swap).
+      const std::size_t restored = p.produced > 0 ? p.stored - std::min(p.stored, attached) : 0;
+      if (swap_)
+        rec_.f.swapped_blocks += restored > 0 ? (p.stored + bs_ - 1) / bs_ - attached / bs_ : 0;
+      else
+        rec_.f.recomputed_tokens += restored;
+      s_.computed += int(need - (swap_ ? restored : 0));
+      auto& outcome = rec_.f.outcomes[std::size_t(id)];
+      if (outcome.admitted < 0) outcome.admitted = step;
+      running_.push_back({id, std::move(cache)});
+      waiting_.pop_front();
+      if (p.produced == 0) running_.back().cache->publish_prefix(prompt);
+    }
+  }
+
+  // 3. Every running sequence produces one token; the step is recorded.
+  void produce_tokens() {
+    std::vector<const paged_kv_cache*> caches;
+    std::vector<std::size_t> finals;
+    for (sequence& seq : running_) {
+      rec_.f.outcomes[std::size_t(seq.id)].produced = ++state_[std::size_t(seq.id)].produced;
+      caches.push_back(seq.cache.get());
+      finals.push_back(final_length(seq.id));
+    }
+    s_.running = int(running_.size());
+    s_.waiting = int(waiting_.size());
+    s_.slots = count_slots(pool_, caches, finals);
+    if (config_.check) check_invariants(pool_, caches);
+    rec_.record(s_);
+  }
+
+  // Sequences that produced their last token free their blocks, at the end of the step.
+  void free_finished() {
+    for (auto& seq : running_) {
+      if (state_[std::size_t(seq.id)].produced < requests_[std::size_t(seq.id)].output) continue;
+      rec_.f.outcomes[std::size_t(seq.id)].finished = s_.step;
+      ++finished_;
+      seq.cache.reset();
+    }
+    running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                  [](const sequence& q) { return !q.cache; }),
+                   running_.end());
+    if (config_.check) {
+      std::vector<const paged_kv_cache*> caches;
+      for (const sequence& seq : running_) caches.push_back(seq.cache.get());
+      check_invariants(pool_, caches);
+    }
+  }
+
+  // The pool after produce_tokens: owners, reference counts, fill, tables.
+  pool_snapshot snapshot() const {
+    const std::size_t blocks = pool_.blocks();
+    pool_snapshot snap;
+    snap.step = s_.step;
+    snap.owner.assign(blocks, -1);
+    snap.refcount.resize(blocks);
+    snap.filled.assign(blocks, 0);
+    for (std::size_t b = 0; b < blocks; ++b) snap.refcount[b] = int(pool_.refcount(b));
+    for (const sequence& seq : running_) {
+      pool_snapshot::sequence out;
+      out.id = seq.id;
+      out.length = int(seq.cache->length());
+      out.produced = state_[std::size_t(seq.id)].produced;
+      out.output = requests_[std::size_t(seq.id)].output;
+      const auto& table = seq.cache->block_table();
+      for (std::size_t i = 0; i < table.size(); ++i) {
+        const std::size_t b = table[i];
+        out.table.push_back(int(b));
+        if (snap.owner[b] < 0) snap.owner[b] = seq.id;
+        snap.filled[b] =
+            std::max(snap.filled[b], int(std::min(bs_, std::size_t(out.length) - i * bs_)));
+      }
+      snap.sequences.push_back(std::move(out));
+    }
+    snap.waiting.assign(waiting_.begin(), waiting_.end());
+    snap.preemptions = s_.preemptions;
+    snap.slots = s_.slots;
+    return snap;
+  }
+
+  server_figures finish() { return rec_.finish(); }
+
+ private:
+  // A snapshot: owner, refcount and filled per block, the tables, the queue.
+  static double picture_bytes(std::size_t blocks, std::size_t requests) {
+    return double(sizeof(pool_snapshot)) + 4.0 * (4.0 * double(blocks) + double(requests)) +
+           double(sizeof(pool_snapshot::sequence)) * double(requests);
+  }
 
   struct sequence {
     int id;
@@ -325,150 +473,62 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
     int produced = 0;
     std::size_t stored = 0;  // tokens it had stored when last preempted
   };
-  // A snapshot: owner, refcount and filled per block, the tables, the queue.
-  const double snapshot_bytes =
-      snapshots ? double(sizeof(pool_snapshot)) + 4.0 * (4 * blocks + requests.size()) +
-                      double(sizeof(pool_snapshot::sequence)) * double(requests.size())
-                : 0;
-  recorder rec("continuous paged", requests, config, double(blocks), snapshot_bytes);
-  std::vector<progress> state(requests.size());
-  std::vector<sequence> running;  // in admission order
-  std::deque<int> waiting;
-  std::size_t arrived = 0, finished = 0;
-  const long limit = step_limit(requests);
-  const auto final_length = [&](int id) {
-    return std::size_t(requests[std::size_t(id)].prompt + requests[std::size_t(id)].output - 1);
-  };
+
   // Tokens a sequence must have stored to produce its next token.
-  const auto target = [&](int id) {
-    return std::size_t(requests[std::size_t(id)].prompt + state[std::size_t(id)].produced);
-  };
-
-  for (int step = 0; finished < requests.size(); ++step) {
-    if (step > limit) stuck(rec.f.name.c_str());
-    while (arrived < requests.size() && requests[arrived].arrival <= step)
-      waiting.push_back(int(arrived++));
-    step_record s;
-    s.step = step;
-
-    // 1. Running sequences grow by one token each; preempt from the back when
-    // the pool runs dry. append changes nothing when it throws.
-    for (std::size_t i = 0; i < running.size(); ++i) {
-      while (i < running.size()) {
-        sequence& seq = running[i];
-        const std::size_t need = target(seq.id) - seq.cache->length();
-        try {
-          append(*seq.cache, need);
-          s.computed += int(need);
-          break;
-        } catch (const out_of_blocks&) {
-          sequence& victim = running.back();
-          progress& p = state[std::size_t(victim.id)];
-          p.stored = victim.cache->length();
-          if (swap)
-            for (std::size_t b : victim.cache->block_table())
-              rec.f.swapped_blocks += pool.refcount(b) == 1;
-          victim.cache.reset();  // frees its blocks
-          ++rec.f.outcomes[std::size_t(victim.id)].preemptions;
-          ++s.preemptions;
-          waiting.push_front(victim.id);
-          running.pop_back();
-        }
-      }
-    }
-
-    // 2. Admit waiting requests in arrival order while their blocks fit.
-    while (s.preemptions == 0 && !waiting.empty() &&
-           running.size() < std::size_t(config.max_batch)) {
-      const int id = waiting.front();
-      const request& r = requests[std::size_t(id)];
-      auto cache = std::make_unique<paged_kv_cache>(pool);
-      const std::size_t attached =
-          cache->attach_prefix(prompt_tokens(r, config.stream.shared_prefix));
-      const std::size_t len = target(id),
-                        needed = (len + bs - 1) / bs - cache->block_table().size();
-      if (needed > pool.free_blocks() ||
-          (!running.empty() && pool.free_blocks() - needed < watermark))
-        break;  // the head waits; cache's destructor lets go of the attached blocks
-      append(*cache, len - attached);
-      progress& p = state[std::size_t(id)];
-      // Readmitted after a preemption: what it had stored beyond the attached
-      // prefix is computed again, or copied back from host memory (swap).
-      const std::size_t restored = p.produced > 0 ? p.stored - std::min(p.stored, attached) : 0;
-      if (swap)
-        rec.f.swapped_blocks += restored > 0 ? (p.stored + bs - 1) / bs - attached / bs : 0;
-      else
-        rec.f.recomputed_tokens += restored;
-      s.computed += int(len - attached - (swap ? restored : 0));
-      auto& outcome = rec.f.outcomes[std::size_t(id)];
-      if (outcome.admitted < 0) outcome.admitted = step;
-      running.push_back({id, std::move(cache)});
-      waiting.pop_front();
-      if (p.produced == 0)
-        running.back().cache->publish_prefix(prompt_tokens(r, config.stream.shared_prefix));
-    }
-
-    // 3. Every running sequence produces one token.
-    std::vector<const paged_kv_cache*> caches;
-    std::vector<std::size_t> finals;
-    for (sequence& seq : running) {
-      auto& outcome = rec.f.outcomes[std::size_t(seq.id)];
-      outcome.produced = ++state[std::size_t(seq.id)].produced;
-      caches.push_back(seq.cache.get());
-      finals.push_back(final_length(seq.id));
-    }
-    s.running = int(running.size());
-    s.waiting = int(waiting.size());
-    s.slots = count_slots(pool, caches, finals);
-    if (config.check) check_invariants(pool, caches);
-    rec.record(s);
-
-    if (snapshots) {
-      pool_snapshot snap;
-      snap.step = step;
-      snap.owner.assign(blocks, -1);
-      snap.refcount.resize(blocks);
-      snap.filled.assign(blocks, 0);
-      for (std::size_t b = 0; b < blocks; ++b) snap.refcount[b] = int(pool.refcount(b));
-      for (const sequence& seq : running) {
-        pool_snapshot::sequence out;
-        out.id = seq.id;
-        out.length = int(seq.cache->length());
-        out.produced = state[std::size_t(seq.id)].produced;
-        out.output = requests[std::size_t(seq.id)].output;
-        const auto& table = seq.cache->block_table();
-        for (std::size_t i = 0; i < table.size(); ++i) {
-          const std::size_t b = table[i];
-          out.table.push_back(int(b));
-          if (snap.owner[b] < 0) snap.owner[b] = seq.id;
-          snap.filled[b] =
-              std::max(snap.filled[b], int(std::min(bs, std::size_t(out.length) - i * bs)));
-        }
-        snap.sequences.push_back(std::move(out));
-      }
-      snap.waiting.assign(waiting.begin(), waiting.end());
-      snap.preemptions = s.preemptions;
-      snap.slots = s.slots;
-      snapshots->push_back(std::move(snap));
-    }
-
-    // Finished sequences free their blocks.
-    for (auto& seq : running) {
-      if (state[std::size_t(seq.id)].produced < requests[std::size_t(seq.id)].output) continue;
-      rec.f.outcomes[std::size_t(seq.id)].finished = step;
-      ++finished;
-      seq.cache.reset();
-    }
-    running.erase(
-        std::remove_if(running.begin(), running.end(), [](const sequence& q) { return !q.cache; }),
-        running.end());
-    if (config.check) {
-      caches.clear();
-      for (const sequence& seq : running) caches.push_back(seq.cache.get());
-      check_invariants(pool, caches);
-    }
+  std::size_t target(int id) const {
+    return std::size_t(requests_[std::size_t(id)].prompt + state_[std::size_t(id)].produced);
   }
-  return rec.finish();
+  std::size_t final_length(int id) const {
+    const request& r = requests_[std::size_t(id)];
+    return std::size_t(r.prompt + r.output - 1);
+  }
+
+  // The latest-admitted running sequence frees its blocks and goes back to the
+  // front of the queue (swap: its private blocks are counted as copied out).
+  void preempt_latest() {
+    sequence& victim = running_.back();
+    progress& p = state_[std::size_t(victim.id)];
+    p.stored = victim.cache->length();
+    if (swap_)
+      for (std::size_t b : victim.cache->block_table())
+        rec_.f.swapped_blocks += pool_.refcount(b) == 1;
+    victim.cache.reset();  // frees its blocks
+    ++rec_.f.outcomes[std::size_t(victim.id)].preemptions;
+    ++s_.preemptions;
+    waiting_.push_front(victim.id);
+    running_.pop_back();
+  }
+
+  const std::vector<request>& requests_;
+  const serving_config& config_;
+  const std::size_t bs_, watermark_;  // watermark: blocks kept free when admitting
+  const bool swap_;
+  block_pool pool_;
+  std::vector<progress> state_;    // by request id
+  std::vector<sequence> running_;  // in admission order
+  std::deque<int> waiting_;        // arrived, not running; preempted ones at the front
+  std::size_t arrived_ = 0, finished_ = 0;
+  recorder rec_;
+  const long limit_;
+  step_record s_;  // the step being run
+};
+
+}  // namespace
+
+server_figures run_paged(const std::vector<request>& requests, const serving_config& config,
+                         std::vector<pool_snapshot>* snapshots) {
+  check_server(config);
+  check_requests(requests, config.stream.max_seq);
+  paged_server server(requests, config, snapshots != nullptr);
+  for (int step = 0; !server.all_finished(); ++step) {
+    server.start_step(step);     // arrivals join the queue
+    server.grow_running();       // 1. preempting the latest-admitted when blocks run out
+    server.admit_waiting(step);  // 2. unless someone was preempted
+    server.produce_tokens();     // 3. one token each; the step recorded
+    if (snapshots) snapshots->push_back(server.snapshot());
+    server.free_finished();
+  }
+  return server.finish();
 }
 
 // ---- the experiment -----------------------------------------------------------
@@ -496,6 +556,14 @@ serving_figures run_serving(const serving_config& config) {
     out.paging_gain = out.paged.tokens_per_step / out.continuous_contiguous.tokens_per_step;
   }
   return out;
+}
+
+serving_figures run_serving(const serving_config& config, int points) {
+  require_positive(points, "points");
+  serving_figures r = run_serving(config);
+  for (auto* f : {&r.static_batching, &r.continuous_contiguous, &r.paged})
+    f->chart = downsample(f->timeline, points);
+  return r;
 }
 
 std::vector<timeline_point> downsample(const std::vector<step_record>& timeline, int points) {

@@ -46,9 +46,12 @@
 //       finished request frees its row at the end of its step and a waiting
 //       one takes it at the next. It isolates what paging adds to continuous
 //       batching.
-//   continuous paged     a pool of budget / block_size blocks. Each step:
+//   continuous paged     a pool of budget / block_size blocks. Each step
+//       (run_paged reads as these steps: grow_running, admit_waiting,
+//       produce_tokens, then the finished free their blocks):
 //       1. running sequences grow by the K/V they need, in admission order;
-//          when the pool has no block for one, the latest-admitted running
+//          when the pool has no block for one (the scheduler asks
+//          paged_kv_cache::can_append first), the latest-admitted running
 //          sequence is preempted (blocks freed, put back at the front of the
 //          queue) until it fits — possibly itself;
 //       2. unless someone was preempted, waiting requests are admitted in
@@ -155,6 +158,13 @@ struct request_outcome {
   int preemptions = 0;
 };
 
+// One point of a timeline averaged over a window of steps (downsample below).
+struct timeline_point {
+  double step = 0;                                                       // first step of the window
+  double running = 0, waiting = 0, allocated = 0, used = 0, wasted = 0;  // slots
+  double tokens_so_far = 0;  // tokens produced up to the window's end (not averaged)
+};
+
 struct server_figures {
   std::string name;            // "static", "continuous contiguous", "continuous paged"
   int steps = 0;               // until the last request finished
@@ -176,6 +186,7 @@ struct server_figures {
   double mean_latency = 0;                // steps from arrival to last token, + 1
   double mean_normalized_latency = 0;     // latency / output tokens, mean over requests
   std::vector<step_record> timeline;      // one per step
+  std::vector<timeline_point> chart;      // the timeline downsampled (run_serving with points)
   std::vector<request_outcome> outcomes;  // by request id
 };
 
@@ -226,14 +237,12 @@ struct serving_figures {
 
 // Draws the stream and runs the servers on it.
 serving_figures run_serving(const serving_config& config);
+// The same with each server's chart: its timeline averaged down to `points`
+// points (downsample), what the page and memlab-bench paged --json draw.
+serving_figures run_serving(const serving_config& config, int points);
 
 // The run's timeline averaged over windows of ceil(steps / points) steps, for
 // charts: each field the mean over its window.
-struct timeline_point {
-  double step = 0;                                                       // first step of the window
-  double running = 0, waiting = 0, allocated = 0, used = 0, wasted = 0;  // slots
-  double tokens_so_far = 0;  // tokens produced up to the window's end (not averaged)
-};
 std::vector<timeline_point> downsample(const std::vector<step_record>& timeline, int points);
 
 // Small runs of the continuous server for the page's animation: every step's

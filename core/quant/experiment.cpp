@@ -9,6 +9,7 @@
 #include "base/limits.hpp"
 #include "base/random.hpp"
 #include "model/generate.hpp"
+#include "quant/ggml_blocks.hpp"
 #include "quant/matrix.hpp"
 #include "quant/matvec.hpp"
 #include "quant/nf4.hpp"
@@ -233,6 +234,27 @@ quantized_gpt_figures run_quantized_gpt(const quantized_gpt_config& config) {
   f.fp32_tokens_per_second = 1000.0 * n / a.ms;
   f.tokens_per_second = 1000.0 * n / b.ms;
   return f;
+}
+
+std::vector<std::uint8_t> ggml_block_bytes(const std::string& format,
+                                           const std::vector<float>& row) {
+  auto w = tensor<2>::from_shape({1, row.size()});
+  std::copy(row.begin(), row.end(), w.begin());
+  const quant::format f = quant::parse_format(format);
+  std::vector<std::uint8_t> bytes;
+  auto copy = [&](const auto& m) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(m.blocks.data());
+    bytes.assign(p, p + m.bytes());
+  };
+  if (f.kind == quant::scheme::q8_0)
+    copy(ggml::quantize_q8_0(w));
+  else if (f.kind == quant::scheme::q4_0)
+    copy(ggml::quantize_q4_0(w));
+  else if (f.kind == quant::scheme::q4_1)
+    copy(ggml::quantize_q4_1(w));
+  else
+    require(false, "format", format, "q8_0, q4_0 or q4_1 (a ggml block format)");
+  return bytes;
 }
 
 }  // namespace memlab::experiments

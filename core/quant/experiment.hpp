@@ -123,6 +123,13 @@ struct quant_grid_figures {
 
 quant_grid_figures run_quant_grid(const quant_grid_config& config);
 
+// The raw bytes of ggml blocks (format q8_0, q4_0 or q4_1) quantizing one row
+// of values (a multiple of 32), laid out as ggml stores them: to show and test
+// the layout from JS. Throws memlab::invalid_argument naming a bad format,
+// length or value.
+std::vector<std::uint8_t> ggml_block_bytes(const std::string& format,
+                                           const std::vector<float>& row);
+
 // The seeded weights the experiments use: [rows, cols] of the named distribution.
 tensor<2> quant_weights(std::size_t rows, std::size_t cols, const std::string& distribution,
                         std::uint32_t seed);

@@ -278,4 +278,65 @@ inline float dot_f16_f32(const fp16::half* w, const float* x, std::size_t n) {
   return sum;
 }
 
+// ---- references ------------------------------------------------------------
+//
+// Each chunk kernel above as a plain scalar loop (ggml's *_generic / _ref style).
+// The vector kernels return lanes whose sum is the chunk's dot product; the
+// tests hold hsum(kernel) to these over every code value and every tail.
+namespace ref {
+
+// Σ_j a[j]·b[j], j < 32: the integer sum, exact.
+inline int dot_q8_q8(const std::int8_t* a, const std::int8_t* b) {
+  int sum = 0;
+  for (std::size_t j = 0; j < 32; ++j) sum += a[j] * b[j];
+  return sum;
+}
+
+// Σ_j (q[j] - offset)·b[j], j < 32, q[j] in the low nibble of byte j, q[j + 16]
+// in its high nibble (ggml's order).
+inline int dot_q4_q8(const std::uint8_t* qs, const std::int8_t* b, int offset) {
+  int sum = 0;
+  for (std::size_t j = 0; j < 16; ++j) {
+    sum += ((qs[j] & 0x0F) - offset) * b[j];
+    sum += ((qs[j] >> 4) - offset) * b[j + 16];
+  }
+  return sum;
+}
+
+// Σ_j (c[j] - zero)·x[j], j < 16, one byte per code.
+inline float dot_u8_f32(const std::uint8_t* c, int zero, const float* x) {
+  float sum = 0.0f;
+  for (std::size_t j = 0; j < 16; ++j) sum += static_cast<float>(c[j] - zero) * x[j];
+  return sum;
+}
+
+// Code j of 16 packed two per byte: value 2i in the low nibble of byte i when
+// low_first (affine int4), in the high nibble otherwise (NF4).
+inline int nibble(const std::uint8_t* bytes, std::size_t j, bool low_first) {
+  const bool low = (j % 2 == 0) == low_first;
+  return low ? bytes[j / 2] & 0x0F : bytes[j / 2] >> 4;
+}
+
+inline float dot_u4_f32(const std::uint8_t* bytes, int zero, const float* x) {
+  float sum = 0.0f;
+  for (std::size_t j = 0; j < 16; ++j)
+    sum += static_cast<float>(nibble(bytes, j, true) - zero) * x[j];
+  return sum;
+}
+
+inline float dot_nf4_f32(const std::uint8_t* bytes, const float* x) {
+  float sum = 0.0f;
+  for (std::size_t j = 0; j < 16; ++j)
+    sum += nf4::code[static_cast<std::size_t>(nibble(bytes, j, false))] * x[j];
+  return sum;
+}
+
+inline float dot_f16_f32(const fp16::half* w, const float* x, std::size_t n) {
+  float sum = 0.0f;
+  for (std::size_t c = 0; c < n; ++c) sum += fp16::to_float(w[c]) * x[c];
+  return sum;
+}
+
+}  // namespace ref
+
 }  // namespace memlab::qkernels

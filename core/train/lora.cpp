@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <xtensor/xmanipulation.hpp>
 
@@ -15,12 +16,15 @@
 namespace memlab::lora {
 namespace {
 
-// The six linear weights of a layer, in quantized_ order.
-std::array<tensor<2>*, 6> linear(gpt::layer_weights& l) {
-  return {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2};
-}
-std::array<const tensor<2>*, 6> linear(const gpt::layer_weights& l) {
-  return {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2};
+// The linear weights of a layer, in quantized_ order: wq wk wv wo, then w1 w2
+// (dense) or every expert's w1 w2 (MoE).
+template <class Layer>
+auto linear(Layer& l) {
+  using matrix = std::conditional_t<std::is_const_v<Layer>, const tensor<2>, tensor<2>>;
+  std::vector<matrix*> w{&l.wq, &l.wk, &l.wv, &l.wo};
+  if (l.experts.empty()) w.push_back(&l.w1), w.push_back(&l.w2);
+  for (auto& e : l.experts) w.push_back(&e.w1), w.push_back(&e.w2);
+  return w;
 }
 std::array<adapter*, 4> adapted(layer_adapters& l) { return {&l.q, &l.k, &l.v, &l.o}; }
 std::array<const adapter*, 4> adapted(const layer_adapters& l) { return {&l.q, &l.k, &l.v, &l.o}; }
@@ -91,7 +95,8 @@ gpt::weights model::base_weights() const {
   gpt::weights w = base_;
   for (std::size_t l = 0; l < quantized_.size(); ++l) {
     auto targets = linear(w.layers[l]);
-    for (std::size_t i = 0; i < 6; ++i) *targets[i] = xt::transpose(quantized_[l][i].dequantize());
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      *targets[i] = xt::transpose(quantized_[l][i].dequantize());
   }
   return w;
 }
@@ -165,7 +170,7 @@ memory_figures model::memory() const {
   fp32 +=
       b.token_embedding.size() + b.position_embedding.size() + b.norm_f.size() + b.lm_head.size();
   for (auto& l : b.layers) {
-    fp32 += l.norm1.size() + l.norm2.size();
+    fp32 += l.norm1.size() + l.norm2.size() + l.router.size();
     for (const tensor<2>* w : linear(l)) fp32 += w->size();
   }
   f.base_bytes = 4 * fp32;

@@ -4,8 +4,9 @@
 // update, W_eff = W + (alpha / r) · A · B with A [in, r], B [r, out]; A starts
 // random (normal, std 1/sqrt(in)), B at zero, so training starts from the base
 // model exactly. Here the adapters sit on wq, wk, wv and wo of every layer.
-// QLoRA (Dettmers et al. 2023): the same over a base whose linear weights (the
-// six per layer) are stored NF4 with double quantization (quant/nf4.hpp);
+// QLoRA (Dettmers et al. 2023): the same over a base whose linear weights (wq
+// wk wv wo and the MLP's w1 w2, or every expert's) are stored NF4 with double
+// quantization (quant/nf4.hpp);
 // they are dequantized to fp32 for each step and never updated.
 //
 // Gradients: W_eff is linear in A and B, so with G = dL/dW_eff (from the
@@ -83,7 +84,7 @@ class model {
   gpt::config config_;
   gpt::weights base_;  // QLoRA: the six linear weights of each layer left empty
   std::vector<std::vector<quant::quantized_matrix>>
-      quantized_;  // per layer wq wk wv wo w1 w2, [out, in]
+      quantized_;  // per layer wq wk wv wo, then w1 w2 or each expert's; [out, in]
   std::vector<layer_adapters> adapters_;
   int rank_;
   float scale_;

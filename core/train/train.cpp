@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cmath>
 
+#include "attention/attention.hpp"
+#include "attention/flash_backward.hpp"
 #include "base/dense.hpp"
 #include "base/error.hpp"
 #include "base/limits.hpp"
 #include "base/random.hpp"
+#include "model/moe.hpp"
 
 namespace memlab::train {
 namespace {
@@ -33,7 +36,10 @@ std::vector<slot> slots(W& w) {
   };
   add(w.token_embedding), add(w.position_embedding);
   for (auto& l : w.layers) {
-    add(l.norm1), add(l.wq), add(l.wk), add(l.wv), add(l.wo), add(l.norm2), add(l.w1), add(l.w2);
+    add(l.norm1), add(l.wq), add(l.wk), add(l.wv), add(l.wo), add(l.norm2);
+    if (l.experts.empty()) add(l.w1), add(l.w2);
+    if (!l.experts.empty()) add(l.router);
+    for (auto& e : l.experts) add(e.w1), add(e.w2);
   }
   add(w.norm_f);
   if (w.lm_head.size()) add(w.lm_head);
@@ -69,51 +75,69 @@ void rms_norm_backward(const tensor<2>& x, const tensor<1>& gain, const tensor<1
   }
 }
 
+// [T, n · hd] (the heads side by side, as the projections give them) as
+// [n, T, hd] (a head's rows together, as attention takes them), and back.
+tensor<3> split_heads(const tensor<2>& x, std::size_t n) {
+  const std::size_t T = x.shape(0), hd = x.shape(1) / n;
+  auto out = tensor<3>::from_shape({n, T, hd});
+  for (std::size_t h = 0; h < n; ++h)
+    for (std::size_t i = 0; i < T; ++i) std::copy_n(&x(i, h * hd), hd, &out(h, i, 0));
+  return out;
+}
+
+tensor<2> merge_heads(const tensor<3>& x) {
+  const std::size_t n = x.shape(0), T = x.shape(1), hd = x.shape(2);
+  auto out = tensor<2>::from_shape({T, n * hd});
+  for (std::size_t h = 0; h < n; ++h)
+    for (std::size_t i = 0; i < T; ++i) std::copy_n(&x(h, i, 0), hd, &out(i, h * hd));
+  return out;
+}
+
+// Causal attention's tiles in training (T <= max_seq): the inference default.
+const attention::flash_options attention_tiles{true, 64, 64};
+
 struct layer_acts {
-  tensor<2> x, h1, q, k, v, a, x_mid, h2, pre;
+  tensor<2> x, h1, x_mid, h2, pre;  // pre: dense MLP only
   tensor<1> inv1, inv2;
-  tensor<3> p;  // [heads, T, T] attention probabilities (0 above the diagonal)
+  tensor<3> q, k, v;     // [heads or kv_heads, T, head_dim]
+  tensor<3> out;         // [heads, T, head_dim] attention's output
+  tensor<2> lse;         // flash: [heads, T] the logsumexp of each query row
+  tensor<3> p;           // naive: [heads, T, T] attention probabilities (0 above the diagonal)
+  moe::activations moe;  // MoE layers: routing and the experts' pre-activations
 };
 
 struct acts {
   std::vector<layer_acts> layers;
   tensor<2> x_final, hf, probs;  // probs: softmax of logits [T, vocab]
   tensor<1> invf;
+  double aux_loss = 0;  // Σ over layers of the MoE load-balancing loss
 };
 
+// The load-balancing loss's weight per layer: aux_loss_coef · mean over layers.
+float aux_weight(const gpt::config& c) { return c.aux_loss_coef / float(c.layers); }
+
 // One decoder layer on x [T, d] in place, keeping what its backward needs in a.
-void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>& x,
-                   layer_acts& a) {
-  const std::size_t T = x.shape(0), H = u(c.heads), KV = u(c.kv_heads), hd = u(c.head_dim()),
-                    group = H / KV;
-  const float scale = 1.0f / std::sqrt(float(hd));
+void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>& x, layer_acts& a,
+                   attention_kernel kernel) {
   a.x = x;
   a.h1 = rms_norm(x, lw.norm1, a.inv1);
-  a.q = matmul(a.h1, lw.wq), a.k = matmul(a.h1, lw.wk), a.v = matmul(a.h1, lw.wv);
-  a.p = xt::zeros<float>({H, T, T});
-  a.a = xt::zeros<float>({T, H * hd});
-  for (std::size_t h = 0; h < H; ++h) {
-    const std::size_t g = h / group;
-    for (std::size_t i = 0; i < T; ++i) {
-      float max = -INFINITY;
-      for (std::size_t j = 0; j <= i; ++j) {
-        float dot = 0;
-        for (std::size_t e = 0; e < hd; ++e) dot += a.q(i, h * hd + e) * a.k(j, g * hd + e);
-        a.p(h, i, j) = dot * scale;
-        max = std::max(max, a.p(h, i, j));
-      }
-      float sum = 0;
-      for (std::size_t j = 0; j <= i; ++j) sum += (a.p(h, i, j) = std::exp(a.p(h, i, j) - max));
-      for (std::size_t j = 0; j <= i; ++j) {
-        a.p(h, i, j) /= sum;
-        for (std::size_t e = 0; e < hd; ++e)
-          a.a(i, h * hd + e) += a.p(h, i, j) * a.v(j, g * hd + e);
-      }
-    }
+  a.q = split_heads(matmul(a.h1, lw.wq), u(c.heads));
+  a.k = split_heads(matmul(a.h1, lw.wk), u(c.kv_heads));
+  a.v = split_heads(matmul(a.h1, lw.wv), u(c.kv_heads));
+  if (kernel == attention_kernel::flash) {
+    attention::flash_options keep_lse = attention_tiles;
+    keep_lse.logsumexp = &a.lse;
+    a.out = attention::flash(a.q, a.k, a.v, keep_lse);
+  } else {
+    a.out = attention::naive(a.q, a.k, a.v, true, &a.p);
   }
-  x += matmul(a.a, lw.wo);
+  x += matmul(merge_heads(a.out), lw.wo);
   a.x_mid = x;
   a.h2 = rms_norm(x, lw.norm2, a.inv2);
+  if (c.experts) {
+    x += moe::forward(a.h2, lw.router, lw.experts, c.top_k, c.capacity_factor, a.moe);
+    return;
+  }
   a.pre = matmul(a.h2, lw.w1);
   tensor<2> gl = a.pre;
   for (float& v : gl) v = dense::gelu(v);
@@ -124,7 +148,7 @@ void layer_forward(const gpt::config& c, const gpt::layer_weights& lw, tensor<2>
 // 0) only the inputs of the checkpoint layers before the last segment; returns
 // the mean cross-entropy.
 double forward(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens, acts& s,
-               const std::vector<int>* checkpoints = nullptr) {
+               attention_kernel kernel, const std::vector<int>* checkpoints = nullptr) {
   require(tokens.size() >= 2, "tokens", tokens.size(), "at least 2 (inputs and a next token)");
   const std::size_t T = tokens.size() - 1, d = u(c.d_model);
   require(T <= u(c.max_seq), "tokens", tokens.size(),
@@ -139,7 +163,8 @@ double forward(const gpt::config& c, const gpt::weights& w, const std::vector<in
   const int last_start = checkpoints ? checkpoints->back() : 0;
   for (std::size_t l = 0; l < w.layers.size(); ++l) {
     auto& a = s.layers[l];
-    layer_forward(c, w.layers[l], x, a);
+    layer_forward(c, w.layers[l], x, a, kernel);
+    if (c.experts) s.aux_loss += a.moe.route.aux_loss;
     if (int(l) < last_start) {  // checkpointed: keep the input of a checkpoint only
       const bool keep = std::binary_search(checkpoints->begin(), checkpoints->end(), int(l));
       tensor<2> input = std::move(a.x);
@@ -161,7 +186,7 @@ double forward(const gpt::config& c, const gpt::weights& w, const std::vector<in
     for (int t = 0; t < gpt::vocab; ++t) row[t] = float(row[t] / sum);
     total -= std::log(std::max(double(row[tokens[i + 1]]), 1e-30));
   }
-  return total / double(T);
+  return total / double(T) + double(aux_weight(c)) * s.aux_loss;
 }
 
 }  // namespace
@@ -174,25 +199,25 @@ gpt::weights zeros_like(const gpt::weights& w) {
 
 double loss(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens) {
   acts s;
-  return forward(c, w, tokens, s);
+  return forward(c, w, tokens, s, attention_kernel::flash);
 }
 
 double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
                          const std::vector<int>& tokens, gpt::weights& g, float scale) {
-  return loss_and_gradient(c, w, tokens, g, scale, checkpoint::policy::none(), nullptr);
+  return loss_and_gradient(c, w, tokens, g, scale, checkpoint::policy::none(), nullptr,
+                           attention_kernel::flash);
 }
 
 double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
                          const std::vector<int>& tokens, gpt::weights& g, float scale,
-                         const checkpoint::policy& policy, checkpoint_figures* figures) {
+                         const checkpoint::policy& policy, checkpoint_figures* figures,
+                         attention_kernel kernel) {
   const auto checkpoints = checkpoint::checkpoints(policy, c.layers);
   memory::peak_scope scope;
   int recomputed = 0;
   acts s;
-  const double result = forward(c, w, tokens, s, &checkpoints);
-  const std::size_t T = tokens.size() - 1, d = u(c.d_model), H = u(c.heads), KV = u(c.kv_heads),
-                    hd = u(c.head_dim()), group = H / KV;
-  const float att_scale = 1.0f / std::sqrt(float(hd));
+  const double result = forward(c, w, tokens, s, kernel, &checkpoints);
+  const std::size_t T = tokens.size() - 1, d = u(c.d_model);
 
   // d loss / d logits = (softmax − onehot) · scale / T
   tensor<2> dlogits = s.probs;
@@ -216,13 +241,16 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
       const std::size_t begin = std::size_t(*(at - 1));
       tensor<2> x = s.layers[begin].x;
       for (std::size_t i = begin; i <= l; ++i, ++recomputed)
-        layer_forward(c, w.layers[i], x, s.layers[i]);
+        layer_forward(c, w.layers[i], x, s.layers[i], kernel);
     }
     const auto& lw = w.layers[l];
     auto& lg = g.layers[l];
     const auto& a = s.layers[l];
-    // MLP: x_out = x_mid + gelu(h2 W1) W2
-    {
+    if (c.experts) {  // MoE: x_out = x_mid + moe(h2)
+      const tensor<2> dh2 = moe::backward(a.h2, lw.router, lw.experts, a.moe, dx,
+                                          scale * aux_weight(c), lg.router, lg.experts);
+      rms_norm_backward(a.x_mid, lw.norm2, a.inv2, dh2, dx, lg.norm2);  // dx is now d x_mid
+    } else {  // MLP: x_out = x_mid + gelu(h2 W1) W2
       tensor<2> gl = a.pre;
       for (float& v : gl) v = dense::gelu(v);
       add_at_b(gl, dx, lg.w2);
@@ -235,35 +263,19 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
       add_a_bt(dpre, lw.w1, dh2);
       rms_norm_backward(a.x_mid, lw.norm2, a.inv2, dh2, dx, lg.norm2);  // dx is now d x_mid
     }
-    // Attention: x_mid = x + attn(h1) Wo
-    add_at_b(a.a, dx, lg.wo);
-    tensor<2> da = xt::zeros<float>(a.a.shape());
-    add_a_bt(dx, lw.wo, da);
-    tensor<2> dq = xt::zeros<float>(a.q.shape()), dk = xt::zeros<float>(a.k.shape()),
-              dv = xt::zeros<float>(a.v.shape());
-    std::vector<float> dp(T);
-    for (std::size_t h = 0; h < H; ++h) {
-      const std::size_t gi = h / group;
-      for (std::size_t i = 0; i < T; ++i) {
-        float weighted = 0;  // Σ_j p_ij dp_ij
-        for (std::size_t j = 0; j <= i; ++j) {
-          float dot = 0;
-          for (std::size_t e = 0; e < hd; ++e) {
-            dot += da(i, h * hd + e) * a.v(j, gi * hd + e);
-            dv(j, gi * hd + e) += a.p(h, i, j) * da(i, h * hd + e);
-          }
-          dp[j] = dot;
-          weighted += a.p(h, i, j) * dot;
-        }
-        for (std::size_t j = 0; j <= i; ++j) {
-          const float ds = a.p(h, i, j) * (dp[j] - weighted) * att_scale;
-          for (std::size_t e = 0; e < hd; ++e) {
-            dq(i, h * hd + e) += ds * a.k(j, gi * hd + e);
-            dk(j, gi * hd + e) += ds * a.q(i, h * hd + e);
-          }
-        }
-      }
+    // Attention: x_mid = x + merge(attention(q, k, v)) Wo
+    {
+      const tensor<2> merged = merge_heads(a.out);
+      add_at_b(merged, dx, lg.wo);
     }
+    tensor<2> da = xt::zeros<float>({T, a.out.shape(0) * a.out.shape(2)});
+    add_a_bt(dx, lw.wo, da);
+    const tensor<3> dout = split_heads(da, a.out.shape(0));
+    const attention::gradients ag =
+        kernel == attention_kernel::flash
+            ? attention::flash_backward(a.q, a.k, a.v, a.out, a.lse, dout, attention_tiles)
+            : attention::naive_backward(a.q, a.k, a.v, a.p, dout);
+    const tensor<2> dq = merge_heads(ag.dq), dk = merge_heads(ag.dk), dv = merge_heads(ag.dv);
     add_at_b(a.h1, dq, lg.wq), add_at_b(a.h1, dk, lg.wk), add_at_b(a.h1, dv, lg.wv);
     tensor<2> dh1 = xt::zeros<float>({T, d});
     add_a_bt(dq, lw.wq, dh1), add_a_bt(dk, lw.wk, dh1), add_a_bt(dv, lw.wv, dh1);

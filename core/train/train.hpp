@@ -2,12 +2,18 @@
 // hand-written backward pass and AdamW.
 //
 // The training forward pass recomputes the model's forward with every
-// activation kept (inputs of each layer, RMSNorm scales, q/k/v, the attention
-// probabilities [heads, T, T], MLP pre-activations): attention is the naive
-// softmax(q kᵀ/sqrt(hd)) v, not the flash kernel inference uses, because its
-// backward needs the probabilities (T is small here: O(T²) per head is fine).
-// Loss: mean over positions of −log softmax(logits)[next byte]. Its gradient is
-// checked against finite differences in tests/core/train_test.cpp.
+// activation kept (inputs of each layer, RMSNorm scales, q/k/v, attention's
+// output, MLP pre-activations). Attention is causal FlashAttention
+// (attention/flash_backward.hpp): the forward keeps only its output and the
+// logsumexp of each query row [heads, T], and the backward recomputes the
+// probabilities tile by tile. attention_kernel::naive keeps the probabilities
+// [heads, T, T] instead, as eager autograd does: the same gradients (to float
+// rounding) for heads · T² more floats per layer.
+// Loss: mean over positions of −log softmax(logits)[next byte], plus for an MoE
+// model aux_loss_coef · (mean over layers of the load-balancing loss,
+// model/moe.hpp), whose router and expert gradients model/moe.cpp computes. The
+// gradients are checked against finite differences in tests/core/train_test.cpp
+// and tests/core/moe_test.cpp.
 //
 // AdamW (Loshchilov & Hutter): m = β1 m + (1−β1) g, v = β2 v + (1−β2) g²,
 // w −= lr · (m̂ / (sqrt(v̂) + eps) + wd · w) with bias-corrected m̂, v̂; the
@@ -25,6 +31,8 @@
 
 namespace memlab::train {
 
+enum class attention_kernel { flash, naive };
+
 // Loss of one sequence (next-token prediction of tokens[1..T] from tokens[0..T-1])
 // and its gradient accumulated into grads (same shapes as the model's weights;
 // zero them first), scaled by `scale` (e.g. 1 / batch). T = tokens.size() − 1
@@ -37,13 +45,15 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
 // before the last segment; each segment is re-run from its checkpoint in the
 // backward pass). Gradients are bitwise those of no checkpointing. figures, if
 // given, gets the tracker's peak bytes of the call and the recomputed layers.
+// kernel: attention's forward and backward (above).
 struct checkpoint_figures {
   std::size_t peak_bytes = 0;
   int recomputed_layers = 0;
 };
 double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
                          const std::vector<int>& tokens, gpt::weights& grads, float scale,
-                         const checkpoint::policy& policy, checkpoint_figures* figures);
+                         const checkpoint::policy& policy, checkpoint_figures* figures,
+                         attention_kernel kernel = attention_kernel::flash);
 
 // The same loss without gradients (for evaluation and finite differences).
 double loss(const gpt::config& c, const gpt::weights& w, const std::vector<int>& tokens);

@@ -39,8 +39,8 @@ std::uint64_t kv_cache_bytes(const model_shape& m, std::uint64_t seq, std::uint6
 // "repeat_kv" does in many implementations) would cost heads / kv_heads times
 // the memory that GQA saves. Extra memory O(seq) is fine (one row of scores).
 void gqa_attention(lab::matrix_view<const float> q, lab::matrix_view<const float> k,
-                   lab::matrix_view<const float> v, lab::matrix_view<float> out,
-                   std::size_t heads, std::size_t kv_heads) {
+                   lab::matrix_view<const float> v, lab::matrix_view<float> out, std::size_t heads,
+                   std::size_t kv_heads) {
   // TODO: seq = q.rows() / heads; for each head h and query row i: scores
   // against the seq keys of K/V head g, softmax (subtract the max), weighted
   // sum of the V rows of head g.

@@ -21,8 +21,8 @@ std::uint64_t kv_cache_bytes(const model_shape& m, std::uint64_t seq, std::uint6
 }
 
 void gqa_attention(lab::matrix_view<const float> q, lab::matrix_view<const float> k,
-                   lab::matrix_view<const float> v, lab::matrix_view<float> out,
-                   std::size_t heads, std::size_t kv_heads) {
+                   lab::matrix_view<const float> v, lab::matrix_view<float> out, std::size_t heads,
+                   std::size_t kv_heads) {
   const std::size_t seq = q.rows() / heads, d = q.cols();
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   std::vector<float> p(seq);

@@ -49,7 +49,8 @@ class kv_cache {
 // floats) over positions 0 .. cache.size() - 1 of K/V head kv_head, into out
 // (head_dim floats):  out = Σ_j softmax_j(q · k_j · scale) v_j,  scale = 1/sqrt(head_dim).
 // Time O(size · head_dim); extra memory O(size).
-void attend(const kv_cache& cache, std::size_t kv_head, lab::span<const float> q, lab::span<float> out) {
+void attend(const kv_cache& cache, std::size_t kv_head, lab::span<const float> q,
+            lab::span<float> out) {
   // TODO: scores, softmax (subtract the max), weighted sum of the values.
   (void)cache, (void)kv_head, (void)q, (void)out;
 }

@@ -9,8 +9,11 @@
 class kv_cache {
  public:
   kv_cache(std::size_t max_seq, std::size_t kv_heads, std::size_t head_dim)
-      : max_seq_(max_seq), kv_heads_(kv_heads), head_dim_(head_dim),
-        k_(max_seq * kv_heads * head_dim), v_(max_seq * kv_heads * head_dim) {}
+      : max_seq_(max_seq),
+        kv_heads_(kv_heads),
+        head_dim_(head_dim),
+        k_(max_seq * kv_heads * head_dim),
+        v_(max_seq * kv_heads * head_dim) {}
 
   bool append(lab::span<const float> k, lab::span<const float> v) {
     if (size_ == max_seq_) return false;
@@ -34,13 +37,16 @@ class kv_cache {
   }
 
  private:
-  std::size_t offset(std::size_t head, std::size_t pos) const { return (head * max_seq_ + pos) * head_dim_; }
+  std::size_t offset(std::size_t head, std::size_t pos) const {
+    return (head * max_seq_ + pos) * head_dim_;
+  }
 
   std::size_t max_seq_, kv_heads_, head_dim_, size_ = 0;
   std::vector<float> k_, v_;  // [kv_heads][max_seq][head_dim]
 };
 
-void attend(const kv_cache& cache, std::size_t kv_head, lab::span<const float> q, lab::span<float> out) {
+void attend(const kv_cache& cache, std::size_t kv_head, lab::span<const float> q,
+            lab::span<float> out) {
   const std::size_t n = cache.size(), d = q.size();
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   std::vector<float> p(n);

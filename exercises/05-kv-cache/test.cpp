@@ -1,12 +1,11 @@
 // Exercise 5 — a KV cache: the tests (the same natively and in the browser).
-#include "exercise.cpp"
-
 #include <doctest/doctest.h>
 
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "exercise.cpp"
 #include "memlab_test.hpp"
 
 namespace {
@@ -31,7 +30,7 @@ std::vector<float> expected_row(std::size_t pos, std::size_t head, std::size_t d
 
 }  // namespace
 
-TEST_CASE("the constructor allocates the whole cache once: 2 · max_seq · kv_heads · head_dim floats") {
+TEST_CASE("the constructor allocates the whole cache once: 2 · max_seq · kv_heads · head_dim") {
   const struct {
     std::size_t max_seq, kv_heads, d;
   } cases[] = {{16, 2, 8}, {100, 1, 64}, {1, 4, 3}};
@@ -49,7 +48,8 @@ TEST_CASE("the constructor allocates the whole cache once: 2 · max_seq · kv_he
     INFO("max_seq " << c.max_seq << ", kv_heads " << c.kv_heads << ", head_dim " << c.d);
     const std::size_t expected = 2 * c.max_seq * c.kv_heads * c.d * sizeof(float);
     CHECK_MESSAGE(held == expected, "the cache holds " << lab::testing::bytes(held)
-                  << " of heap, expected exactly " << lab::testing::bytes(expected));
+                                                       << " of heap, expected exactly "
+                                                       << lab::testing::bytes(expected));
     CHECK_MESSAGE(capacity == c.max_seq, "capacity() = " << capacity << ", expected " << c.max_seq);
     CHECK_MESSAGE(size == 0, "a new cache has size() = " << size << ", expected 0");
     CHECK_MESSAGE(left == 0, "the destructor leaves " << lab::testing::bytes(left) << " allocated");
@@ -72,10 +72,13 @@ TEST_CASE("append and retrieval: what goes in comes out, with no allocation") {
     allocations = scope.allocations();
   }
   for (std::size_t pos = 0; pos < max_seq; ++pos)
-    CHECK_MESSAGE(appended[pos], "append of position " << pos << " returned false; capacity " << max_seq);
-  CHECK_MESSAGE(allocations == 0, max_seq << " appends called operator new " << allocations
-                << " times, expected 0: the cache is allocated once, in the constructor");
-  CHECK_MESSAGE(cache.size() == max_seq, "size() = " << cache.size() << " after " << max_seq << " appends");
+    CHECK_MESSAGE(appended[pos],
+                  "append of position " << pos << " returned false; capacity " << max_seq);
+  CHECK_MESSAGE(allocations == 0,
+                max_seq << " appends called operator new " << allocations
+                        << " times, expected 0: the cache is allocated once, in the constructor");
+  CHECK_MESSAGE(cache.size() == max_seq,
+                "size() = " << cache.size() << " after " << max_seq << " appends");
   for (std::size_t pos = 0; pos < max_seq; ++pos)
     for (std::size_t h = 0; h < kv_heads; ++h) {
       INFO("position " << pos << ", head " << h);
@@ -92,9 +95,72 @@ TEST_CASE("a full cache refuses to append and keeps what it holds") {
                   "append of position " << pos << " (of 3) returned false");
   CHECK_MESSAGE(!cache.append(token(9, kv_heads, d, false), token(9, kv_heads, d, true)),
                 "a 4th append into a cache of 3 positions returned true");
-  CHECK_MESSAGE(cache.size() == 3, "size() = " << cache.size() << " after a refused append, expected 3");
-  CHECK_CLOSE("key(1, 2)", cache.key(1, 2), expected_row(2, 1, d, false), 0.0);
-  CHECK_CLOSE("value(1, 2)", cache.value(1, 2), expected_row(2, 1, d, true), 0.0);
+  CHECK_MESSAGE(cache.size() == 3,
+                "size() = " << cache.size() << " after a refused append, expected 3");
+  // all of it, every position of every head: a refused append changes nothing
+  for (std::size_t pos = 0; pos < 3 && pos < cache.size(); ++pos)
+    for (std::size_t h = 0; h < kv_heads; ++h) {
+      INFO("after the refused append: position " << pos << ", head " << h);
+      if (!CHECK_CLOSE("key", cache.key(h, pos), expected_row(pos, h, d, false), 0.0)) return;
+      if (!CHECK_CLOSE("value", cache.value(h, pos), expected_row(pos, h, d, true), 0.0)) return;
+    }
+}
+
+TEST_CASE("the layout is the README's: K and V as [kv_heads][max_seq][head_dim]") {
+  // key(h, pos) of a cache of max_seq positions starts (h · max_seq + pos) · head_dim
+  // floats after key(0, 0): each head's keys contiguous, in the order attention
+  // reads them. The same for value().
+  const std::size_t max_seq = 6, kv_heads = 3, d = 4;
+  kv_cache cache(max_seq, kv_heads, d);
+  for (std::size_t pos = 0; pos < max_seq; ++pos)
+    cache.append(token(pos, kv_heads, d, false), token(pos, kv_heads, d, true));
+  if (!CHECK_MESSAGE(cache.size() == max_seq, "size() = " << cache.size() << " after " << max_seq
+                                                          << " appends into " << max_seq))
+    return;
+  for (const bool value : {false, true}) {
+    const std::string which = value ? "value" : "key";
+    const float* origin = (value ? cache.value(0, 0) : cache.key(0, 0)).data();
+    for (std::size_t h = 0; h < kv_heads; ++h)
+      for (std::size_t pos = 0; pos < max_seq; ++pos) {
+        const float* at = (value ? cache.value(h, pos) : cache.key(h, pos)).data();
+        const std::ptrdiff_t offset = at - origin;
+        const std::ptrdiff_t expected = static_cast<std::ptrdiff_t>((h * max_seq + pos) * d);
+        if (!CHECK_MESSAGE(offset == expected,
+                           std::string(which)
+                               << "(" << h << ", " << pos << ") starts " << offset
+                               << " floats after " << which << "(0, 0), expected " << expected
+                               << " = (" << h << " · " << max_seq << " + " << pos << ") · " << d
+                               << ": the layout [kv_heads][max_seq][head_dim]"))
+          return;
+      }
+  }
+}
+
+TEST_CASE("attend stays finite on logits of 1e4 and reads its own K/V head") {
+  // head_dim 4 (scale 1/2), q = (200, 0, 0, 0); K/V head g holds keys (50 b_gj, 0,
+  // 0, 0): logits 5000 b_gj, 1e4 apart. Head 0's largest logits tie at positions
+  // 1 and 3 (the mean of their values); head 1's is position 2 alone.
+  const float b[2][4] = {{-1, 2, 0, 2}, {1, -2, 3, 0}};
+  const std::size_t kv_heads = 2, d = 4;
+  kv_cache cache(4, kv_heads, d);
+  for (std::size_t pos = 0; pos < 4; ++pos) {
+    std::vector<float> k(kv_heads * d, 0.0f), v(kv_heads * d);
+    for (std::size_t g = 0; g < kv_heads; ++g) {
+      k[g * d] = 50 * b[g][pos];
+      for (std::size_t x = 0; x < d; ++x) v[g * d + x] = static_cast<float>(100 * g + 10 * pos + x);
+    }
+    cache.append(k, v);
+  }
+  const std::vector<float> q = {200, 0, 0, 0};
+  const std::vector<float> expected[2] = {{20, 21, 22, 23}, {120, 121, 122, 123}};
+  for (std::size_t g = 0; g < kv_heads; ++g) {
+    std::vector<float> out(d, std::numeric_limits<float>::quiet_NaN());
+    attend(cache, g, q, out);
+    INFO("K/V head " << g << ", logits 5000 · {" << b[g][0] << ", " << b[g][1] << ", " << b[g][2]
+                     << ", " << b[g][3] << "}");
+    CHECK_FINITE("out", out, 0, "exp overflowed: row max not subtracted?");
+    CHECK_CLOSE("out", out, expected[g], 1e-4);
+  }
 }
 
 TEST_CASE("generation with the cache equals recomputing attention over the whole prefix") {
@@ -111,7 +177,9 @@ TEST_CASE("generation with the cache equals recomputing attention over the whole
 
   kv_cache cache(steps, kv_heads, d);
   for (std::size_t t = 0; t < steps; ++t) {
-    if (!CHECK_MESSAGE(cache.append(k.row(t), v.row(t)), "append at step " << t << " returned false")) return;
+    if (!CHECK_MESSAGE(cache.append(k.row(t), v.row(t)),
+                       "append at step " << t << " returned false"))
+      return;
     for (std::size_t h = 0; h < heads; ++h) {
       const std::size_t g = h / (heads / kv_heads);
       std::vector<float> out(d, std::numeric_limits<float>::quiet_NaN());
@@ -125,7 +193,8 @@ TEST_CASE("generation with the cache equals recomputing attention over the whole
           vh(s, x) = v(s, g * d + x);
         }
       const std::vector<double> full = lab::testing::reference_attention(qh, kh, vh, true);
-      INFO("step " << t << ", head " << h << " (K/V head " << g << ")");
+      INFO("step " << t << ", head " << h << " (K/V head " << g << "), " << t + 1
+                   << " positions cached of " << steps);
       if (!CHECK_CLOSE("out", out, std::vector<double>(full.end() - d, full.end()), 1e-5)) return;
     }
   }
@@ -141,10 +210,10 @@ MEMLAB_BENCHMARK("generation with kv_cache", "tokens", 128, 256, 512, 1024) {
   gen.fill_normal(v.values());
   std::vector<float> out(64);
   lab::bench::report(n, lab::bench::measure([&] {
-    kv_cache cache(n, 1, 64);
-    for (std::size_t t = 0; t < n; ++t) {
-      cache.append(k.row(t), v.row(t));
-      for (int h = 0; h < 4; ++h) attend(cache, 0, q.row(t), out);
-    }
-  }));
+                       kv_cache cache(n, 1, 64);
+                       for (std::size_t t = 0; t < n; ++t) {
+                         cache.append(k.row(t), v.row(t));
+                         for (int h = 0; h < 4; ++h) attend(cache, 0, q.row(t), out);
+                       }
+                     }));
 }

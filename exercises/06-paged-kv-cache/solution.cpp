@@ -7,8 +7,11 @@
 class paged_kv_cache {
  public:
   paged_kv_cache(std::size_t num_blocks, std::size_t block_size, std::size_t width)
-      : block_size_(block_size), width_(width),
-        k_(num_blocks * block_size * width), v_(num_blocks * block_size * width), refs_(num_blocks, 0) {
+      : block_size_(block_size),
+        width_(width),
+        k_(num_blocks * block_size * width),
+        v_(num_blocks * block_size * width),
+        refs_(num_blocks, 0) {
     // the free list is a stack: the lowest ids come out first
     for (std::size_t b = num_blocks; b-- > 0;) free_.push_back(static_cast<int>(b));
   }

@@ -28,5 +28,6 @@ void quantize_q8_0(lab::span<const float> x, lab::span<block_q8_0> out) {
 
 void dequantize_q8_0(lab::span<const block_q8_0> blocks, lab::span<float> out) {
   for (std::size_t b = 0; b < blocks.size(); ++b)
-    for (std::size_t i = 0; i < q8_block; ++i) out[b * q8_block + i] = blocks[b].scale * blocks[b].q[i];
+    for (std::size_t i = 0; i < q8_block; ++i)
+      out[b * q8_block + i] = blocks[b].scale * blocks[b].q[i];
 }

@@ -8,11 +8,13 @@
 // The NF4 code book, as published with QLoRA (Dettmers et al. 2023) and used by
 // bitsandbytes: quantiles of a standard normal scaled to [-1, 1], with an exact
 // 0. Sorted.
+// clang-format off
 constexpr float nf4_code[16] = {
     -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
     -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
     0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
     0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+// clang-format on
 
 constexpr std::size_t nf4_block = 64;
 

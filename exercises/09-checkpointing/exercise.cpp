@@ -24,14 +24,16 @@ inline std::size_t forward_calls = 0;
 // y = tanh(w_l ⊙ x + b_l). Given: do not change.
 void layer_forward(const chain& c, std::size_t l, lab::span<const float> x, lab::span<float> y) {
   ++forward_calls;
-  for (std::size_t i = 0; i < c.width; ++i) y[i] = std::tanh(c.w[l * c.width + i] * x[i] + c.b[l * c.width + i]);
+  for (std::size_t i = 0; i < c.width; ++i)
+    y[i] = std::tanh(c.w[l * c.width + i] * x[i] + c.b[l * c.width + i]);
 }
 
 // Backward of layer l from its input x, its output y and dL/dy: writes dL/dx
 // into dx and the layer's dw, db into g. Given: do not change.
 //   dz = dy ⊙ (1 - y²),  dw_l = dz ⊙ x,  db_l = dz,  dx = dz ⊙ w_l
-void layer_backward(const chain& c, std::size_t l, lab::span<const float> x, lab::span<const float> y,
-                    lab::span<const float> dy, lab::span<float> dx, gradients& g) {
+void layer_backward(const chain& c, std::size_t l, lab::span<const float> x,
+                    lab::span<const float> y, lab::span<const float> dy, lab::span<float> dx,
+                    gradients& g) {
   for (std::size_t i = 0; i < c.width; ++i) {
     const float dz = dy[i] * (1.0f - y[i] * y[i]);
     g.dw[l * c.width + i] = dz * x[i];
@@ -64,7 +66,8 @@ void backward_full(const chain& c, lab::span<const float> x, gradients& g) {
 // Activation memory O((layers / segment + segment) · width); with segment =
 // sqrt_segment(layers) that is O(√layers · width), for at most one extra
 // forward per layer.
-void backward_checkpointed(const chain& c, lab::span<const float> x, std::size_t segment, gradients& g) {
+void backward_checkpointed(const chain& c, lab::span<const float> x, std::size_t segment,
+                           gradients& g) {
   // TODO
   (void)c, (void)x, (void)segment, (void)g;
 }

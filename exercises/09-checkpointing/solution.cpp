@@ -24,14 +24,16 @@ inline std::size_t forward_calls = 0;
 // y = tanh(w_l ⊙ x + b_l). Given: do not change.
 void layer_forward(const chain& c, std::size_t l, lab::span<const float> x, lab::span<float> y) {
   ++forward_calls;
-  for (std::size_t i = 0; i < c.width; ++i) y[i] = std::tanh(c.w[l * c.width + i] * x[i] + c.b[l * c.width + i]);
+  for (std::size_t i = 0; i < c.width; ++i)
+    y[i] = std::tanh(c.w[l * c.width + i] * x[i] + c.b[l * c.width + i]);
 }
 
 // Backward of layer l from its input x, its output y and dL/dy: writes dL/dx
 // into dx and the layer's dw, db into g. Given: do not change.
 //   dz = dy ⊙ (1 - y²),  dw_l = dz ⊙ x,  db_l = dz,  dx = dz ⊙ w_l
-void layer_backward(const chain& c, std::size_t l, lab::span<const float> x, lab::span<const float> y,
-                    lab::span<const float> dy, lab::span<float> dx, gradients& g) {
+void layer_backward(const chain& c, std::size_t l, lab::span<const float> x,
+                    lab::span<const float> y, lab::span<const float> dy, lab::span<float> dx,
+                    gradients& g) {
   for (std::size_t i = 0; i < c.width; ++i) {
     const float dz = dy[i] * (1.0f - y[i] * y[i]);
     g.dw[l * c.width + i] = dz * x[i];
@@ -59,7 +61,8 @@ void backward_full(const chain& c, lab::span<const float> x, gradients& g) {
   }
 }
 
-void backward_checkpointed(const chain& c, lab::span<const float> x, std::size_t segment, gradients& g) {
+void backward_checkpointed(const chain& c, lab::span<const float> x, std::size_t segment,
+                           gradients& g) {
   const std::size_t n = c.layers, w = c.width;
   const std::size_t segments = (n + segment - 1) / segment;
   std::vector<float> checkpoints(segments * w);  // the input of each segment
@@ -70,15 +73,17 @@ void backward_checkpointed(const chain& c, lab::span<const float> x, std::size_t
     layer_forward(c, l, a, b);
     std::swap(a, b);
   }
-  std::vector<float> dy = a, dx(w);  // dL/dx_n = x_n
+  std::vector<float> dy = a, dx(w);            // dL/dx_n = x_n
   std::vector<float> acts((segment + 1) * w);  // one segment's x_first .. x_last+1
   for (std::size_t s = segments; s-- > 0;) {
     const std::size_t first = s * segment, last = std::min(n, first + segment);
     std::copy(checkpoints.begin() + s * w, checkpoints.begin() + (s + 1) * w, acts.begin());
     for (std::size_t l = first; l < last; ++l)
-      layer_forward(c, l, {acts.data() + (l - first) * w, w}, {acts.data() + (l - first + 1) * w, w});
+      layer_forward(c, l, {acts.data() + (l - first) * w, w},
+                    {acts.data() + (l - first + 1) * w, w});
     for (std::size_t l = last; l-- > first;) {
-      layer_backward(c, l, {acts.data() + (l - first) * w, w}, {acts.data() + (l - first + 1) * w, w}, dy, dx, g);
+      layer_backward(c, l, {acts.data() + (l - first) * w, w},
+                     {acts.data() + (l - first + 1) * w, w}, dy, dx, g);
       std::swap(dy, dx);
     }
   }

@@ -3,28 +3,27 @@
 #   cmake -DSLUG=01-online-softmax -DTEST_DIR=<folder of test.cpp>
 #         -DSUBMISSION_DIR=<folder of the exercise.cpp to grade> -DWORK_DIR=<scratch>
 #         -DCXX=<compiler> -DFLAGS=<;-list> -DCOMMON_DIR=<exercises/common>
-#         -DMAIN_LIB=<libmemlab_exercise_main.a> [-DEXPECT=pass|fail] [-DRUN_TIMEOUT=10]
+#         -DMAIN_LIB=<libmemlab_exercise_main.a> [-DPCH_DIR=<folder of prelude.hpp.gch>]
+#         [-DEXPECT=pass|fail] [-DRUN_TIMEOUT=10] [-DVERDICT_FILE=<file>]
 #         -P grade.cmake
 #
 # The test program is built at test time, not at build time, so that a
 # submission that does not compile is a failed verdict with the compiler's
-# message, and the other exercises are still graded.
-#
-# test.cpp does `#include "exercise.cpp"`, and a quoted include looks first in
-# the including file's own folder. So test.cpp is copied into WORK_DIR, where
-# there is no exercise.cpp, and SUBMISSION_DIR comes first on the quoted path:
-# the graded exercise.cpp is the one in SUBMISSION_DIR.
+# message, and the other exercises are still graded (test_program.cmake).
 #
 # EXPECT=pass (the default) succeeds when every test case passes. EXPECT=fail is
 # the other half of the both-ways check: the skeleton must compile, run to the
 # end and fail every one of its test cases, which proves each case can fail.
+#
+# VERDICT_FILE, when given, receives the verdict as one word and its figures, for
+# the gradebook (tools/grade/grade-class): `passed P T`, `failed F T` (F of T test
+# cases failed), `compile-error`, `timeout CASE`, `crashed CASE` (the tests did not
+# run to the end; CASE is the test case that was running, maybe empty), `missing`.
+# These are the page's verdicts (web/src/exercises/results.js) for the same file.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SLUG TEST_DIR SUBMISSION_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
-  if(NOT DEFINED ${var})
-    message(FATAL_ERROR "grade.cmake: -D${var}=... missing")
-  endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/test_program.cmake")
+memlab_require(grade.cmake SLUG TEST_DIR SUBMISSION_DIR WORK_DIR CXX FLAGS COMMON_DIR MAIN_LIB)
 if(NOT DEFINED EXPECT)
   set(EXPECT pass)
 endif()
@@ -32,11 +31,12 @@ if(NOT DEFINED RUN_TIMEOUT)
   set(RUN_TIMEOUT 10)
 endif()
 
-# FLAGS comes with "|" between flags (a ";" would split the ctest command line).
-string(REPLACE "|" ";" FLAGS "${FLAGS}")
-
 # The verdict line; a failed one ends the script with a non-zero status.
-function(verdict ok text)
+# kind: what VERDICT_FILE receives (see above).
+function(verdict ok kind text)
+  if(DEFINED VERDICT_FILE)
+    file(WRITE "${VERDICT_FILE}" "${kind}\n")
+  endif()
   if(ok)
     message("${SLUG}: ${text}")
   else()
@@ -46,34 +46,23 @@ endfunction()
 
 set(exercise "${SUBMISSION_DIR}/exercise.cpp")
 if(NOT EXISTS "${exercise}")
-  verdict(OFF "FAIL — no submission (${exercise} does not exist)")
+  verdict(OFF missing "FAIL — no submission (${exercise} does not exist)")
 endif()
 
-file(MAKE_DIRECTORY "${WORK_DIR}")
-file(COPY_FILE "${TEST_DIR}/test.cpp" "${WORK_DIR}/test.cpp" ONLY_IF_DIFFERENT)
-set(program "${WORK_DIR}/test")
-file(REMOVE "${program}")
-execute_process(
-  COMMAND "${CXX}" ${FLAGS} -include prelude.hpp
-          "-fmacro-prefix-map=${WORK_DIR}=${TEST_DIR}"
-          -iquote "${SUBMISSION_DIR}" -I "${COMMON_DIR}"
-          "${WORK_DIR}/test.cpp" "${MAIN_LIB}" -o "${program}"
-  RESULT_VARIABLE status
-  OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT status EQUAL 0)
-  message("${out}")
-  verdict(OFF "FAIL — does not compile (${exercise})")
+memlab_compile_test("${TEST_DIR}" "${SUBMISSION_DIR}" "${WORK_DIR}" compiled log)
+if(NOT compiled)
+  message("${log}")
+  verdict(OFF compile-error "FAIL — does not compile (${exercise})")
 endif()
 
 # doctest's console report for the grader, and memlab's JSON lines (main.cpp) to
 # name the test case that was running when a run times out or crashes.
-execute_process(COMMAND "${program}" --reporters=console,memlab TIMEOUT ${RUN_TIMEOUT}
-  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+memlab_run_test("${WORK_DIR}/test" ${RUN_TIMEOUT} status out --reporters=console,memlab)
 set(running "")
 set(report "")
-string(REPLACE ";" "\\;" out "${out}")
-string(REPLACE "\n" ";" lines "${out}")
-foreach(line IN LISTS lines)
+memlab_lines("${out}" lines)
+foreach(item IN LISTS lines)
+  memlab_line("${item}" line)
   if(line MATCHES "^{\"event\":\"start\",\"name\":\"(.*)\",\"line\"")
     set(running "${CMAKE_MATCH_1}")
   elseif(line MATCHES "^{\"event\":\"end\"")
@@ -92,22 +81,27 @@ if(out MATCHES "test cases: *([0-9]+) \\| *([0-9]+) passed \\| *([0-9]+) failed"
   set(failed ${CMAKE_MATCH_3})
 else()
   # killed by the timeout, a signal, or an abort before the summary
+  if(status MATCHES "timeout")
+    set(kind "timeout ${running}")
+  else()
+    set(kind "crashed ${running}")
+  endif()
   if(running)
     set(status "${status}, in test case \"${running}\"")
   endif()
-  verdict(OFF "FAIL — the tests did not run to the end (${status})")
+  verdict(OFF "${kind}" "FAIL — the tests did not run to the end (${status})")
 endif()
 
 if(EXPECT STREQUAL "pass")
   if(status EQUAL 0 AND failed EQUAL 0 AND total GREATER 0)
-    verdict(ON "PASS — ${passed}/${total} test cases")
+    verdict(ON "passed ${passed} ${total}" "PASS — ${passed}/${total} test cases")
   else()
-    verdict(OFF "FAIL — ${passed}/${total} test cases pass")
+    verdict(OFF "failed ${failed} ${total}" "FAIL — ${passed}/${total} test cases pass")
   endif()
 else()
   if(passed EQUAL 0 AND total GREATER 0)
-    verdict(ON "as expected, the skeleton fails all ${total} test cases")
+    verdict(ON "failed ${failed} ${total}" "as expected, the skeleton fails all ${total} test cases")
   else()
-    verdict(OFF "the skeleton passes ${passed}/${total} test cases: a test that cannot fail")
+    verdict(OFF "failed ${failed} ${total}" "the skeleton passes ${passed}/${total} test cases: a test that cannot fail")
   endif()
 endif()

@@ -72,8 +72,12 @@ void counted_delete(void* p) noexcept {
 
 void* operator new(std::size_t n) { return counted_new_or_fail(n, 0); }
 void* operator new[](std::size_t n) { return counted_new_or_fail(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_new_or_fail(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_new_or_fail(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_new_or_fail(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_new_or_fail(n, static_cast<std::size_t>(a));
+}
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n, 0); }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n, 0); }
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
@@ -92,8 +96,12 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_delete(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { counted_delete(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_delete(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_delete(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_delete(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_delete(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_delete(p);
+}
 
 namespace lab {
 heap_stats heap() { return counters; }
@@ -117,11 +125,21 @@ std::string json(const char* text) {
   for (const char* c = text; *c != '\0'; ++c) {
     const auto u = static_cast<unsigned char>(*c);
     switch (*c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (u < 0x20) {
           char buf[8];
@@ -172,7 +190,8 @@ struct memlab_reporter : doctest::IReporter {
   }
   void test_case_start(const doctest::TestCaseData& t) override {
     current = &t;
-    emit("{\"event\":\"start\",\"name\":" + json(t.m_name) + ",\"line\":" + std::to_string(t.m_line) + "}");
+    emit("{\"event\":\"start\",\"name\":" + json(t.m_name) +
+         ",\"line\":" + std::to_string(t.m_line) + "}");
   }
   void test_case_reenter(const doctest::TestCaseData&) override {}
   void test_case_end(const doctest::CurrentTestCaseStats& s) override {
@@ -180,12 +199,12 @@ struct memlab_reporter : doctest::IReporter {
     ms << s.seconds * 1000;
     emit("{\"event\":\"end\",\"name\":" + json(current->m_name) +
          ",\"passed\":" + (s.testCaseSuccess ? "true" : "false") +
-         ",\"asserts\":" + std::to_string(s.numAssertsCurrentTest) +
-         ",\"failed\":" + std::to_string(s.numAssertsFailedCurrentTest) + ",\"ms\":" + ms.str() + "}");
+         ",\"asserts\":" + std::to_string(s.numAssertsCurrentTest) + ",\"failed\":" +
+         std::to_string(s.numAssertsFailedCurrentTest) + ",\"ms\":" + ms.str() + "}");
   }
   void test_case_exception(const doctest::TestCaseException& e) override {
-    emit("{\"event\":\"message\",\"name\":" + json(current->m_name) + ",\"file\":\"\",\"line\":0,\"text\":" +
-         json(e.error_string) + ",\"context\":[]}");
+    emit("{\"event\":\"message\",\"name\":" + json(current->m_name) +
+         ",\"file\":\"\",\"line\":0,\"text\":" + json(e.error_string) + ",\"context\":[]}");
   }
   void subcase_start(const doctest::SubcaseSignature&) override {}
   void subcase_end() override {}
@@ -193,13 +212,17 @@ struct memlab_reporter : doctest::IReporter {
     if (!a.m_failed) return;
     emit("{\"event\":\"assert\",\"name\":" + json(current->m_name) + ",\"file\":" + json(a.m_file) +
          ",\"line\":" + std::to_string(a.m_line) + ",\"expr\":" +
-         json(std::string(doctest::assertString(a.m_at)).append("( ").append(a.m_expr).append(" )").c_str()) +
+         json(std::string(doctest::assertString(a.m_at))
+                  .append("( ")
+                  .append(a.m_expr)
+                  .append(" )")
+                  .c_str()) +
          ",\"values\":" + json(a.m_decomp) + ",\"context\":" + contexts() + "}");
   }
   void log_message(const doctest::MessageData& m) override {
-    emit("{\"event\":\"message\",\"name\":" + json(current->m_name) + ",\"file\":" + json(m.m_file) +
-         ",\"line\":" + std::to_string(m.m_line) + ",\"text\":" + json(m.m_string) +
-         ",\"context\":" + contexts() + "}");
+    emit("{\"event\":\"message\",\"name\":" + json(current->m_name) +
+         ",\"file\":" + json(m.m_file) + ",\"line\":" + std::to_string(m.m_line) +
+         ",\"text\":" + json(m.m_string) + ",\"context\":" + contexts() + "}");
   }
   void test_case_skipped(const doctest::TestCaseData&) override {}
 };
@@ -231,8 +254,9 @@ int run_benchmark() {
     return 0;
   }
   for (std::size_t i = 0; i < b.sizes.size(); ++i) {
-    memlab_reporter::emit("{\"event\":\"bench-start\",\"name\":" + json(b.name) + ",\"axis\":" + json(b.axis) +
-                          ",\"n\":" + std::to_string(b.sizes[i]) + ",\"index\":" + std::to_string(i) +
+    memlab_reporter::emit("{\"event\":\"bench-start\",\"name\":" + json(b.name) +
+                          ",\"axis\":" + json(b.axis) + ",\"n\":" + std::to_string(b.sizes[i]) +
+                          ",\"index\":" + std::to_string(i) +
                           ",\"count\":" + std::to_string(b.sizes.size()) + "}");
     b.run(b.sizes[i]);
   }
@@ -243,7 +267,8 @@ int run_benchmark() {
 
 namespace lab::bench {
 
-registrar::registrar(const char* name, const char* axis, std::vector<std::size_t> sizes, void (*run)(std::size_t)) {
+registrar::registrar(const char* name, const char* axis, std::vector<std::size_t> sizes,
+                     void (*run)(std::size_t)) {
   registered() = {name, axis, std::move(sizes), run};
 }
 
@@ -251,9 +276,10 @@ void report(std::size_t n, const point& p) {
   std::ostringstream ms;
   ms << p.median_ms;
   const benchmark& b = registered();
-  memlab_reporter::emit("{\"event\":\"bench\",\"name\":" + json(b.name ? b.name : "") + ",\"axis\":" +
-                        json(b.axis ? b.axis : "") + ",\"n\":" + std::to_string(n) + ",\"ms\":" + ms.str() +
-                        ",\"peakBytes\":" + std::to_string(p.peak_bytes) + "}");
+  memlab_reporter::emit("{\"event\":\"bench\",\"name\":" + json(b.name ? b.name : "") +
+                        ",\"axis\":" + json(b.axis ? b.axis : "") + ",\"n\":" + std::to_string(n) +
+                        ",\"ms\":" + ms.str() + ",\"peakBytes\":" + std::to_string(p.peak_bytes) +
+                        "}");
 }
 
 }  // namespace lab::bench

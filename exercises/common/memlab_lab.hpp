@@ -56,9 +56,11 @@ template <class T>
 class matrix_view {
  public:
   matrix_view() = default;
-  matrix_view(T* data, std::size_t rows, std::size_t cols) : data_(data), rows_(rows), cols_(cols) {}
+  matrix_view(T* data, std::size_t rows, std::size_t cols)
+      : data_(data), rows_(rows), cols_(cols) {}
   template <class U>  // matrix_view<float> -> matrix_view<const float>
-  matrix_view(matrix_view<U> other) : data_(other.data()), rows_(other.rows()), cols_(other.cols()) {}
+  matrix_view(matrix_view<U> other)
+      : data_(other.data()), rows_(other.rows()), cols_(other.cols()) {}
 
   T* data() const { return data_; }
   std::size_t rows() const { return rows_; }
@@ -148,7 +150,8 @@ class timer {
  public:
   timer() : start_(std::chrono::steady_clock::now()) {}
   double elapsed_ms() const {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
+        .count();
   }
 
  private:

@@ -4,11 +4,16 @@
 //
 //   CHECK_CLOSE("out", out, expected, 1e-5);
 //     -> out[3][5] = 0.12, expected 0.5: |difference| 0.38 > tolerance 1e-05
+//   CHECK_FINITE("out", out, d, "exp overflowed: row max not subtracted?");
+//     -> out[0][0] = NaN is the first non-finite value (16 of 16 are NaN or inf); likely
+//        cause: exp overflowed: row max not subtracted?
+//   lab::testing::hex(0xf0) -> "0xf0" (doctest's stream ignores std::hex)
 #pragma once
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -21,7 +26,7 @@
 namespace lab::testing {
 
 // The worst element of actual against expected. NaN, infinities and a size
-// mismatch count as infinitely far.
+// mismatch count as infinitely far; the first non-finite value is the worst.
 struct difference {
   double max_abs = 0;
   std::size_t index = 0;
@@ -29,6 +34,7 @@ struct difference {
   double expected = 0;
   std::size_t actual_size = 0;
   std::size_t expected_size = 0;
+  std::size_t nonfinite = 0;  // how many actual values are NaN or ±inf
 };
 
 template <class A, class E>
@@ -43,8 +49,10 @@ difference compare(const A& actual, const E& expected) {
   for (std::size_t i = 0; i < d.actual_size; ++i) {
     const double a = actual[i];
     const double e = expected[i];
+    if (!std::isfinite(a)) ++d.nonfinite;
     double diff = std::fabs(a - e);
-    if (!(diff <= std::numeric_limits<double>::max())) diff = std::numeric_limits<double>::infinity();
+    if (!(diff <= std::numeric_limits<double>::max()))
+      diff = std::numeric_limits<double>::infinity();
     if (a == e) diff = 0;  // equal infinities
     if (diff > d.max_abs || (i == 0 && diff == d.max_abs)) {
       d.max_abs = diff;
@@ -56,13 +64,39 @@ difference compare(const A& actual, const E& expected) {
   return d;
 }
 
-// "name[i]" or, with cols > 0, "name[row][col]".
+// A number as the tests print it: NaN and infinities are spelled the same
+// natively (libstdc++ prints "-nan") and in the browser (libc++).
+inline std::string number(double x, int precision = 8) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  std::ostringstream s;
+  s.precision(precision);
+  s << x;
+  return s.str();
+}
+
+// "0x0f": a byte (or any unsigned value) in hex, formatted here because
+// doctest's message stream ignores std::hex.
+inline std::string hex(unsigned value, int digits = 2) {
+  static const char hex_digits[] = "0123456789abcdef";
+  std::string s;
+  for (int i = digits - 1; i >= 0; --i) s += hex_digits[(value >> (4 * i)) & 0xF];
+  return "0x" + s;
+}
+
+// "name[i]" or, with cols > 0, "name[row][col]". A name that is a phrase
+// ("the fork's key 6") is kept apart from the index: "the fork's key 6, at [2]".
 inline std::string element(const std::string& name, std::size_t index, std::size_t cols) {
   std::ostringstream s;
+  const char last = name.empty() ? ' ' : name.back();
+  const bool identifier =
+      name.find(' ') == std::string::npos &&
+      (std::isalnum(static_cast<unsigned char>(last)) || last == '_' || last == ']');
+  s << name << (identifier ? "" : ", at ");
   if (cols > 0)
-    s << name << "[" << index / cols << "][" << index % cols << "]";
+    s << "[" << index / cols << "][" << index % cols << "]";
   else
-    s << name << "[" << index << "]";
+    s << "[" << index << "]";
   return s.str();
 }
 
@@ -73,16 +107,34 @@ inline std::string describe(const std::string& name, const difference& d, double
     s << name << " has " << d.actual_size << " values, expected " << d.expected_size;
     return s.str();
   }
-  s.precision(8);
-  s << element(name, d.index, cols) << " = " << d.actual << ", expected " << d.expected
-    << ": |difference| " << d.max_abs << " > tolerance " << tolerance;
+  s << element(name, d.index, cols) << " = " << number(d.actual) << ", expected "
+    << number(d.expected);
+  if (!std::isfinite(d.actual))
+    s << ": the first non-finite value (" << d.nonfinite << " of " << d.actual_size
+      << " are NaN or inf)";
+  else
+    s << ": |difference| " << number(d.max_abs) << " > tolerance " << number(tolerance);
+  return s.str();
+}
+
+// The first NaN or ±inf of values, "" when every value is finite.
+template <class A>
+std::string first_nonfinite(const std::string& name, const A& values, std::size_t cols) {
+  std::size_t count = 0, first = 0;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(static_cast<double>(values[i])) && count++ == 0) first = i;
+  if (count == 0) return "";
+  std::ostringstream s;
+  s << element(name, first, cols) << " = " << number(values[first])
+    << " is the first non-finite value (" << count << " of " << values.size() << " are NaN or inf)";
   return s.str();
 }
 
 // A double-precision softmax(q kᵀ · scale) v, one query row at a time. q is
 // [seq_q, d], k and v [seq_kv, d]; with causal, query i sees keys j <= i.
 // Returns [seq_q, d] row-major.
-inline std::vector<double> reference_attention(matrix_view<const float> q, matrix_view<const float> k,
+inline std::vector<double> reference_attention(matrix_view<const float> q,
+                                               matrix_view<const float> k,
                                                matrix_view<const float> v, bool causal) {
   const std::size_t d = q.cols();
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
@@ -184,28 +236,42 @@ void report(std::size_t n, const point& p);
 
 // Registers the benchmark (used by MEMLAB_BENCHMARK; defined in main.cpp).
 struct registrar {
-  registrar(const char* name, const char* axis, std::vector<std::size_t> sizes, void (*run)(std::size_t));
+  registrar(const char* name, const char* axis, std::vector<std::size_t> sizes,
+            void (*run)(std::size_t));
 };
 
 }  // namespace lab::bench
 
-#define MEMLAB_BENCHMARK(name, axis, ...)                                                         \
-  static void memlab_benchmark(std::size_t n);                                                    \
-  static const ::lab::bench::registrar memlab_benchmark_registrar(name, axis, {__VA_ARGS__},      \
-                                                                  &memlab_benchmark);             \
+#define MEMLAB_BENCHMARK(name, axis, ...)                                                    \
+  static void memlab_benchmark(std::size_t n);                                               \
+  static const ::lab::bench::registrar memlab_benchmark_registrar(name, axis, {__VA_ARGS__}, \
+                                                                  &memlab_benchmark);        \
   static void memlab_benchmark(std::size_t n)
 
 // One assertion over whole arrays (anything with size() and operator[]): on
 // failure it names the worst element, its value, the expected one and by how
 // much. Like every assertion here (DOCTEST_CONFIG_ASSERTS_RETURN_VALUES) it is
 // true when it passed:  if (!CHECK_CLOSE(...)) return;
-#define CHECK_CLOSE(name, actual, expected, tolerance) CHECK_CLOSE_MATRIX(name, actual, expected, 0, tolerance)
+#define CHECK_CLOSE(name, actual, expected, tolerance) \
+  CHECK_CLOSE_MATRIX(name, actual, expected, 0, tolerance)
 
 // The same for a row-major matrix with `cols` columns: names [row][col].
-#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                             \
-  [&]() -> bool {                                                                               \
-    const ::lab::testing::difference worst = ::lab::testing::compare((actual), (expected));     \
-    const double max_abs_difference = worst.max_abs;                                            \
-    return CHECK_MESSAGE(max_abs_difference <= (tolerance),                                     \
-                         ::lab::testing::describe((name), worst, (tolerance), (cols)));         \
+#define CHECK_CLOSE_MATRIX(name, actual, expected, cols, tolerance)                         \
+  [&]() -> bool {                                                                           \
+    const ::lab::testing::difference worst = ::lab::testing::compare((actual), (expected)); \
+    const double max_abs_difference = worst.max_abs;                                        \
+    return CHECK_MESSAGE(max_abs_difference <= (tolerance),                                 \
+                         ::lab::testing::describe((name), worst, (tolerance), (cols)));     \
+  }()
+
+// Every value finite; on failure it names the first NaN or inf, where it sits
+// and the likely cause the test knows of:
+//   CHECK_FINITE("out", out, d, "exp overflowed: row max not subtracted?");
+//     -> out[0][0] = NaN is the first non-finite value (16 of 16 are NaN or inf);
+//        likely cause: exp overflowed: row max not subtracted?
+#define CHECK_FINITE(name, values, cols, cause)                                              \
+  [&]() -> bool {                                                                            \
+    const std::string nonfinite = ::lab::testing::first_nonfinite((name), (values), (cols)); \
+    const std::string why = (cause);                                                         \
+    return CHECK_MESSAGE(nonfinite.empty(), nonfinite << "; likely cause: " << why);         \
   }()

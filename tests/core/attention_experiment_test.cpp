@@ -25,7 +25,7 @@ TEST_CASE("the attention experiment reports exact memory and a small difference"
   CHECK(f.flash.median_ms > 0);
   CHECK(f.flash.gflops == doctest::Approx(f.flops / (f.flash.median_ms * 1e6)));
   // Same formulas as in the attention tests, here with heads 4, seq 200, d 32.
-  CHECK(f.naive.peak_bytes == (2 * 4 * 200 * 200 + 2 * 4 * 200 + 4 * 200 * 32) * 4);
+  CHECK(f.naive.peak_bytes == (2 * 4 * 200 * 200 + 4 * 200 * 32) * 4);
   CHECK(f.flash.peak_bytes == (4 * 200 * 32 + 32 * 64 + 64 * 64 + 2 * 64) * 4);
 
   c.run_naive = false;
@@ -56,35 +56,85 @@ TEST_CASE("the attention experiment names a bad parameter") {
                        "repeats = 0: expected an integer in [1, 100]", invalid_argument);
 }
 
-TEST_CASE("the cache decoding experiment: bytes counted by hand, the result naive attention's") {
-  experiments::cache_decode_config c;
-  c.tokens = 100;
+TEST_CASE("the flash backward experiment: exact peaks, gradients that agree") {
+  experiments::attention_config c;
+  c.seq = 200;
+  c.head_dim = 32;
   c.heads = 4;
   c.kv_heads = 2;
-  c.head_dim = 16;
+  c.causal = true;
+  c.block_q = c.block_kv = 64;
   c.repeats = 2;
-  const auto f = experiments::run_cache_decode(c);
-  REQUIRE(f.run.ran);
-  CHECK(f.cache_bytes == 2 * 2 * 100 * 16 * 4);
-  // the cache, the previous and the new output (heads · head_dim each), and
-  // flash's scratch: one tile of 64 scores and the running max and sum of the row
-  CHECK(f.run.peak_bytes == f.cache_bytes + (2 * 4 * 16 + 64 + 2) * 4);
-  CHECK(f.max_abs_diff <= 1e-5);
-  CHECK(f.run.median_ms > 0);
+  const auto f = experiments::run_flash_backward(c);
+  REQUIRE(f.naive.ran);
+  REQUIRE(f.flash.ran);
+  CHECK(f.max_rel_diff <= 1e-5);
+  CHECK(f.flops == 3 * 4.0 * 4 * (200 * 201 / 2) * 32);
+  // flash_backward.hpp's formulas for h 4, g 2, N 200, d 32, 64x64 tiles:
+  // naive 2hN² + 2hNd + 2gNd + 64N; flash 2hNd + 2gNd + 2hN + 2d·64 + 3·64².
+  CHECK(f.naive.peak_bytes ==
+        (2 * 4 * 200 * 200 + 2 * 4 * 200 * 32 + 2 * 2 * 200 * 32 + 64 * 200) * 4);
+  CHECK(f.flash.peak_bytes ==
+        (2 * 4 * 200 * 32 + 2 * 2 * 200 * 32 + 2 * 4 * 200 + 2 * 32 * 64 + 3 * 64 * 64) * 4);
+
+  c.run_naive = false;
+  const auto flash_only = experiments::run_flash_backward(c);
+  CHECK_FALSE(flash_only.naive.ran);
+  CHECK(std::isnan(flash_only.max_rel_diff));
+  CHECK(flash_only.flash.peak_bytes == f.flash.peak_bytes);
 }
 
-TEST_CASE("the cache decoding experiment names a bad parameter") {
+TEST_CASE("the flash backward and I/O experiments name a bad parameter") {
   using memlab::invalid_argument;
-  experiments::cache_decode_config c;
-  c.tokens = 0;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c), "tokens = 0: expected a positive integer",
-                       invalid_argument);
-  c.tokens = 8;
+  experiments::attention_config c;
+  c.seq = 16;
   c.kv_heads = 3;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
+  CHECK_THROWS_WITH_AS(experiments::run_flash_backward(c),
                        "kv_heads = 3: expected a divisor of heads = 4", invalid_argument);
+  c.kv_heads = 4;
+  c.block_q = -2;
+  CHECK_THROWS_WITH_AS(experiments::run_flash_backward(c),
+                       "block_q = -2: expected a positive integer", invalid_argument);
+  // naive's P and dP of 4 heads at seq 20000: 12.8 GB, refused before any allocation
+  c.block_q = 64;
+  c.seq = 20000;
+  CHECK_THROWS_WITH_AS(experiments::run_flash_backward(c),
+                       "seq = 20000: expected heads · seq² · 8 bytes (naive's P and dP) at most 4 "
+                       "GiB, not 12207 MiB: a smaller seq, or flash alone",
+                       invalid_argument);
+
+  experiments::io_bytes_config io;
+  io.seq = 16;
+  io.fast_bytes = 0;
+  CHECK_THROWS_WITH_AS(experiments::run_io_bytes(io), "fast_bytes = 0: expected a positive integer",
+                       invalid_argument);
+  io.fast_bytes = 512;
+  CHECK_THROWS_WITH_AS(experiments::run_io_bytes(io),
+                       "fast_bytes = 512: expected at least 16 · head_dim = 1024 (four rows of "
+                       "head_dim floats)",
+                       invalid_argument);
+}
+
+TEST_CASE("the I/O experiment: counted bytes equal the closed forms, tiles from M") {
+  experiments::io_bytes_config c;
+  c.seq = 300;
+  c.head_dim = 32;
+  c.heads = 2;
   c.kv_heads = 1;
-  c.repeats = -1;
-  CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
-                       "repeats = -1: expected an integer in [1, 100]", invalid_argument);
+  c.causal = true;
+  c.fast_bytes = 8 * 1024;  // 2048 floats: outer tiles of ceil(2048 / 128) = 16 rows
+  const auto f = experiments::run_io_bytes(c);
+  CHECK(f.forward_block_q == 16);
+  CHECK(f.forward_block_kv == 16);
+  CHECK(f.backward_block_q == 16);
+  CHECK(f.backward_block_kv == 16);
+  for (const auto* count : {&f.naive, &f.naive_backward, &f.flash, &f.flash_backward}) {
+    REQUIRE(count->ran);
+    CHECK(count->read == count->formula_read);
+    CHECK(count->written == count->formula_written);
+  }
+  // naive forward: 2 heads · 4 (4Nd + 4N²) bytes, the paper's Θ(Nd + N²) exactly 16x
+  CHECK(f.naive.read + f.naive.written == 16 * f.nd_plus_n2);
+  CHECK(f.nd_plus_n2 == 2.0 * (300 * 32 + 300 * 300));
+  CHECK(f.n2d2_over_m == 2.0 * 300 * 300 * 32 * 32 / 8192);
 }

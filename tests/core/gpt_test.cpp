@@ -317,27 +317,3 @@ TEST_CASE("a model with quantized weights: exact bytes, and the logits of its de
       gpt::model(small(2), 1).quantized(quant::parse_format("int4_sym")),  // group 128 > 32 inputs
       invalid_argument);
 }
-
-TEST_CASE("the weight read a decoding step cannot avoid: exact bytes, a positive time") {
-  // small(2): d_model 32, head_dim 8, kv 16 wide, d_ff 48, 2 layers. Per layer
-  // two norms (64), wq 32·32, wk and wv 32·16, wo 32·32, w1 and w2 32·48:
-  // 6208 floats; then the final norm (32) and the output head 256·32. The
-  // position table is not multiplied: one row is added per token.
-  const std::size_t floats = 2 * (64 + 1024 + 512 + 512 + 1024 + 1536 + 1536) + 32 + 256 * 32;
-  for (bool tied : {true, false}) {
-    CAPTURE(tied);
-    const gpt::model m(small(2, tied), 1);
-    const auto read = experiments::time_weight_read(m, 3);
-    CHECK(read.bytes == floats * sizeof(float));
-    CHECK(read.bytes == (m.parameter_count() - 64 * 32 - (tied ? 0 : 256 * 32)) * sizeof(float));
-    CHECK(read.us > 0);
-    CHECK(std::isfinite(read.us));
-  }
-  const gpt::model m(small(2), 1);
-  CHECK_THROWS_WITH_AS(experiments::time_weight_read(m, 0),
-                       "repeats = 0: expected an integer in [1, 100]", memlab::invalid_argument);
-  CHECK_THROWS_WITH_AS(experiments::time_weight_read(m.quantized(quant::parse_format("fp16")), 1),
-                       "model = quantized: expected an fp32 model (a quantized model's matrices "
-                       "are read by its own kernels)",
-                       memlab::invalid_argument);
-}

@@ -1,11 +1,15 @@
-// The vectorizable approximations in core's internal kernels header, against
-// the standard library computed in double precision.
+// core's internal kernels header: the vectorizable approximations against the
+// standard library in double precision, and every vector kernel against its
+// plain reference (kernels::ref).
 #include "base/kernels.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
+
+#include "base/random.hpp"
 
 using namespace memlab;
 
@@ -51,4 +55,149 @@ TEST_CASE("a loop over exp_approx gives the same values as the calls one by one"
     want_sum += shifted[i];
   }
   CHECK(sum == doctest::Approx(want_sum).epsilon(1e-6));
+}
+
+// ---- every vector kernel against its plain reference (kernels::ref) --------
+//
+// Sizes cover every tail path: rows 1..9 (the register blocks of 8 and 2 rows
+// and the single rows left over) times widths 1..70 (whole 16-float chunks,
+// 4-float pieces and single floats). Inputs are small integers, so every
+// product and every partial sum is exact in fp32 and the kernels, whatever
+// order they add in (and with or without fused multiply-adds), must equal the
+// references bit for bit.
+
+namespace {
+
+// n integers in [-8, 8] as floats.
+std::vector<float> small_ints(std::size_t n, rng& gen) {
+  std::vector<float> x(n);
+  for (float& v : x) v = static_cast<float>(static_cast<int>(gen.next_u64() % 17) - 8);
+  return x;
+}
+
+constexpr float sentinel = 1234.5f;  // fills padding that no kernel may write
+
+}  // namespace
+
+TEST_CASE("dot and axpy equal their references for widths 1..70") {
+  rng gen(11);
+  for (std::size_t n = 1; n <= 70; ++n) {
+    CAPTURE(n);
+    const auto a = small_ints(n, gen), b = small_ints(n, gen);
+    CHECK(kernels::dot(a.data(), b.data(), n) == kernels::ref::dot(a.data(), b.data(), n));
+    auto y = small_ints(n, gen);
+    y.push_back(sentinel);
+    auto want = y;
+    kernels::axpy(y.data(), -3.0f, a.data(), n);
+    kernels::ref::axpy(want.data(), -3.0f, a.data(), n);
+    CHECK(y == want);
+  }
+}
+
+TEST_CASE("max_of and exp_shifted_sum equal their references for widths 1..70") {
+  rng gen(12);
+  for (std::size_t n = 1; n <= 70; ++n) {
+    CAPTURE(n);
+    auto x = random_normal<1>({n}, gen, 2.0f);
+    x[gen.next_u64() % n] = 20.0f;  // the maximum anywhere, tails included
+    CHECK(kernels::max_of(x.data(), n) == kernels::ref::max_of(x.data(), n));
+    CHECK(kernels::max_of(x.data(), n) == 20.0f);
+    std::vector<float> e(x.begin(), x.end()), want = e;
+    const float sum = kernels::exp_shifted_sum(e.data(), 20.0f, n);
+    const float want_sum = kernels::ref::exp_shifted_sum(want.data(), 20.0f, n);
+    CHECK(e == want);
+    // Sums of n positive terms in two orders: each within n ulps of the true sum.
+    CHECK(sum == doctest::Approx(want_sum).epsilon(2e-7 * static_cast<double>(n)));
+  }
+}
+
+TEST_CASE("scaled_dots equals its reference for keys 1..9 x head_dim 1..70") {
+  rng gen(13);
+  for (std::size_t keys = 1; keys <= 9; ++keys)
+    for (std::size_t d = 1; d <= 70; ++d) {
+      CAPTURE(keys);
+      CAPTURE(d);
+      const auto q = small_ints(d, gen), k = small_ints(keys * d, gen);
+      std::vector<float> s(keys + 1, sentinel), want(keys + 1, sentinel);
+      kernels::scaled_dots(q.data(), k.data(), keys, d, 0.125f, s.data());
+      kernels::ref::scaled_dots(q.data(), k.data(), keys, d, 0.125f, want.data());
+      CHECK(s == want);
+    }
+}
+
+namespace {
+
+// C += A B on strided storage (lda, ldb, ldc wider than the matrices, the
+// padding holding the sentinel) by `product`, against the reference.
+template <class Product>
+void check_matmul(std::size_t rows, std::size_t inner, std::size_t width, rng& gen,
+                  Product product) {
+  const std::size_t lda = inner + 3, ldb = width + 5, ldc = width + 2;
+  const auto a = small_ints(rows * lda, gen), b = small_ints(inner * ldb, gen);
+  auto c = small_ints(rows * ldc, gen);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t col = width; col < ldc; ++col) c[r * ldc + col] = sentinel;
+  auto want = c;
+  product(a.data(), lda, b.data(), ldb, c.data(), ldc);
+  kernels::ref::matmul_accumulate(a.data(), lda, rows, inner, b.data(), ldb, want.data(), ldc,
+                                  width);
+  CHECK(c == want);
+}
+
+template <std::size_t R, std::size_t C>
+void check_matmul_rows(rng& gen) {
+  for (std::size_t inner : {1, 3, 17})
+    for (std::size_t width = 1; width <= 70; ++width) {
+      CAPTURE(R);
+      CAPTURE(C);
+      CAPTURE(inner);
+      CAPTURE(width);
+      check_matmul(R, inner, width, gen,
+                   [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
+                       std::size_t ldc) {
+                     kernels::matmul_rows<R, C>(a, lda, inner, b, ldb, c, ldc, width);
+                   });
+    }
+}
+
+template <std::size_t... R>
+void check_matmul_rows_1_to_9(rng& gen, std::index_sequence<R...>) {
+  (check_matmul_rows<R + 1, 1>(gen), ...);
+  (check_matmul_rows<R + 1, 2>(gen), ...);
+  (check_matmul_rows<R + 1, 4>(gen), ...);
+}
+
+}  // namespace
+
+TEST_CASE("matmul_rows<R, C> equals its reference for R 1..9, C 1, 2, 4 x widths 1..70") {
+  rng gen(14);
+  check_matmul_rows_1_to_9(gen, std::make_index_sequence<9>{});
+}
+
+TEST_CASE("matmul_accumulate equals its reference for rows 1..9 x widths 1..70") {
+  rng gen(15);
+  for (std::size_t rows = 1; rows <= 9; ++rows)
+    for (std::size_t inner : {1, 2, 7, 33})
+      for (std::size_t width = 1; width <= 70; ++width) {
+        CAPTURE(rows);
+        CAPTURE(inner);
+        CAPTURE(width);
+        check_matmul(rows, inner, width, gen,
+                     [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
+                         std::size_t ldc) {
+                       kernels::matmul_accumulate(a, lda, rows, inner, b, ldb, c, ldc, width);
+                     });
+      }
+}
+
+TEST_CASE("matvec_accumulate equals its reference for inner 1..9 x widths 1..70") {
+  rng gen(16);
+  for (std::size_t inner = 1; inner <= 9; ++inner)
+    for (std::size_t width = 1; width <= 70; ++width) {
+      CAPTURE(inner);
+      CAPTURE(width);
+      check_matmul(1, inner, width, gen,
+                   [&](const float* a, std::size_t, const float* b, std::size_t ldb, float* c,
+                       std::size_t) { kernels::matvec_accumulate(a, inner, b, ldb, c, width); });
+    }
 }

@@ -72,8 +72,8 @@ TEST_CASE("the limits' own messages name the sizes, their values and the limit")
 TEST_CASE("attention refuses sizes past the limits and non-finite inputs, naming them") {
   // seq 32768, head_dim 32768, heads = kv_heads = 4 (issue 15's wrap at 2^32 in
   // wasm32): q, k, v 3 · 4 · 2^30 floats = 48 GiB, the flash output kept 16 GiB,
-  // naive's pass 2 · 4 · 2^30 scores + its output 4 · 2^30 + max and sum
-  // (2^18 floats) + the previous output 16 GiB = 64 GiB + 1 MiB: 128 GiB.
+  // naive's pass 2 · 4 · 2^30 scores and probabilities + its output 4 · 2^30
+  // + the previous output 16 GiB = 64 GiB: 128 GiB.
   experiments::attention_config big;
   big.seq = big.head_dim = 32768;
   big.repeats = 1;
@@ -94,7 +94,7 @@ TEST_CASE("attention refuses sizes past the limits and non-finite inputs, naming
                        "3.8e+12)",
                        invalid_argument);
   // naive on 65536 one-dimensional queries and keys: scores and probabilities
-  // 2 · 65536² floats = 32 GiB (and 0.75 MiB more).
+  // 2 · 65536² floats = 32 GiB (and 256 KiB of output).
   const tensor<3> q = xt::zeros<float>({1, 65536, 1});
   CHECK_THROWS_WITH_AS(attention::naive(q, q, q),
                        "heads = 1, seq_q = 65536, seq_kv = 65536, head_dim = 1: expected at most "

@@ -184,6 +184,37 @@ TEST_CASE("an exhausted pool refuses with out_of_blocks and changes nothing") {
                        memlab::invalid_argument);
 }
 
+TEST_CASE("can_append answers what append would do: new blocks, copies of shared ones") {
+  // Pool of 3 blocks of 4 (2 layers). a holds 3 tokens in one block; b = fork(a)
+  // shares it. Appending n tokens to a needs a copy of the shared block (when
+  // n > 0) and a new block per 4 positions past 4: 0, 1 (n 1), 2 (n 2..5), 3 (n 6..9).
+  for (std::size_t n = 0; n <= 10; ++n) {
+    CAPTURE(n);
+    block_pool pool(2, 1, 1, 4, 3);
+    paged_kv_cache a(pool);
+    append_all(a, 3, 1.0f);
+    const auto b = a.fork();
+    const std::size_t expected = n == 0 ? 0 : 1 + (3 + n - 1) / 4;
+    CHECK(a.blocks_needed(n) == expected);
+    const bool fits = a.can_append(n);
+    CHECK(fits == (expected <= 2));
+    bool threw = false;
+    try {
+      append_all(a, n, 2.0f);
+    } catch (const out_of_blocks&) {
+      threw = true;
+    }
+    CHECK(threw == !fits);
+  }
+  block_pool pool(1, 1, 1, 4, 2);
+  paged_kv_cache c(pool);
+  append_all(c, 3, 1.0f);  // private: the 4th slot needs nothing, the 5th a new block
+  CHECK(c.blocks_needed(1) == 0);
+  CHECK(c.blocks_needed(2) == 1);
+  CHECK(c.blocks_needed(6) == 2);
+  CHECK(!c.can_append(6));
+}
+
 TEST_CASE("random operation sequences keep every invariant (allocate, append, fork, write, free)") {
   rng gen(2024);
   for (int round = 0; round < 20; ++round) {

@@ -159,3 +159,18 @@ TEST_CASE(
   CHECK(f.next_token_agreement >= 0.95);
   CHECK(f.tokens_per_second > 0);
 }
+
+TEST_CASE("ggml block bytes: a hand-worked Q4_0 block, ggml's layout; bad formats named") {
+  // x[j] = 0.5 · (j % 16 - 8): the first largest magnitude is -4, d = -4 / -8 = 0.5
+  // (fp16 0x3800, little-endian 00 38); q = j % 16; byte j = q[j] | q[j + 16] << 4.
+  std::vector<float> x(32);
+  for (int j = 0; j < 32; ++j) x[std::size_t(j)] = 0.5f * float(j % 16 - 8);
+  std::vector<std::uint8_t> expected{0x00, 0x38};
+  for (int j = 0; j < 16; ++j) expected.push_back(std::uint8_t(0x11 * j));
+  CHECK(experiments::ggml_block_bytes("q4_0", x) == expected);
+  CHECK(experiments::ggml_block_bytes("q8_0", x).size() == 34);
+  CHECK(experiments::ggml_block_bytes("q4_1", std::vector<float>(64)).size() == 2 * 20);
+  CHECK_THROWS_WITH_AS(experiments::ggml_block_bytes("nf4", std::vector<float>(64)),
+                       "format = nf4: expected q8_0, q4_0 or q4_1 (a ggml block format)",
+                       memlab::invalid_argument);
+}

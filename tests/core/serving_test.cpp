@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 #include "base/error.hpp"
 
@@ -387,6 +388,34 @@ TEST_CASE("downsample averages the timeline over windows") {
   CHECK(d[1].tokens_so_far == 0 + 1 + 2 + 3 + 4);
   CHECK(downsample(t, 10).size() == 5);
   CHECK_THROWS_WITH_AS(downsample(t, 0), "points = 0: expected a positive integer",
+                       memlab::invalid_argument);
+}
+
+TEST_CASE("run_serving with points: every server's chart is its timeline downsampled") {
+  serving_config c;
+  c.stream.requests = 20;
+  const auto plain = run_serving(c);
+  const auto charted = run_serving(c, 7);
+  for (const auto* f : {&plain.static_batching, &plain.continuous_contiguous, &plain.paged})
+    CHECK(f->chart.empty());
+  for (const auto& [a, b] :
+       {std::pair{&plain.static_batching, &charted.static_batching},
+        std::pair{&plain.continuous_contiguous, &charted.continuous_contiguous},
+        std::pair{&plain.paged, &charted.paged}}) {
+    CAPTURE(a->name);
+    CHECK(b->steps == a->steps);
+    const auto expected = downsample(a->timeline, 7);
+    REQUIRE(b->chart.size() == expected.size());
+    CHECK(b->chart.size() <= 7);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      CHECK(b->chart[i].step == expected[i].step);
+      CHECK(b->chart[i].wasted == expected[i].wasted);
+      CHECK(b->chart[i].tokens_so_far == expected[i].tokens_so_far);
+    }
+  }
+  c.run_contiguous = false;
+  CHECK(run_serving(c, 7).static_batching.chart.empty());  // not run, nothing to chart
+  CHECK_THROWS_WITH_AS(run_serving(c, 0), "points = 0: expected a positive integer",
                        memlab::invalid_argument);
 }
 

@@ -208,3 +208,52 @@ TEST_CASE(
     CHECK(f.peak_bytes < none.peak_bytes);
   }
 }
+
+TEST_CASE("training: flash attention's gradients equal naive attention's, for less memory") {
+  // 2 layers, 4 query heads over 2 K/V heads of 16, T = 127 tokens (two 64-row
+  // tiles, the second partial): naive keeps P [4, 127, 127] per layer, flash the
+  // logsumexp [4, 127].
+  gpt::config c;
+  c.layers = 2;
+  c.d_model = 64;
+  c.heads = 4;
+  c.kv_heads = 2;
+  c.d_ff = 96;
+  c.max_seq = 128;
+  const gpt::weights w = gpt::model(c, 21).params();
+  std::vector<int> tokens(128);
+  rng gen(4);
+  for (int& t : tokens) t = int(gen.next_u64() % gpt::vocab);
+  auto flat = [](const gpt::weights& g) {
+    std::vector<float> all;
+    auto add = [&](const auto& t) { all.insert(all.end(), t.begin(), t.end()); };
+    add(g.token_embedding), add(g.position_embedding), add(g.norm_f);
+    for (const auto& l : g.layers)
+      for (const auto* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2}) add(*t);
+    for (const auto& l : g.layers) add(l.norm1), add(l.norm2);
+    return all;
+  };
+  gpt::weights flash = train::zeros_like(w), naive = train::zeros_like(w);
+  train::checkpoint_figures flash_figures, naive_figures;
+  const auto none = checkpoint::policy::none();
+  const double flash_loss = train::loss_and_gradient(
+      c, w, tokens, flash, 1.0f, none, &flash_figures, train::attention_kernel::flash);
+  const double naive_loss = train::loss_and_gradient(
+      c, w, tokens, naive, 1.0f, none, &naive_figures, train::attention_kernel::naive);
+  CHECK(flash_loss == doctest::Approx(naive_loss).epsilon(1e-6));
+  const auto a = flat(flash), b = flat(naive);
+  REQUIRE(a.size() == b.size());
+  double diff = 0, largest = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, double(std::abs(a[i] - b[i])));
+    largest = std::max(largest, double(std::abs(b[i])));
+  }
+  INFO("max |flash - naive| " << diff << ", largest gradient " << largest);
+  CHECK(diff <= 1e-5);
+  CHECK(largest > 1e-3);  // gradients that are not all ~0
+  // The step's peak drops by at least the probabilities of both layers, less the
+  // logsumexp flash keeps instead: 2 layers · 4 heads · (127² − 127) floats.
+  INFO("peak: naive " << naive_figures.peak_bytes << " B, flash " << flash_figures.peak_bytes
+                      << " B");
+  CHECK(naive_figures.peak_bytes - flash_figures.peak_bytes >= 2 * 4 * (127 * 127 - 127) * 4);
+}

@@ -1,15 +1,15 @@
-// memlab-bench generate — the tiny GPT generating text with and without a KV cache.
+// memlab-bench generate — the tiny GPT generating text with and without a KV cache
+// (experiments::run_generation and run_generation_table, kv_cache/experiment.hpp).
 //
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--json]
 //   memlab-bench generate --table [--repeats 3]   tokens/s with and without cache for 10 ... 500
 //                                                 tokens, the fastest of 3 runs each
-#include "model/generate.hpp"
-
 #include <iostream>
 #include <memory>
 
 #include "base/error.hpp"
 #include "commands.hpp"
+#include "kv_cache/experiment.hpp"
 
 namespace memlab::bench {
 namespace {
@@ -68,63 +68,41 @@ void print_one(const experiments::generation_figures& f, bool as_json) {
   std::printf("  %-22s %s\n", "tracked peak heap", bytes_text(double(f.peak_bytes)).c_str());
 }
 
-// The fastest of `repeats` runs: a run of a few milliseconds is easily slowed by
-// whatever else the machine does, never sped up.
-experiments::generation_figures fastest(const gpt::model& model,
-                                        const experiments::generation_config& config, int repeats) {
-  auto best = experiments::run_generation(model, config);
-  for (int r = 1; r < repeats; ++r) {
-    auto f = experiments::run_generation(model, config);
-    if (f.ms < best.ms) best = std::move(f);
-  }
-  return best;
-}
-
 // The seed lab's table (TinyTorch's memoization module), with our figures.
-void print_table(experiments::generation_config config, int repeats, bool as_json) {
-  require_positive(repeats, "repeats");
-  const gpt::model model(config.model, config.model_seed);
-  const experiments::weight_read pass = experiments::time_weight_read(model);
-  json rows = json::array();
-  if (!as_json)
-    std::printf("%8s %16s %16s %9s %9s\n", "tokens", "no cache tok/s", "cache tok/s", "speedup",
-                "ceiling");
-  for (int tokens : {10, 25, 50, 100, 200, 500}) {
-    config.tokens = tokens;
-    config.use_cache = false;
-    const auto without = fastest(model, config, repeats);
-    config.use_cache = true;
-    const auto with = fastest(model, config, repeats);
-    const double speedup = with.tokens_per_second / without.tokens_per_second;
-    // No cached run can beat reading the weights once per token.
-    const double ceiling = without.ms * 1000.0 / (tokens * pass.us);
-    if (as_json)
-      rows.push_back({{"tokens", tokens},
-                      {"no_cache", to_json(without)},
-                      {"cache", to_json(with)},
-                      {"speedup", speedup},
-                      {"speedup_ceiling", ceiling}});
-    else
-      std::printf("%8d %16.1f %16.1f %8.1fx %8.1fx\n", tokens, without.tokens_per_second,
-                  with.tokens_per_second, speedup, ceiling);
-  }
-  if (as_json)
-    std::cout << json{{"repeats", repeats},
+void print_table(const experiments::generation_config& config, int repeats, bool as_json) {
+  const auto table =
+      experiments::run_generation_table(config, {10, 25, 50, 100, 200, 500}, repeats);
+  const auto& pass = table.read;
+  if (as_json) {
+    json rows = json::array();
+    for (const auto& r : table.rows)
+      rows.push_back({{"tokens", r.tokens},
+                      {"no_cache", to_json(r.no_cache)},
+                      {"cache", to_json(r.cache)},
+                      {"speedup", r.speedup},
+                      {"speedup_ceiling", r.speedup_ceiling}});
+    std::cout << json{{"repeats", table.repeats},
                       {"weight_read", {{"bytes", pass.bytes}, {"us", pass.us}}},
                       {"rows", rows}}
                      .dump(2)
               << '\n';
-  else
-    std::printf(
-        "Fastest of %d runs each. A cached step still reads every weight it multiplies: %s\n"
-        "per token (plus %s of K and V per cached token). Reading them once takes %.3g us\n"
-        "here (%.1f GB/s): that floor under each cached step is the ceiling column, the\n"
-        "uncached time over tokens x %.3g us. Decoding one token does so little arithmetic\n"
-        "per byte that memory bandwidth bounds it; the uncached runs reuse each weight\n"
-        "across the whole sequence.\n",
-        repeats, bytes_text(double(pass.bytes)).c_str(),
-        bytes_text(double(gpt::kv_cache_bytes(model.cfg(), 1))).c_str(), pass.us,
-        double(pass.bytes) / pass.us * 1e-3, pass.us);
+    return;
+  }
+  std::printf("%8s %16s %16s %9s %9s\n", "tokens", "no cache tok/s", "cache tok/s", "speedup",
+              "ceiling");
+  for (const auto& r : table.rows)
+    std::printf("%8d %16.1f %16.1f %8.1fx %8.1fx\n", r.tokens, r.no_cache.tokens_per_second,
+                r.cache.tokens_per_second, r.speedup, r.speedup_ceiling);
+  std::printf(
+      "Fastest of %d runs each. A cached step still reads every weight it multiplies: %s\n"
+      "per token (plus %s of K and V per cached token). Reading them once takes %.3g us\n"
+      "here (%.1f GB/s): that floor under each cached step is the ceiling column, the\n"
+      "uncached time over tokens x %.3g us. Decoding one token does so little arithmetic\n"
+      "per byte that memory bandwidth bounds it; the uncached runs reuse each weight\n"
+      "across the whole sequence.\n",
+      repeats, bytes_text(double(pass.bytes)).c_str(),
+      bytes_text(double(gpt::kv_cache_bytes(config.model, 1))).c_str(), pass.us,
+      double(pass.bytes) / pass.us * 1e-3, pass.us);
 }
 
 }  // namespace

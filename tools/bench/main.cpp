@@ -2,6 +2,10 @@
 //
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
 //                          [--causal] [--block N] [--repeats N] [--json]
+//   memlab-bench flash-backward --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
+//                               [--causal] [--block N] [--repeats N] [--no-naive] [--json]
+//   memlab-bench io-bytes [--seq 256,512,1024,2048] [--fast-kib 128[,...]] [--head-dim 64]
+//                         [--heads 1] [--kv-heads N] [--causal] [--no-naive] [--json]
 //   memlab-bench generate --tokens 100 [--no-cache] [--kv-heads N] [--table] [--json]
 //   memlab-bench quant --rows 4096 --cols 4096 --format q4_0|all [--granularity G]
 //                      [--group N] [--distribution gaussian|heavy] [--json]
@@ -11,6 +15,13 @@
 //   memlab-bench checkpoint --layers 16 --policy sqrt|none|every:K|set:I,J|all [--json]
 //   memlab-bench train [--text data/corpus.txt] [--steps 300] [--save tiny-gpt.bin] [--json]
 //   memlab-bench lora [--rank 8] [--steps N] [--json]
+//   memlab-bench lsh [--seq 1024] [--buckets 16] [--rounds 2] [--chunk 64] [--data clustered]
+//                    [--sweep 512,1024,...] [--errors] [--json]
+//   memlab-bench precision [--seq 256] [--logit-scale 1] [--sweep-seq ...] [--sweep-scale ...]
+//                          [--histogram] [--json]
+//   memlab-bench moe [--experts 2,4,8,16,32] [--top-k 2] [--steps 600] [--aux 0.01] [--json]
+//   memlab-bench plan --preset NAME [--weights FMT] [--kv FMT] [--seq N] [--batch N]
+//                     [--train none|full|lora|qlora] [--checkpoint POLICY] [--json]
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -47,6 +58,8 @@ int main(int argc, char** argv) {
   CLI::App app{"memlab-bench: run memlab's experiments natively and print their figures"};
   app.require_subcommand(1);
   memlab::bench::add_attention_command(app);
+  memlab::bench::add_flash_backward_command(app);
+  memlab::bench::add_io_bytes_command(app);
   memlab::bench::add_generate_command(app);
   memlab::bench::add_quant_command(app);
   memlab::bench::add_quant_gpt_command(app);
@@ -54,6 +67,10 @@ int main(int argc, char** argv) {
   memlab::bench::add_checkpoint_command(app);
   memlab::bench::add_train_command(app);
   memlab::bench::add_lora_command(app);
+  memlab::bench::add_lsh_command(app);
+  memlab::bench::add_precision_command(app);
+  memlab::bench::add_moe_command(app);
+  memlab::bench::add_plan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,9 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-json to_json(const serving::server_figures& f, double bytes_per_token, int timeline_points) {
+json to_json(const serving::server_figures& f, double bytes_per_token) {
   json timeline = json::array();
-  for (const auto& p : serving::downsample(f.timeline, timeline_points))
+  for (const auto& p : f.chart)
     timeline.push_back({{"step", p.step},
                         {"running", p.running},
                         {"waiting", p.waiting},
@@ -176,7 +176,8 @@ void add_paged_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "print JSON instead of a table");
   cmd->callback([o] {
-    const auto result = serving::run_serving(o->config);
+    const auto result = o->json ? serving::run_serving(o->config, o->timeline)  // with charts
+                                : serving::run_serving(o->config);
     std::vector<serving::serving_figures> sweep;
     if (!o->no_sweep)
       for (int block : o->sweep) {
@@ -197,22 +198,21 @@ void add_paged_command(CLI::App& app) {
                             {"tokens_per_step", s.paged.tokens_per_step},
                             {"mean_running", s.paged.mean_running},
                             {"preemptions", s.paged.preemptions}});
-    const json out = {
-        {"experiment", "paged"},
-        {"config", config_json(o->config)},
-        {"stream",
-         {{"requests", result.requests},
-          {"mean_prompt", result.mean_prompt},
-          {"mean_output", result.mean_output},
-          {"output_tokens", result.output_tokens},
-          {"last_arrival", result.last_arrival}}},
-        {"static", to_json(result.static_batching, bpt, o->timeline)},
-        {"continuous_contiguous", to_json(result.continuous_contiguous, bpt, o->timeline)},
-        {"continuous_paged", to_json(result.paged, bpt, o->timeline)},
-        {"throughput_gain", result.throughput_gain},
-        {"concurrency_gain", result.concurrency_gain},
-        {"paging_gain", result.paging_gain},
-        {"block_sweep", sweep_json}};
+    const json out = {{"experiment", "paged"},
+                      {"config", config_json(o->config)},
+                      {"stream",
+                       {{"requests", result.requests},
+                        {"mean_prompt", result.mean_prompt},
+                        {"mean_output", result.mean_output},
+                        {"output_tokens", result.output_tokens},
+                        {"last_arrival", result.last_arrival}}},
+                      {"static", to_json(result.static_batching, bpt)},
+                      {"continuous_contiguous", to_json(result.continuous_contiguous, bpt)},
+                      {"continuous_paged", to_json(result.paged, bpt)},
+                      {"throughput_gain", result.throughput_gain},
+                      {"concurrency_gain", result.concurrency_gain},
+                      {"paging_gain", result.paging_gain},
+                      {"block_sweep", sweep_json}};
     std::cout << out.dump(2) << '\n';
   });
 }

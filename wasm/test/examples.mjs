@@ -25,6 +25,7 @@ const sampler = { temperature: 0.8, topK: 5, seed: 1 };
 const shape = { heads: 2, kvHeads: 1, seqQ: 5, seqKv: 7, headDim: 4 };
 const stream = { requests: 6, rate: 0.5, promptMean: 4, promptSigma: 0.5, outputMean: 4, outputSigma: 0.5,
   maxSeq: 16, sharedPrefix: 2, seed: 1 };
+const lshOptions = { nBuckets: 8, nRounds: 2, chunk: 4, causal: false, seed: 1 };
 const serving = { stream, budget: 64, blockSize: 4, maxBatch: 4, watermark: 0.01, preemption: 'recompute',
   kvBytesPerToken: 1024, runContiguous: true, check: true };
 
@@ -51,7 +52,23 @@ export const examples = {
   quantBlockBytes: () => [['q8_0', floats(64)]],
   quantRoundTrip: () => [['nf4', 128, 1, 1]],
   runCheckpoint: () => [[{ layers: 4, batch: 2, width: 4, hidden: 8, repeats: 1, policy: 'sqrt', timeline: true }]],
-  runTraining: () => [[{ model: { ...model, maxSeq: 8 }, steps: 2, batch: 1, seq: 8, lr: 0.01,
-    text: corpus.slice(0, 200), prompt: 'Th' }, undefined]],
-  loraMemory: () => [[{ ...model, layers: 2 }, 2, 4]],
+  runTraining: () => [[{ model: { ...model, maxSeq: 8 }, steps: 2, batch: 1, seq: 8, lr: 0.01, seed: 1,
+    text: corpus.slice(0, 200), prompt: 'Th', sampleTokens: 4, sampler: { temperature: 0, topK: 0, seed: 1 } },
+  undefined]],
+  runLora: () => [[{ model: { ...model, layers: 2 }, rank: 2, alpha: 4, steps: 0, batch: 1, seq: 8, text: '' }],
+    [{ model: { ...model, maxSeq: 8 }, rank: 1, alpha: 2, steps: 1, batch: 1, seq: 8, text: corpus.slice(0, 100) }]],
+  kvCacheSizes: () => [[model, [2, 1], [8, 32]]],
+  runFlashBackward: () => [[{ seq: 12, headDim: 4, heads: 2, kvHeads: 1, causal: true, blockQ: 4, blockKv: 8,
+    repeats: 1, seed: 1, runNaive: true }]],
+  runIoBytes: () => [[{ seq: 20, headDim: 4, heads: 2, kvHeads: 1, causal: false, fastBytes: 1024, seed: 1,
+    runNaive: true }]],
+  runLsh: () => [[{ seq: 32, headDim: 8, heads: 1, nBuckets: 4, nRounds: 2, chunk: 8, causal: false,
+    data: 'clustered', clusterSize: 8, repeats: 1, seed: 1, runExact: true, runNaive: true, runFlash: true }]],
+  runLshErrors: () => [[{ seq: 32, headDim: 8, chunk: 8, causal: true, clusterSize: 8, buckets: [2, 4], rounds: [1],
+    seed: 1 }]],
+  lshRotations: () => [[1, 8, lshOptions]],
+  lshBuckets: () => [[floats(16 * 8), 1, 16, 8, lshOptions]],
+  runPrecision: () => [[{ seq: 16, headDim: 8, heads: 1, logitScale: 1, causal: true, repeats: 1, seed: 1 }]],
+  runRounding: () => [[{ values: 500, bins: 8, stddev: 1, seed: 1 }]],
+  precisionRound: () => [['bf16', 1 + 2 ** -8], ['fp16', 65520], ['bf16', NaN]],
 };

@@ -300,8 +300,50 @@ const oracles = {
     assert.equal(r.losses.length, c.steps);
     for (const l of r.losses) assert.ok(Number.isFinite(l), `loss ${l}`);
   },
-  loraMemory: (r) => {
-    for (const row of r) assert.equal(row.fullFinetuneBytes, 16 * row.parameters);
+  runLora: (r, [c]) => {
+    assert.deepEqual(r.map((row) => row.method), ['LoRA', 'QLoRA']);
+    for (const row of r) {
+      assert.equal(row.fullFinetuneBytes, 16 * row.parameters);
+      assert.equal(row.losses.length, c.steps);
+    }
+  },
+  kvCacheSizes: (r, [m, kvHeads, tokens]) => {
+    assert.equal(r.length, kvHeads.length * tokens.length);
+    for (const row of r)
+      assert.equal(BigInt(row.bytes), 2n * BigInt(m.layers) * BigInt(row.kvHeads) * BigInt(row.tokens) *
+        BigInt(m.dModel / m.heads) * 4n);
+  },
+  runFlashBackward: (r, [c]) => {
+    assert.equal(r.flops, 3 * 4 * c.heads * (c.causal ? c.seq * (c.seq + 1) / 2 : c.seq * c.seq) * c.headDim);
+    if (c.runNaive) assert.ok(r.maxRelDiff <= 1e-4, `maxRelDiff ${r.maxRelDiff}`);
+  },
+  runIoBytes: (r) => {
+    for (const name of ['naive', 'naiveBackward', 'flash', 'flashBackward'])
+      if (r[name].ran) {
+        assert.equal(r[name].read, r[name].formulaRead, `${name} read`);
+        assert.equal(r[name].written, r[name].formulaWritten, `${name} written`);
+      }
+  },
+  runLsh: (r, [c]) => {
+    assert.equal(r.lsh.peakBytes, c.heads * c.seq * c.headDim * 4 + r.scratchBytes);
+    if (c.runExact) assert.ok(Number.isFinite(r.relativeError));
+  },
+  runLshErrors: (r, [c]) => assert.equal(r.length, 2 * c.buckets.length * c.rounds.length),
+  lshRotations: (r, [heads, headDim, o]) => assert.equal(r.length, heads * o.nRounds * headDim * (o.nBuckets / 2)),
+  lshBuckets: (r, [, heads, seq, , o]) => {
+    assert.equal(r.length, heads * o.nRounds * seq);
+    for (const b of r) assert.ok(b < o.nBuckets);
+  },
+  runPrecision: (r) => {
+    assert.equal(r.rows[0].label, 'fp32');
+    assert.ok(r.rows[0].attentionRelative <= 1e-4, `fp32 against float64: ${r.rows[0].attentionRelative}`);
+  },
+  runRounding: (r, [c]) => {
+    for (const f of r.formats) assert.equal(f.counts.reduce((a, b) => a + b, 0), c.values);
+  },
+  precisionRound: (r, [format, x]) => {
+    if (format === 'fp32') assert.ok(Object.is(r.value, Math.fround(x)) || (Number.isNaN(r.value) && Number.isNaN(x)));
+    else if (Number.isFinite(x) && Math.abs(x) < 60000) assert.ok(Math.abs(r.value - x) <= Math.abs(x) * 2 ** -7 + 2 ** -24);
   },
 };
 

@@ -25,8 +25,8 @@ test('runAttention reports the same exact figures as native core', () => {
   assert.equal(f.kvBytes, 2 * 2 * 200 * 32 * 4);
   assert.equal(f.flops, 4 * 4 * 200 * 200 * 32);
   // The tracker's figures are platform-independent: the same formulas as
-  // tests/core/experiments_test.cpp.
-  assert.equal(f.naive.peakBytes, (2 * 4 * 200 * 200 + 2 * 4 * 200 + 4 * 200 * 32) * 4);
+  // tests/core/attention_experiment_test.cpp.
+  assert.equal(f.naive.peakBytes, (2 * 4 * 200 * 200 + 4 * 200 * 32) * 4);
   assert.equal(f.flash.peakBytes, (4 * 200 * 32 + 32 * 64 + 64 * 64 + 2 * 64) * 4);
   assert.ok(f.flash.medianMs > 0 && f.flash.gflops > 0);
 });
@@ -75,7 +75,7 @@ test('flashAttention and naiveAttention take and return Float32Arrays', () => {
 test('runCacheDecode: the exercise\'s decoding loop in the core, exact bytes as native', () => {
   const f = memlab.runCacheDecode({ tokens: 100, heads: 4, kvHeads: 2, headDim: 16, repeats: 2, seed: 1 });
   assert.equal(f.cacheBytes, 2 * 2 * 100 * 16 * 4);
-  assert.equal(f.run.peakBytes, f.cacheBytes + (2 * 4 * 16 + 64 + 2) * 4); // as in experiments_test.cpp
+  assert.equal(f.run.peakBytes, f.cacheBytes + (2 * 4 * 16 + 64 + 2) * 4); // as in kv_cache_experiment_test.cpp
   assert.ok(f.maxAbsDiff <= 1e-5, `maxAbsDiff = ${f.maxAbsDiff}`);
   assert.throws(() => memlab.runCacheDecode({ ...f.config, kvHeads: 3 }),
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });
@@ -144,4 +144,71 @@ test('timeWeightRead: the bytes a decoding step reads, counted by hand; bad inpu
   assert.throws(() => memlab.timeWeightRead({ ...model, kvHeads: 3 }, 1, 1),
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });
   assert.equal(memlab.timeWeightRead(model, 1, 1).bytes, 4 * floats, 'still working after errors');
+});
+
+test('kvCacheSizes: the whole MHA/GQA/MQA table in one call, bytes counted by hand', () => {
+  const model = { layers: 2, dModel: 32, heads: 4, kvHeads: 4, dFf: 64, maxSeq: 64, tied: true };
+  const rows = memlab.kvCacheSizes(model, [4, 2, 1], [8, 512]);
+  // K and V · 2 layers · kv_heads · tokens · head_dim 8 · 4 bytes, kv_heads outer
+  assert.deepEqual(rows, [4, 2, 1].flatMap((kvHeads) => [8, 512].map((tokens) =>
+    ({ kvHeads, tokens, bytes: 2 * 2 * kvHeads * tokens * 8 * 4 }))));
+  assert.equal(rows[0].bytes, memlab.kvCacheBytes(model, 8));
+  assert.throws(() => memlab.kvCacheSizes(model, [3], [8]), { message: 'kv_heads = 3: expected a divisor of heads = 4' });
+  assert.throws(() => memlab.kvCacheSizes(model, [4], [8, 1.5]), { message: 'tokens[1] = 1.5: expected an integer' });
+  assert.throws(() => memlab.kvCacheSizes(model, 4, [8]), { message: 'kvHeads = 4: expected an array of integers' });
+  assert.throws(() => memlab.kvCacheSizes(model, [1], [0, 8]), { message: 'tokens = 0: expected a positive integer' });
+});
+
+test('runCheckpoint, runLora, runTraining: the core experiments\' exact figures in wasm', () => {
+  const a = 4 * 4 * 8, h = 4 * 4 * 24; // batch 4, width 8, hidden 24
+  const base = { layers: 16, batch: 4, width: 8, hidden: 24, repeats: 1, timeline: false };
+  const none = memlab.runCheckpoint({ ...base, policy: 'none' });
+  assert.equal(none.peakBytes, 17 * (a + h));
+  const sqrt = memlab.runCheckpoint({ ...base, policy: 'sqrt', timeline: true });
+  assert.equal(sqrt.peakBytes, 8 * a + 5 * h);
+  assert.equal(sqrt.formulaBytes, sqrt.peakBytes);
+  assert.deepEqual(sqrt.checkpoints, [0, 4, 8, 12]);
+  assert.equal(sqrt.recomputedBlocks, 12);
+  assert.equal(sqrt.loss, none.loss);
+  assert.equal(Math.max(...sqrt.timeline.map(([, bytes]) => bytes)), sqrt.peakBytes);
+  assert.throws(() => memlab.runCheckpoint({ ...base, policy: 'every:0' }),
+    { message: 'k = 0: expected a positive number of blocks per segment' });
+
+  const model = { layers: 2, dModel: 16, heads: 4, kvHeads: 2, dFf: 32, maxSeq: 24, tied: true };
+  const [lora, qlora] = memlab.runLora({ model, rank: 4, alpha: 8, steps: 0, batch: 4, seq: 32, text: '' });
+  assert.equal(lora.method, 'LoRA');
+  assert.equal(qlora.method, 'QLoRA');
+  assert.equal(lora.adapterParameters, 2 * (2 * 4 * 32 + 2 * 4 * 24)); // as in train_experiment_test.cpp
+  assert.equal(lora.fullFinetuneBytes, 16 * lora.parameters);
+  assert.equal(lora.baseBytes, 4 * lora.parameters);
+  assert.ok(qlora.totalBytes < lora.totalBytes);
+  assert.throws(() => memlab.runLora({ model, rank: 0, alpha: 8, steps: 0, batch: 4, seq: 32, text: '' }),
+    { message: 'rank = 0: expected in [1, 8] (the smallest dimension of wq wk wv wo)' });
+
+  const text = 'the cat sat on the mat. the dog sat on the log. '.repeat(3);
+  const steps = [];
+  const t = memlab.runTraining({ model: { ...model, maxSeq: 16 }, steps: 3, batch: 2, seq: 8, lr: 0.01, seed: 1, text,
+    prompt: 'the ', sampleTokens: 100, sampler: { temperature: 0, topK: 0, seed: 1 } }, (p) => steps.push(p.step));
+  assert.deepEqual(steps, [1, 2, 3]);
+  assert.equal(t.losses.length, 3);
+  assert.equal(t.sample.length, 16, 'the prompt, then the 12 positions max_seq leaves');
+  assert.deepEqual(t.sample.slice(0, 4), [...'the '].map((c) => c.charCodeAt(0)));
+  assert.throws(() => memlab.runTraining({ model, steps: 1, batch: 2, seq: 8, lr: 0.01, seed: 1, text: 'short',
+    prompt: 'the ', sampleTokens: 10, sampler: { temperature: 0, topK: 0, seed: 1 } }, undefined),
+  { message: 'text = 5: expected more than seq + 1 = 9 bytes' });
+});
+
+test('the page\'s shell names no core function: only experiment files (and their shared lib) do', () => {
+  // Adding an experiment is one file in web/src/experiments (plus its binding):
+  // the worker, the client, the section shell and the registry know none by name.
+  const web = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'web', 'src');
+  const shell = ['core/worker.js', 'core/client.js', 'main.js', 'registry.js', 'ui/section.js',
+    'lib/sweep.js', 'lib/warm-up.js'];
+  const names = memlab.core.apiFunctions();
+  assert.ok(names.includes('runAttention') && names.includes('kvCacheSizes'));
+  for (const file of shell) {
+    const code = readFileSync(join(web, file), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+    const named = names.filter((name) => new RegExp(`\\b${name}\\b`).test(code));
+    assert.deepEqual(named, [], `web/src/${file} names ${named.join(', ')}`);
+  }
 });

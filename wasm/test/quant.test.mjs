@@ -16,7 +16,7 @@ const memlab = await createMemlab({ wasmBinary: readFileSync(join(dir, 'memlab-c
 const base = { rows: 64, cols: 256, format: 'q4_0', granularity: 'group', group: 128,
   distribution: 'gaussian', runMatvec: true, repeats: 1, seed: 1 };
 const n = 64 * 256;
-// Exact bytes per format on [64, 256], as tests/core/quant_test.cpp counts them.
+// Exact bytes per format on [64, 256], as tests/core/quant_experiment_test.cpp counts them.
 const expectedBytes = {
   fp32: n * 4, fp16: n * 2,
   int8_sym: n + 128 * 4, int8_asym: n + 128 * 5,   // group 128: 2 groups per row

@@ -1,4 +1,5 @@
-// Vite plugin: what the page's exercises need besides the exercise folders.
+// Vite plugin: what the page's exercises need besides the exercise folders, and
+// a check that no solution.cpp or mutant (mutants/*.cpp) reaches the built site.
 //
 // Before a build (and when the dev server starts) it writes web/.generated/exercises/:
 //   doctest.h            Debian's /usr/include/doctest/doctest.h, the very header the
@@ -15,7 +16,7 @@
 // the browser then compiles only test.cpp. They are rebuilt only when their inputs
 // change (sources, flags, doctest, clang version), so rebuilding the page is quick.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileTree, mainCommand, parseFlags, pchCommand, pchObjectCommand } from '../src/exercises/toolchain.js';
@@ -49,6 +50,23 @@ function doctestLicense(header) {
   return `doctest (https://github.com/doctest/doctest), the header include/doctest/doctest.h\n` +
     `used by memlab's exercises, as installed by Debian's doctest-dev package.\n\n${copyright}\n\n${expat.trim()}\n`;
 }
+
+// What the graders keep and the site must never ship: every exercise's
+// solution.cpp and its mutants (mutants/*.cpp, the wrong answers its tests must
+// catch), each known by its first line.
+function privateFiles(exercisesDir) {
+  const files = [];
+  for (const slug of readdirSync(exercisesDir).filter((d) => /^\d\d-/.test(d)).sort()) {
+    const dir = path.join(exercisesDir, slug);
+    if (existsSync(path.join(dir, 'solution.cpp'))) files.push(path.join(dir, 'solution.cpp'));
+    const mutants = path.join(dir, 'mutants');
+    if (existsSync(mutants))
+      for (const f of readdirSync(mutants).filter((f) => f.endsWith('.cpp')).sort()) files.push(path.join(mutants, f));
+  }
+  return files.map((file) => ({ file, line: readFileSync(file, 'utf8').split('\n')[0] }));
+}
+
+const textAsset = /\.(js|mjs|html|css|txt|h|hpp|cpp|json|map|md)$/;
 
 /**
  * options.exercisesDir: the repository's exercises/ folder.
@@ -109,6 +127,19 @@ export function memlabExercises({ exercisesDir, outDir }) {
     buildStart() {
       ready ??= prepare((m) => this.info?.(m) ?? console.log(m));
       return ready;
+    },
+    // The catalog imports README.md, exercise.cpp and test.cpp only; this makes
+    // sure no solution or mutant reached the site some other way.
+    generateBundle(_options, bundle) {
+      const secrets = privateFiles(exercisesDir).filter((s) => s.line.trim().length > 0);
+      for (const [name, out] of Object.entries(bundle)) {
+        if (out.type === 'asset' && !textAsset.test(name)) continue;
+        const text = out.type === 'chunk' ? out.code
+          : typeof out.source === 'string' ? out.source : Buffer.from(out.source).toString('utf8');
+        // as written, or escaped inside a JS string (how a ?raw import ships it)
+        const found = secrets.find((s) => text.includes(s.line) || text.includes(JSON.stringify(s.line).slice(1, -1)));
+        if (found) this.error(`memlab: ${name} would ship ${path.relative(exercisesDir, found.file)}: the site must hold no solution or mutant`);
+      }
     },
   };
 }

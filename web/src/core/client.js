@@ -7,6 +7,10 @@
 //
 // A failing call rejects with an Error carrying the core's message (e.g.
 // "kv_heads = 3: expected a divisor of heads = 4"); later calls work as before.
+//
+//   const scoped = core.scope(['runAttention'], 'gqa.js');  // what gqa.js declares
+//   await scoped.check();      // fails unless the module has every declared function
+//   scoped.call('runQuant');   // rejects: gqa.js does not declare runQuant
 export function createCore() {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   const pending = new Map();
@@ -41,12 +45,37 @@ export function createCore() {
   }
   const call = (fn, ...args) => send(fn, args);
 
-  return {
+  const ready = () => call('$ready');
+
+  /** The same client limited to the functions in `calls`, as `owner` declared them. */
+  function scope(calls, owner) {
+    const allowed = (fn) => (calls.includes(fn) ? null
+      : new Error(`${owner} calls ${fn}, which its calls list does not declare`));
+    return {
+      call: (fn, ...args) => { const e = allowed(fn); return e ? Promise.reject(e) : send(fn, args); },
+      callWithProgress: (fn, args, onProgress) => {
+        const e = allowed(fn);
+        return e ? Promise.reject(e) : send(fn, args, onProgress);
+      },
+      ready,
+      root: client, // the whole client: what warm-ups are remembered by (lib/warm-up.js)
+      /** Rejects when the module lacks a declared function (a binding not built or renamed). */
+      async check() {
+        const names = await ready();
+        const missing = calls.filter((fn) => !names.includes(fn));
+        if (missing.length) throw new Error(`the memlab module has no ${missing.join(', ')} (declared by ${owner})`);
+      },
+    };
+  }
+
+  const client = {
     call,
     /** Like call; the function gets a progress callback as its last argument,
      *  whose calls arrive here as onProgress(value). */
     callWithProgress: (fn, args, onProgress) => send(fn, args, onProgress),
-    ready: () => call('$ready'),
+    ready,
+    scope,
     terminate: () => worker.terminate(),
   };
+  return client;
 }

@@ -10,6 +10,8 @@
 import { el } from '../ui/dom.js';
 import { createView } from '../ui/section.js';
 import { formatBytes, formatMs, formatMsUnit } from '../ui/format.js';
+import { attentionWarmUp } from '../lib/attention.js';
+import { warmUp } from '../lib/warm-up.js';
 
 // One flash attention forward of the core at sequence length n, d 64, tiles of 64.
 const coreAttention = (shape) => async (core, n) => {
@@ -38,14 +40,21 @@ const coreCacheDecode = async (core, n) => {
   return { ms: f.run.medianMs, peakBytes: Math.max(f.run.peakBytes - 2 * 4 * 64 * 4, 0) };
 };
 
-/** The core's counterpart of each exercise's benchmark; add one where the core gains it. */
+// Untimed runs before the first timed one (lib/warm-up.js), each once per page.
+const cacheDecodeWarmUp = [{ fn: 'runCacheDecode', args: [{ tokens: 128, heads: 4, kvHeads: 1, headDim: 64, repeats: 2, seed: 1 }] }];
+const roundTripWarmUp = ['q8_0', 'nf4'].map((format) => ({ fn: 'quantRoundTrip', args: [format, 4096, 2, 1] }));
+
+/**
+ * The core's counterpart of each exercise's benchmark; add one where the core gains it:
+ * label, run(core, n) -> { ms, peakBytes }, warmUp (as an experiment's).
+ */
 export const coreCounterparts = {
-  '02-flash-attention': { label: 'core (attention::flash)', run: coreAttention({}) },
-  '03-causal-attention': { label: 'core (attention::flash, causal)', run: coreAttention({ causal: true }) },
-  '04-gqa': { label: 'core (attention::flash, 8 heads, 2 K/V heads)', run: coreAttention({ heads: 8, kvHeads: 2 }) },
-  '05-kv-cache': { label: 'core (contiguous_kv_cache + attention::flash)', run: coreCacheDecode },
-  '07-q8-0': { label: 'core (ggml Q8_0 quantize + dequantize)', run: coreRoundTrip('q8_0') },
-  '08-nf4': { label: 'core (NF4 quantize + dequantize, blocks of 64)', run: coreRoundTrip('nf4') },
+  '02-flash-attention': { label: 'core (attention::flash)', run: coreAttention({}), warmUp: attentionWarmUp },
+  '03-causal-attention': { label: 'core (attention::flash, causal)', run: coreAttention({ causal: true }), warmUp: attentionWarmUp },
+  '04-gqa': { label: 'core (attention::flash, 8 heads, 2 K/V heads)', run: coreAttention({ heads: 8, kvHeads: 2 }), warmUp: attentionWarmUp },
+  '05-kv-cache': { label: 'core (contiguous_kv_cache + attention::flash)', run: coreCacheDecode, warmUp: cacheDecodeWarmUp },
+  '07-q8-0': { label: 'core (ggml Q8_0 quantize + dequantize)', run: coreRoundTrip('q8_0'), warmUp: roundTripWarmUp },
+  '08-nf4': { label: 'core (NF4 quantize + dequantize, blocks of 64)', run: coreRoundTrip('nf4'), warmUp: roundTripWarmUp },
 };
 
 const colors = { yours: '#2b8a3e', core: '#1c7ed6' };
@@ -83,6 +92,8 @@ export async function compareWithCore(exercise, code, box, { lab, core, progress
   const { name, axis } = mine.points[0];
   const theirs = [];
   if (counterpart) {
+    progress?.update(0, mine.points.length, 'warming up the core (untimed runs)');
+    await warmUp(core, counterpart.warmUp);
     for (const p of mine.points) {
       if (box.dataset.state !== 'running') return; // the learner moved on
       progress?.update(theirs.length, mine.points.length, `measuring the core: ${axis} ${p.n}`);

@@ -4,7 +4,7 @@ import { EditorView, basicSetup } from 'codemirror';
 import { cpp } from '@codemirror/lang-cpp';
 import { indentWithTab } from '@codemirror/commands';
 import { lintGutter, setDiagnostics } from '@codemirror/lint';
-import { EditorState } from '@codemirror/state';
+import { EditorState, Prec } from '@codemirror/state';
 import { keymap } from '@codemirror/view';
 
 const theme = EditorView.theme({
@@ -24,7 +24,9 @@ export function createEditor(parent, { text, onChange, onRun }) {
     lintGutter(),
     theme,
     EditorState.tabSize.of(2),
-    keymap.of([{ key: 'Mod-Enter', run: () => { onRun?.(); return true; } }, indentWithTab]),
+    // above basicSetup's keymap, where Mod-Enter inserts a blank line
+    Prec.highest(keymap.of([{ key: 'Mod-Enter', run: () => { onRun?.(); return true; } }])),
+    keymap.of([indentWithTab]),
     EditorView.updateListener.of((u) => { if (u.docChanged) onChange?.(u.state.doc.toString()); }),
   ];
   const view = new EditorView({ parent, state: EditorState.create({ doc: text, extensions }) });

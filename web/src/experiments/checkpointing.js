@@ -42,6 +42,8 @@ export default {
     int('trainSteps', 'training steps', 60, 'tiny GPT steps; 0: skip'),
     int('rank', 'LoRA rank', 8, 'adapter rank'),
   ],
+  calls: ['runCheckpoint', 'runTraining', 'runLora'],
+  warmUp: [{ fn: 'runCheckpoint', args: [{ layers: 4, batch: 16, width: 64, hidden: 256, policy: 'sqrt', repeats: 1, timeline: false }] }],
 
   async run(v, core, onProgress) {
     const policies = v.policies.split(/,?\s+/).filter(Boolean); // set:1,5 keeps its commas
@@ -56,7 +58,10 @@ export default {
     const steps = v.trainSteps;
     const total = points.length + steps;
     const results = await runSweep(points, async (p) => {
-      if (p.kind === 'lora') return { kind: 'lora', rows: await core.call('loraMemory', model, v.rank, 2 * v.rank) };
+      if (p.kind === 'lora') {
+        const config = { model, rank: v.rank, alpha: 2 * v.rank, steps: 0, batch: 4, seq: 32, text: '' };
+        return { kind: 'lora', rows: await core.call('runLora', config) };
+      }
       const figures = await core.call('runCheckpoint', { ...base, layers: p.layers, policy: p.policy, timeline: p.kind === 'timeline' });
       return { kind: p.kind, layers: p.layers, policy: p.policy, figures };
     }, ({ done, label, results: partial }) => onProgress({ done, total, label, results: partial }));
@@ -64,7 +69,10 @@ export default {
       const losses = [];
       const config = {
         model: { layers: 2, dModel: 32, heads: 4, kvHeads: 4, dFf: 128, maxSeq: 64, tied: true },
-        steps, batch: 4, seq: 32, lr: 0.01, text: corpus, prompt: 'The ',
+        steps, batch: 4, seq: 32, lr: 0.01, seed: 1, text: corpus, prompt: 'The ',
+        // temperature 0.8 from the 20 likeliest bytes: greedy decoding of a
+        // barely trained model repeats one byte
+        sampleTokens: 120, sampler: { temperature: 0.8, topK: 20, seed: 1 },
       };
       const figures = await core.callWithProgress('runTraining', [config], ({ step, loss }) => {
         losses.push({ kind: 'loss', step, loss });

@@ -3,6 +3,7 @@ import { int, checkbox, pow2Range } from '../ui/controls.js';
 import { formatBytes, formatMs, formatMsUnit, formatNumber, formatSci } from '../ui/format.js';
 import { badge } from '../ui/table.js';
 import { runSweep } from '../lib/sweep.js';
+import { attentionWarmUp } from '../lib/attention.js';
 
 /** Flash and naive must agree to this max abs difference (fp32, different summation order). */
 export const TOLERANCE = 1e-5;
@@ -39,6 +40,8 @@ export default {
     int('repeats', 'repeats', 3, 'time is their median'),
     checkbox('causal', 'causal', false, 'mask future positions'),
   ],
+  calls: ['runAttention'],
+  warmUp: attentionWarmUp,
 
   run(v, core, onProgress) {
     const points = v.seq.map((seq) => ({

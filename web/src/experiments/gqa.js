@@ -2,22 +2,10 @@
 import { int, checkbox, pow2Range } from '../ui/controls.js';
 import { formatBytes, formatMs, formatMsUnit } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
+import { attentionWarmUp, variants } from '../lib/attention.js';
 
 const colors = { MHA: '#d9480f', GQA: '#2b8a3e', MQA: '#1c7ed6' };
 const seqAxis = { label: 'seq', log2: true, format: String };
-
-/** kv_heads to compare: heads (MHA), a divisor near √heads (GQA), 1 (MQA). */
-export function variants(heads) {
-  if (!(heads > 1)) return [{ name: 'MHA', kvHeads: heads }]; // the core explains bad heads
-  const inner = [];
-  for (let d = 2; d < heads; d++) if (heads % d === 0) inner.push(d);
-  const gqa = inner.filter((d) => d * d <= heads).pop() ?? inner[0];
-  return [
-    { name: 'MHA', kvHeads: heads },
-    ...(gqa ? [{ name: 'GQA', kvHeads: gqa }] : []),
-    { name: 'MQA', kvHeads: 1 },
-  ];
-}
 
 export default {
   id: 'gqa',
@@ -45,6 +33,8 @@ export default {
     int('repeats', 'repeats', 3, 'time is their median'),
     checkbox('causal', 'causal', false, 'mask future positions'),
   ],
+  calls: ['runAttention'],
+  warmUp: attentionWarmUp,
 
   run(v, core, onProgress) {
     const points = v.seq.flatMap((seq) => variants(v.heads).map(({ name, kvHeads }) => ({

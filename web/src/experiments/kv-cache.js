@@ -2,7 +2,7 @@
 import { checkbox, int, intList, text } from '../ui/controls.js';
 import { formatBytes, formatNumber } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
-import { variants } from './gqa.js';
+import { variants } from '../lib/attention.js';
 // The tiny GPT trained on data/corpus.txt by `memlab-bench train` (2 layers, d_model 64).
 import trainedWeightsUrl from '../../../data/tiny-gpt.bin?url';
 
@@ -56,6 +56,12 @@ export default {
     checkbox('noCache', 'without cache too', true, 'slow: O(n²)'),
     checkbox('trained', 'trained model', true, 'sample the trained tiny GPT'),
   ],
+  calls: ['runGeneration', 'runGenerationFrom', 'timeWeightRead', 'kvCacheSizes'],
+  warmUp: [true, false].map((useCache) => ({
+    fn: 'runGeneration',
+    args: [{ model: { layers: 2, dModel: 64, heads: 4, kvHeads: 2, dFf: 128, maxSeq: 64, tied: true },
+      modelSeed: 1, prompt: 'warm', tokens: 40, useCache, sampler: { temperature: 0, topK: 0, seed: 1 } }, undefined],
+  })),
 
   run(v, core, onProgress) {
     const model = (kvHeads) => ({
@@ -74,10 +80,10 @@ export default {
     return runSweep(points, async (p) => {
       index = points.indexOf(p);
       if (p.kind === 'bytes') {
-        const rows = [];
-        for (const variant of variants(v.heads))
-          for (let n = 8; n <= 512; n *= 2)
-            rows.push({ ...variant, length: n, bytes: await core.call('kvCacheBytes', model(variant.kvHeads), n) });
+        const vs = variants(v.heads);
+        const lengths = [8, 16, 32, 64, 128, 256, 512];
+        const sizes = await core.call('kvCacheSizes', model(v.heads), vs.map((x) => x.kvHeads), lengths);
+        const rows = sizes.map((r) => ({ ...vs.find((x) => x.kvHeads === r.kvHeads), length: r.tokens, bytes: r.bytes }));
         return { kind: 'bytes', rows, longest };
       }
       if (p.kind === 'weights')

@@ -182,6 +182,7 @@ export default {
     intList('blocks', 'block sizes', [1, 2, 4, 8, 16, 32, 64, 128, 256], 'for the waste chart'),
     checkbox('swap', 'swap', false, 'preempt by swapping, not recompute'),
   ],
+  calls: ['runServing', 'pagedSnapshots'], // exact figures, nothing timed: no warm-up
 
   run(v, core, onProgress) {
     const config = (blockSize, runContiguous) => ({

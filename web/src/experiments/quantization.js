@@ -67,6 +67,13 @@ export default {
     int('repeats', 'repeats', 5, 'matvec time is their median'),
     checkbox('matvec', 'time matvec', true, 'y = W x per format'),
   ],
+  calls: ['runQuant', 'runQuantGrid', 'quantFormats'],
+  // every format's kernels, matvec included, at a small size
+  async warmUp(core) {
+    for (const format of await core.call('quantFormats'))
+      await core.call('runQuant', { rows: 256, cols: 1024, format, granularity: 'group', group: 128,
+        distribution: 'gaussian', runMatvec: true, repeats: 3, seed: 1 });
+  },
 
   run(v, core, onProgress) {
     const common = { group: v.group, repeats: v.repeats, seed: 1 };

@@ -19,6 +19,13 @@ export function createProgress(container) {
       bar.value = done;
       text.textContent = done < total ? `${done + 1} / ${total}: ${label}` : `${total} / ${total}`;
     },
+    /** Work of unknown length (e.g. a warm-up): an indeterminate bar and `label`. */
+    busy(label) {
+      container.hidden = false;
+      container.dataset.state = 'running';
+      bar.removeAttribute('value');
+      text.textContent = label;
+    },
     finish(message) {
       container.dataset.state = 'done';
       bar.value = bar.max;

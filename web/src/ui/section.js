@@ -6,6 +6,7 @@ import { createProgress } from './progress.js';
 import { renderChart, destroyChart } from './charts.js';
 import { renderTable } from './table.js';
 import { el } from './dom.js';
+import { warmUp } from '../lib/warm-up.js';
 
 /** Output slots, created in the order render() first asks for them. */
 export function createView(output) {
@@ -92,6 +93,8 @@ export function mountExperiment(parent, experiment, core) {
   const controls = renderControls(controlsBox, experiment.controls);
   const progress = createProgress(progressBox);
   const view = createView(output);
+  // The experiment reaches the core only through what it declares it calls.
+  const scoped = core.scope(experiment.calls, `${experiment.id}.js`);
 
   function showError(err) {
     errorBox.replaceChildren(el('strong', { textContent: 'Error: ' }), err.message);
@@ -99,21 +102,15 @@ export function mountExperiment(parent, experiment, core) {
     errorBox.hidden = false;
   }
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  /**
+   * One run with these control values: the module's functions checked, the
+   * experiment's warm-up (once per page), then its timed points, drawn as they
+   * arrive. Returns when the section is done or failed.
+   */
+  async function start(values) {
     if (section.dataset.state === 'running') return;
     errorBox.hidden = true;
     errorBox.replaceChildren();
-    let values;
-    try {
-      values = controls.read();
-    } catch (err) {
-      progress.hide();
-      showError(err);
-      section.dataset.state = 'error';
-      return;
-    }
-
     section.dataset.state = 'running';
     run.disabled = true;
     run.textContent = 'Running…';
@@ -123,7 +120,10 @@ export function mountExperiment(parent, experiment, core) {
     let reached = { done: 0, total: 0, label: '' };
     let rendered = 0; // results drawn so far: progress within a point redraws nothing
     try {
-      const results = await experiment.run(values, core, ({ done, total, label, results: partial }) => {
+      await scoped.check();
+      progress.busy('warming up the core (untimed runs)');
+      await warmUp(scoped, experiment.warmUp);
+      const results = await experiment.run(values, scoped, ({ done, total, label, results: partial }) => {
         reached = { done, total, label };
         progress.update(done, total, label);
         if (partial.length > 0 && partial.length !== rendered) {
@@ -148,6 +148,25 @@ export function mountExperiment(parent, experiment, core) {
       run.disabled = false;
       run.textContent = 'Run';
     }
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (section.dataset.state === 'running') return;
+    let values;
+    try {
+      values = controls.read();
+    } catch (err) {
+      errorBox.hidden = true;
+      errorBox.replaceChildren();
+      progress.hide();
+      showError(err);
+      section.dataset.state = 'error';
+      return;
+    }
+    start(values);
   });
-  return section;
+  // start(values) is also how a run begins without the Run button (e.g. a
+  // default run when the section comes into view).
+  return { section, start };
 }

@@ -1,0 +1,40 @@
+// mutant: softmax_merge takes the larger max but adds the two sums as they are, each relative to
+// its own max
+// expect: 5 values split after 1: expected max
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "memlab_lab.hpp"
+
+struct softmax_state {
+  float max = -std::numeric_limits<float>::infinity();
+  float sum = 0.0f;
+};
+
+softmax_state softmax_push(softmax_state s, float x) {
+  if (x == -std::numeric_limits<float>::infinity()) return s;  // exp(-inf) = 0
+  if (x > s.max) {
+    // exp(-inf - x) = 0 on the first finite value: the empty sum stays 0
+    s.sum = s.sum * std::exp(s.max - x) + 1.0f;
+    s.max = x;
+  } else {
+    s.sum += std::exp(x - s.max);
+  }
+  return s;
+}
+
+softmax_state softmax_merge(softmax_state a, softmax_state b) {
+  const float inf = std::numeric_limits<float>::infinity();
+  if (b.max == -inf) return a;
+  if (a.max == -inf) return b;
+  const float max = std::max(a.max, b.max);
+  return {max, a.sum + b.sum};
+}
+
+void online_softmax(lab::span<const float> x, lab::span<float> out) {
+  softmax_state s;
+  for (float v : x) s = softmax_push(s, v);
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = std::exp(x[i] - s.max) / s.sum;
+}

@@ -1,0 +1,44 @@
+// mutant: no running max: p = exp(s) and out = acc / l, right on N(0, 1) scores, inf / inf = NaN on
+// logits of 1e4
+// expect: likely cause: exp overflowed: row max not subtracted
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "memlab_lab.hpp"
+
+void flash_attention(lab::matrix_view<const float> q, lab::matrix_view<const float> k,
+                     lab::matrix_view<const float> v, lab::matrix_view<float> out,
+                     std::size_t block) {
+  const std::size_t seq_q = q.rows(), seq_kv = k.rows(), d = q.cols();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> s(block * block), m(block), l(block), acc(block * d);
+
+  for (std::size_t i0 = 0; i0 < seq_q; i0 += block) {
+    const std::size_t rows = std::min(block, seq_q - i0);
+    std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+    std::fill(l.begin(), l.end(), 0.0f);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+
+    for (std::size_t j0 = 0; j0 < seq_kv; j0 += block) {
+      const std::size_t cols = std::min(block, seq_kv - j0);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c) {
+          float dot = 0;
+          for (std::size_t x = 0; x < d; ++x) dot += q(i0 + r, x) * k(j0 + c, x);
+          s[r * block + c] = scale * dot;
+        }
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t c = 0; c < cols; ++c) {
+          const float p = std::exp(s[r * block + c]);
+          l[r] += p;
+          for (std::size_t x = 0; x < d; ++x) acc[r * d + x] += p * v(j0 + c, x);
+        }
+      }
+    }
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t x = 0; x < d; ++x) out(i0 + r, x) = acc[r * d + x] / l[r];
+  }
+}
