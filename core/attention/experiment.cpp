@@ -13,6 +13,7 @@
 #include "attention/flash_backward.hpp"
 #include "attention/io_bytes.hpp"
 #include "attention/lsh.hpp"
+#include "base/difference.hpp"
 #include "base/error.hpp"
 #include "base/limits.hpp"
 #include "base/random.hpp"
@@ -259,23 +260,6 @@ double lsh_work(std::size_t heads, std::size_t seq, std::size_t d,
   return double(heads) * rounds * n * per;
 }
 
-struct frobenius {
-  double max_abs = 0, relative = 0;
-};
-
-frobenius compare(const tensor<3>& x, const tensor<3>& exact) {
-  frobenius f;
-  double diff2 = 0, norm2 = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double e = exact.data()[i], diff = double(x.data()[i]) - e;
-    f.max_abs = std::max(f.max_abs, std::abs(diff));
-    diff2 += diff * diff;
-    norm2 += e * e;
-  }
-  f.relative = norm2 > 0 ? std::sqrt(diff2 / norm2) : 0;
-  return f;
-}
-
 }  // namespace
 
 lsh_figures run_lsh(const lsh_config& config) {
@@ -313,9 +297,9 @@ lsh_figures run_lsh(const lsh_config& config) {
     tensor<3> exact;
     figures.exact =
         measure(config.repeats, [&] { exact = attention::shared_qk_naive(qk, v, config.causal); });
-    const frobenius f = compare(lsh_out, exact);
+    const difference f = difference_of(lsh_out.data(), exact.data(), exact.size());
     figures.max_abs_error = f.max_abs;
-    figures.relative_error = f.relative;
+    figures.relative_error = f.rel_frobenius;
   }
   if (config.run_naive) {
     tensor<3> out;
@@ -358,8 +342,9 @@ std::vector<lsh_error_row> run_lsh_errors(const lsh_errors_config& config) {
     for (const int b : config.buckets)
       for (const int r : config.rounds) {
         const auto options = lsh_options_of(b, r, config.chunk, config.causal, config.seed);
-        const frobenius f = compare(attention::lsh(qk, v, options), exact);
-        rows.push_back({data, b, r, f.max_abs, f.relative});
+        const tensor<3> out = attention::lsh(qk, v, options);
+        const difference f = difference_of(out.data(), exact.data(), exact.size());
+        rows.push_back({data, b, r, f.max_abs, f.rel_frobenius});
       }
   }
   return rows;

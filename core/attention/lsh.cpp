@@ -53,6 +53,31 @@ void sort_by_bucket(const std::uint32_t* buckets, std::size_t seq, std::size_t n
   for (std::size_t p = 0; p < seq; ++p) order[start[buckets[p]]++] = static_cast<std::uint32_t>(p);
 }
 
+// bucket of x under rotation r [d, half]: argmax([xR, -xR]), the first on ties.
+// Column b of [xR, -xR] is (xR)_b for b < half and -(xR)_{b - half} after, so the
+// first largest of xR and the first largest of -xR decide, xR winning a tie. The
+// projections (half doubles of scratch) are summed in double, c ascending, with b
+// innermost (contiguous in r, so the loop vectorizes): the same rotation gives the
+// same bucket natively and in wasm.
+std::uint32_t bucket_of(const float* x, const float* r, std::size_t d, std::size_t half,
+                        double* projections) {
+  if (half == 0) return 0;  // one bucket
+  std::fill_n(projections, half, 0.0);
+  for (std::size_t c = 0; c < d; ++c) {
+    const double xc = x[c];
+    const float* rc = r + c * half;
+    for (std::size_t b = 0; b < half; ++b) projections[b] += xc * rc[b];
+  }
+  std::uint32_t best_plus = 0, best_minus = 0;
+  for (std::size_t b = 1; b < half; ++b) {
+    if (projections[b] > projections[best_plus]) best_plus = static_cast<std::uint32_t>(b);
+    if (projections[b] < projections[best_minus]) best_minus = static_cast<std::uint32_t>(b);
+  }
+  return projections[best_plus] >= -projections[best_minus]
+             ? best_plus
+             : static_cast<std::uint32_t>(half + best_minus);
+}
+
 }  // namespace
 
 void check_lsh_options(const lsh_options& o) {
@@ -74,23 +99,8 @@ tensor<4> lsh_rotations(std::size_t heads, std::size_t head_dim, const lsh_optio
 }
 
 std::uint32_t lsh_bucket(const float* x, const float* r, std::size_t d, std::size_t n_buckets) {
-  const std::size_t half = n_buckets / 2;
-  std::uint32_t best = 0;
-  double best_value = -std::numeric_limits<double>::infinity();
-  // Column b of [xR, -xR] is (xR)_b for b < half and -(xR)_{b - half} after: one
-  // projection serves two buckets. Summed in double so that the same rotation
-  // gives the same bucket natively and in wasm.
-  for (std::size_t b = 0; b < half; ++b) {
-    double p = 0;
-    for (std::size_t c = 0; c < d; ++c) p += double(x[c]) * r[c * half + b];
-    if (p > best_value) best_value = p, best = static_cast<std::uint32_t>(b);
-  }
-  for (std::size_t b = 0; b < half; ++b) {
-    double p = 0;
-    for (std::size_t c = 0; c < d; ++c) p += double(x[c]) * r[c * half + b];
-    if (-p > best_value) best_value = -p, best = static_cast<std::uint32_t>(half + b);
-  }
-  return best;
+  buffer<double> projections(n_buckets / 2);
+  return bucket_of(x, r, d, n_buckets / 2, projections.data());
 }
 
 buffer<std::uint32_t> lsh_buckets(const tensor<3>& qk, const lsh_options& o) {
@@ -99,11 +109,14 @@ buffer<std::uint32_t> lsh_buckets(const tensor<3>& qk, const lsh_options& o) {
   const tensor<4> rotations = lsh_rotations(heads, d, o);
   const std::size_t rotation_size = d * (o.n_buckets / 2);
   buffer<std::uint32_t> buckets(heads * o.n_rounds * seq);
+  buffer<double> projections(o.n_buckets / 2);
   for (std::size_t h = 0; h < heads; ++h)
-    for (std::size_t r = 0; r < o.n_rounds; ++r)
+    for (std::size_t r = 0; r < o.n_rounds; ++r) {
+      const float* rotation = rotations.data() + (h * o.n_rounds + r) * rotation_size;
       for (std::size_t p = 0; p < seq; ++p)
-        buckets[(h * o.n_rounds + r) * seq + p] = lsh_bucket(
-            row(qk, h, p), rotations.data() + (h * o.n_rounds + r) * rotation_size, d, o.n_buckets);
+        buckets[(h * o.n_rounds + r) * seq + p] =
+            bucket_of(row(qk, h, p), rotation, d, o.n_buckets / 2, projections.data());
+    }
   return buckets;
 }
 
@@ -136,11 +149,13 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& o) {
   const std::size_t rotation_size = d * (o.n_buckets / 2);
 
   tensor<3> out = xt::zeros<float>({heads, seq, d});
-  // Per head: inverse key norms, the sort keys, each round's sorted order and
-  // chunk of every position, and per position the running max m and sum l of
-  // the online softmax over rounds.
+  // Per head: inverse key norms; one round's buckets, the counting sort's
+  // counters and one position's projections; each round's sorted order and the
+  // chunk of every position; per position the running max m and sum l of the
+  // online softmax over rounds.
   buffer<float> inv_norm(seq), m(seq), l(seq);
   buffer<std::uint32_t> buckets(seq), start(o.n_buckets + 1);
+  buffer<double> projections(o.n_buckets / 2);
   buffer<std::uint32_t> sorted(rounds * seq), chunk_of(rounds * seq);
   // One chunk's tiles: its queries [chunk, d], the keys it sees transposed
   // [d, window] and their values [window, d], the scores [chunk, window], its
@@ -161,7 +176,7 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& o) {
     for (std::size_t r = 0; r < rounds; ++r) {
       const float* rotation = rotations.data() + (h * rounds + r) * rotation_size;
       for (std::size_t p = 0; p < seq; ++p)
-        buckets[p] = lsh_bucket(row(qk, h, p), rotation, d, o.n_buckets);
+        buckets[p] = bucket_of(row(qk, h, p), rotation, d, o.n_buckets / 2, projections.data());
       std::uint32_t* order = sorted.data() + r * seq;
       sort_by_bucket(buckets.data(), seq, o.n_buckets, start.data(), order);
       for (std::size_t k = 0; k < seq; ++k)
@@ -306,7 +321,8 @@ std::size_t lsh_scratch_bytes(std::size_t heads, std::size_t seq, std::size_t he
                              + chunk * window;        // scores
   const std::size_t ints = seq + (o.n_buckets + 1)    // buckets, counting sort
                            + 2 * o.n_rounds * seq;    // sorted order, chunk of each position
-  return floats * sizeof(float) + ints * sizeof(std::uint32_t);
+  return floats * sizeof(float) + ints * sizeof(std::uint32_t) +
+         o.n_buckets / 2 * sizeof(double);  // one position's projections
 }
 
 }  // namespace memlab::attention

@@ -62,8 +62,9 @@
 // Memory besides the output: the rotations; per head the inverse key norms and
 // per row a running max and sum (3 · seq floats); per round the sorted order
 // and the chunk of every position (2 · n_rounds · seq 32-bit integers); one
-// chunk's tiles (queries, keys, values, scores, output). No seq × seq buffer:
-// lsh_scratch_bytes() gives the exact count.
+// chunk's tiles (queries, keys, values, scores, output); one position's
+// projections (n_buckets / 2 doubles). No seq × seq buffer: lsh_scratch_bytes()
+// gives the exact count.
 #pragma once
 
 #include <cstddef>

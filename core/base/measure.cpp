@@ -35,6 +35,25 @@ run_figures measure(int repeats, const std::function<void()>& fn, double flops) 
   return figures;
 }
 
+run_figures measure_batched(int repeats, const std::function<void()>& fn, double flops,
+                            double min_batch_ms) {
+  int calls = 1;
+  for (;; calls *= 2) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int c = 0; c < calls; ++c) fn();
+    const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
+    if (ms.count() >= min_batch_ms || calls >= (1 << 20)) break;
+  }
+  run_figures figures = measure(
+      repeats,
+      [&] {
+        for (int c = 0; c < calls; ++c) fn();
+      },
+      flops * calls);
+  figures.median_ms /= calls;
+  return figures;
+}
+
 #if defined(__linux__)
 bool reset_peak_rss() {
   // Writing 5 to clear_refs resets VmHWM, the peak resident set (Linux >= 4.0).

@@ -27,6 +27,14 @@ struct run_figures {
 // caller checks the work of repeats + 1 runs against the limit before it allocates.
 run_figures measure(int repeats, const std::function<void()>& fn, double flops = 0);
 
+// measure(), with each timed run a batch of calls lasting at least min_batch_ms
+// (the calls double from 1 until a batch does), reported per call: a browser's
+// clock may tick every 100 µs, and a call shorter than that would read as 0 ms.
+// fn must free what it allocates (or replace its previous result), so that the
+// peak is that of one call.
+run_figures measure_batched(int repeats, const std::function<void()>& fn, double flops = 0,
+                            double min_batch_ms = 2.0);
+
 // Resets the process's peak-RSS high-water mark; false where unsupported.
 bool reset_peak_rss();
 // The process's peak resident set in bytes since the last reset; -1 where unknown.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/difference.hpp"
 #include "base/error.hpp"
 #include "base/limits.hpp"
 #include "base/random.hpp"
@@ -62,28 +63,12 @@ std::vector<double> matmul_f64(const tensor<2>& a, const tensor<2>& b) {
   return c;
 }
 
-struct error {
-  double max_abs = 0, relative = 0;
-  std::size_t nonfinite = 0;
-};
-
+// The difference, with no error figure (NaN) once any output is not finite.
 template <class T>
-error error_of(const T& x, const std::vector<double>& exact) {
-  error e;
-  double diff2 = 0, norm2 = 0;
-  for (std::size_t i = 0; i < exact.size(); ++i) {
-    const double xi = x.data()[i];
-    if (!std::isfinite(xi)) {
-      ++e.nonfinite;
-      continue;
-    }
-    e.max_abs = std::max(e.max_abs, std::abs(xi - exact[i]));
-    diff2 += (xi - exact[i]) * (xi - exact[i]);
-    norm2 += exact[i] * exact[i];
-  }
-  e.relative = norm2 > 0 ? std::sqrt(diff2 / norm2) : 0;
-  if (e.nonfinite > 0) e.max_abs = e.relative = std::numeric_limits<double>::quiet_NaN();
-  return e;
+difference error_of(const T& x, const std::vector<double>& exact) {
+  difference d = difference_of(x.data(), exact.data(), exact.size());
+  if (d.nonfinite > 0) d.max_abs = d.rel_frobenius = std::numeric_limits<double>::quiet_NaN();
+  return d;
 }
 
 }  // namespace
@@ -138,14 +123,15 @@ precision_figures run_precision(const precision_config& config) {
     const precision::attention_options options{
         {x.storage, x.accumulate}, x.scale_first, config.causal};
     tensor<3> out;
-    row.attention = measure(config.repeats, [&] { out = precision::attention(q, k, v, options); });
-    const error attention_error = error_of(out, attention_exact);
+    row.attention =
+        measure_batched(config.repeats, [&] { out = precision::attention(q, k, v, options); });
+    const difference attention_error = error_of(out, attention_exact);
     row.attention_max_abs = attention_error.max_abs;
-    row.attention_relative = attention_error.relative;
+    row.attention_relative = attention_error.rel_frobenius;
     row.attention_nonfinite = attention_error.nonfinite;
-    const error matmul_error = error_of(precision::matmul(a, b, options.how), matmul_exact);
+    const difference matmul_error = error_of(precision::matmul(a, b, options.how), matmul_exact);
     row.matmul_max_abs = matmul_error.max_abs;
-    row.matmul_relative = matmul_error.relative;
+    row.matmul_relative = matmul_error.rel_frobenius;
     row.matmul_nonfinite = matmul_error.nonfinite;
     figures.rows.push_back(row);
   }

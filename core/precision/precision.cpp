@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <xtensor/xbuilder.hpp>
 
 #include "base/error.hpp"
@@ -191,44 +192,24 @@ void attention_kernel(const stored& q, const stored& k, const stored& v, std::si
     }
 }
 
-// Calls kernel<S, A>(...) for the arithmetic's formats.
-template <template <format, format> class Kernel, class... Args>
-void dispatch(const arithmetic& how, Args&&... args) {
+// Calls fn(S, A) with the arithmetic's storage and accumulation formats as
+// std::integral_constant<format, ...>, so that fn picks kernel<S, A> at compile time.
+template <class Fn>
+void dispatch(const arithmetic& how, Fn&& fn) {
   check_arithmetic(how);
+  using fp32 = std::integral_constant<format, format::fp32>;
+  using fp16 = std::integral_constant<format, format::fp16>;
+  using bf16 = std::integral_constant<format, format::bf16>;
   const bool low = how.accumulate != format::fp32;
   switch (how.storage) {
     case format::fp16:
-      if (low)
-        Kernel<format::fp16, format::fp16>::run(args...);
-      else
-        Kernel<format::fp16, format::fp32>::run(args...);
-      break;
+      return low ? fn(fp16{}, fp16{}) : fn(fp16{}, fp32{});
     case format::bf16:
-      if (low)
-        Kernel<format::bf16, format::bf16>::run(args...);
-      else
-        Kernel<format::bf16, format::fp32>::run(args...);
-      break;
+      return low ? fn(bf16{}, bf16{}) : fn(bf16{}, fp32{});
     default:
-      Kernel<format::fp32, format::fp32>::run(args...);
+      return fn(fp32{}, fp32{});
   }
 }
-
-template <format S, format A>
-struct matmul_run {
-  template <class... Args>
-  static void run(Args&... args) {
-    matmul_kernel<S, A>(args...);
-  }
-};
-
-template <format S, format A>
-struct attention_run {
-  template <class... Args>
-  static void run(Args&... args) {
-    attention_kernel<S, A>(args...);
-  }
-};
 
 template <std::size_t N>
 tensor<N> decode(const stored& x, const std::array<std::size_t, N>& shape) {
@@ -247,7 +228,9 @@ tensor<2> matmul(const tensor<2>& a, const tensor<2>& b, const arithmetic& how) 
           [&] { return "[k, n] with k = " + std::to_string(k) + " as in a.shape"; });
   const stored as(how.storage, a.data(), a.size()), bs(how.storage, b.data(), b.size());
   stored c(how.storage, m * n);
-  dispatch<matmul_run>(how, as, bs, m, k, n, c);
+  dispatch(how, [&](auto s, auto a) {
+    matmul_kernel<decltype(s)::value, decltype(a)::value>(as, bs, m, k, n, c);
+  });
   return decode<2>(c, {m, n});
 }
 
@@ -272,8 +255,10 @@ tensor<3> attention(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
     for (std::size_t i = 0; i < qs.size(); ++i) qs.set(i, qs.get(i) * scale);
   stored s(f, heads * seq * seq), o(f, q.size());
   buffer<float> e(seq);  // one row of exponentials
-  dispatch<attention_run>(options.how, qs, ks, vs, heads, seq, d, scale, !options.scale_first,
-                          options.causal, s, e, o);
+  dispatch(options.how, [&](auto s_format, auto a_format) {
+    attention_kernel<decltype(s_format)::value, decltype(a_format)::value>(
+        qs, ks, vs, heads, seq, d, scale, !options.scale_first, options.causal, s, e, o);
+  });
   return decode<3>(o, {heads, seq, d});
 }
 

@@ -1,7 +1,6 @@
 #include "quant/experiment.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <optional>
 
@@ -150,20 +149,10 @@ round_trip_figures run_quant_round_trip(const std::string& format, int n, int re
     const tensor<2> w_hat = q.dequantize();
     out.quantized_bytes = q.bytes();
   };
-  // Round trips per timed run: enough for 2 ms, so that a browser's clock (it
-  // may tick every 100 µs) times even a short row (4096 values: tens of µs).
-  // Each one frees what it allocated, so the peak is that of one round trip.
-  int calls = 1;
-  for (;; calls *= 2) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int c = 0; c < calls; ++c) round_trip();
-    const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-    if (ms.count() >= 2.0 || calls >= (1 << 20)) break;
-  }
-  out.run = measure(repeats, [&] {
-    for (int c = 0; c < calls; ++c) round_trip();
-  });
-  out.run.median_ms /= calls;
+  // Timed in batches of >= 2 ms, so that a browser's clock (it may tick every
+  // 100 µs) times even a short row (4096 values: tens of µs). Each round trip
+  // frees what it allocated, so the peak is that of one.
+  out.run = measure_batched(repeats, round_trip);
   return out;
 }
 

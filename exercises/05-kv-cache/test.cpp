@@ -36,13 +36,22 @@ TEST_CASE("the constructor allocates the whole cache once: 2 · max_seq · kv_he
   } cases[] = {{16, 2, 8}, {100, 1, 64}, {1, 4, 3}};
   for (const auto& c : cases) {
     // measured first, checked after: the checks themselves may allocate
+    const std::vector<float> k = token(0, c.kv_heads, c.d, false),
+                             v = token(0, c.kv_heads, c.d, true);
     std::size_t held = 0, left = 0, capacity = 0, size = 0;
+    float read_k = 0, read_v = 0;
     const std::size_t before = lab::heap().live_bytes;
     {
       kv_cache cache(c.max_seq, c.kv_heads, c.d);
       held = lab::heap().live_bytes - before;
       capacity = cache.capacity();
       size = cache.size();
+      // used, not just built: clang may drop an allocation nothing reads (the page's
+      // compiler would then count no bytes at all)
+      if (cache.append(k, v)) {
+        read_k = cache.key(c.kv_heads - 1, 0)[c.d - 1];
+        read_v = cache.value(c.kv_heads - 1, 0)[c.d - 1];
+      }
     }
     left = lab::heap().live_bytes - before;
     INFO("max_seq " << c.max_seq << ", kv_heads " << c.kv_heads << ", head_dim " << c.d);
@@ -53,6 +62,11 @@ TEST_CASE("the constructor allocates the whole cache once: 2 · max_seq · kv_he
     CHECK_MESSAGE(capacity == c.max_seq, "capacity() = " << capacity << ", expected " << c.max_seq);
     CHECK_MESSAGE(size == 0, "a new cache has size() = " << size << ", expected 0");
     CHECK_MESSAGE(left == 0, "the destructor leaves " << lab::testing::bytes(left) << " allocated");
+    CHECK_MESSAGE((read_k == k.back() && read_v == v.back()),
+                  "after one append, key(" << c.kv_heads - 1 << ", 0) ends with " << read_k
+                                           << " and value(" << c.kv_heads - 1 << ", 0) with "
+                                           << read_v << ", expected " << k.back() << " and "
+                                           << v.back());
   }
 }
 

@@ -1,4 +1,4 @@
-// Exercise 10 — FlashAttention backward: the reference solution.
+// Exercise 10 — FlashAttention backward: reference solution (used by CI, not shipped to the page).
 #include <algorithm>
 #include <cmath>
 #include <vector>

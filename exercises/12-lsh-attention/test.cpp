@@ -251,33 +251,27 @@ TEST_CASE("lsh_attention: a chunk as long as the sequence is exact shared-QK att
   }
 }
 
-TEST_CASE("lsh_attention: chunks of the sorted order see themselves and the chunk before") {
-  lab::rng gen(24);
-  for (const std::size_t half : {2, 4}) {  // 4 and 8 buckets
-    const lab::matrix qk = lab::testing::random_matrix(gen, 23, 8),
-                      v = lab::testing::random_matrix(gen, 23, 8);
-    const lab::matrix r = lab::testing::random_matrix(gen, 8, half);
-    const std::size_t n_buckets = 2 * half;
-    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, not causal");
-    lab::matrix out = nan_matrix(23, 8);
-    lsh_attention(qk, v, r, 4, false, out);
-    check_lsh(out, qk, v, r, 4, false);
-  }
-}
-
-TEST_CASE("lsh_attention: with a causal mask, by position") {
-  lab::rng gen(25);
+// Chunks of 4 over 23 positions, 4 and 8 buckets, against LSH by definition.
+void check_chunked(bool causal, std::uint64_t seed) {
+  lab::rng gen(seed);
   for (const std::size_t half : {2, 4}) {
     const lab::matrix qk = lab::testing::random_matrix(gen, 23, 8),
                       v = lab::testing::random_matrix(gen, 23, 8);
     const lab::matrix r = lab::testing::random_matrix(gen, 8, half);
     const std::size_t n_buckets = 2 * half;
-    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, causal");
+    INFO(n_buckets << " buckets, chunks of 4 over 23 positions, "
+                   << std::string(causal ? "causal" : "not causal"));
     lab::matrix out = nan_matrix(23, 8);
-    lsh_attention(qk, v, r, 4, true, out);
-    check_lsh(out, qk, v, r, 4, true);
+    lsh_attention(qk, v, r, 4, causal, out);
+    check_lsh(out, qk, v, r, 4, causal);
   }
 }
+
+TEST_CASE("lsh_attention: chunks of the sorted order see themselves and the chunk before") {
+  check_chunked(false, 24);
+}
+
+TEST_CASE("lsh_attention: with a causal mask, by position") { check_chunked(true, 25); }
 
 TEST_CASE("lsh_attention: a position that sees nothing but itself takes its own value") {
   lab::rng gen(26);

@@ -11,22 +11,12 @@
 #include "reference.hpp"
 
 using namespace memlab;
+using memlab::testing::attention_case;
+using memlab::testing::describe;
 using memlab::testing::max_abs_diff;
 using memlab::testing::reference_attention;
 
 namespace {
-
-struct attention_case {
-  std::size_t heads, kv_heads, seq_q, seq_kv, head_dim, block_q, block_kv;
-  bool causal;
-};
-
-std::string describe(const attention_case& c) {
-  return "heads " + std::to_string(c.heads) + ", kv_heads " + std::to_string(c.kv_heads) +
-         ", seq_q " + std::to_string(c.seq_q) + ", seq_kv " + std::to_string(c.seq_kv) +
-         ", head_dim " + std::to_string(c.head_dim) + ", blocks " + std::to_string(c.block_q) +
-         "x" + std::to_string(c.block_kv) + (c.causal ? ", causal" : "");
-}
 
 tensor<3> zeros(std::size_t a, std::size_t b, std::size_t c) {
   return tensor<3>(std::array<std::size_t, 3>{a, b, c}, 0.0f);

@@ -10,23 +10,14 @@
 #include "reference.hpp"
 
 using namespace memlab;
+using memlab::testing::describe;
 using memlab::testing::finite_difference_gradients;
 using memlab::testing::max_relative_diff;
 using memlab::testing::to_double;
 
 namespace {
 
-struct backward_case {
-  std::size_t heads, kv_heads, seq_q, seq_kv, head_dim, block_q, block_kv;
-  bool causal;
-};
-
-std::string describe(const backward_case& c) {
-  return "heads " + std::to_string(c.heads) + ", kv_heads " + std::to_string(c.kv_heads) +
-         ", seq_q " + std::to_string(c.seq_q) + ", seq_kv " + std::to_string(c.seq_kv) +
-         ", head_dim " + std::to_string(c.head_dim) + ", blocks " + std::to_string(c.block_q) +
-         "x" + std::to_string(c.block_kv) + (c.causal ? ", causal" : "");
-}
+using backward_case = testing::attention_case;
 
 struct inputs {
   tensor<3> q, k, v, dout;

@@ -5,11 +5,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "base/memory.hpp"
 
 namespace memlab::testing {
+
+// One test case of the attention kernels: sizes, tiles, mask; described for CAPTURE.
+struct attention_case {
+  std::size_t heads, kv_heads, seq_q, seq_kv, head_dim, block_q, block_kv;
+  bool causal;
+};
+
+inline std::string describe(const attention_case& c) {
+  return "heads " + std::to_string(c.heads) + ", kv_heads " + std::to_string(c.kv_heads) +
+         ", seq_q " + std::to_string(c.seq_q) + ", seq_kv " + std::to_string(c.seq_kv) +
+         ", head_dim " + std::to_string(c.head_dim) + ", blocks " + std::to_string(c.block_q) +
+         "x" + std::to_string(c.block_kv) + (c.causal ? ", causal" : "");
+}
 
 // Sizes of an attention call, for the references on flat double arrays:
 // q, out [heads, seq_q, d], k, v [kv_heads, seq_kv, d], row-major.

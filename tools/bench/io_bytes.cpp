@@ -62,7 +62,7 @@ void add_io_bytes_command(CLI::App& app) {
     config.run_naive = !o->no_naive;
     json points = json::array();
     if (!o->json)
-      std::printf("%6s %9s %9s %9s %11s %11s %11s %11s  %s\n", "seq", "M", "fwd tile", "bwd tile",
+      std::printf("%6s %10s %9s %9s %11s %11s %11s %11s  %s\n", "seq", "M", "fwd tile", "bwd tile",
                   "naive fwd", "naive bwd", "flash fwd", "flash bwd", "= closed form");
     for (int seq : o->seqs)
       for (int kib : o->fast_kib) {
@@ -89,7 +89,7 @@ void add_io_bytes_command(CLI::App& app) {
         const auto tile = [](int q, int kv) {
           return std::to_string(q) + "x" + std::to_string(kv);
         };
-        std::printf("%6d %9s %9s %9s %11s %11s %11s %11s  %s\n", seq,
+        std::printf("%6d %10s %9s %9s %11s %11s %11s %11s  %s\n", seq,
                     bytes_text(config.fast_bytes).c_str(),
                     tile(f.forward_block_q, f.forward_block_kv).c_str(),
                     tile(f.backward_block_q, f.backward_block_kv).c_str(), total(f.naive).c_str(),

@@ -146,7 +146,8 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
     await page.locator('#exercises').screenshot({ path: path.join(shots, 'exercises-passed.png') });
   });
 
-  for (const [slug, sizes, last] of [['05-kv-cache', 4, 'tokens 1024'], ['07-q8-0', 3, 'n 1048576']]) {
+  for (const [slug, sizes, last] of [['05-kv-cache', 4, 'tokens 1024'], ['07-q8-0', 3, 'n 1048576'],
+    ['12-lsh-attention', 3, 'seq 4096']]) {
     it(`a correct solution to ${slug} passes and is charted against the core's counterpart`, async () => {
       await open(slug);
       await type(solution(slug));
@@ -158,6 +159,34 @@ describe('exercises in the page', { timeout: 400_000 }, () => {
       assert.equal(await box.locator('h3').textContent(), 'Your implementation against the core');
       assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), String(2 * sizes));
       assert.match(await box.locator('.comparison-note').textContent(), new RegExp(`At ${last}: yours .* the core`));
+      await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
+    });
+  }
+
+  // Exercises whose core counterpart is not charted beside them: the skeleton fails every
+  // case with a message; the solution passes and is charted by size alone.
+  for (const [slug, count, points] of [
+    ['10-flash-backward', 5, '4'], // seq 64 .. 512
+    ['11-bf16', 10, '3']]) {
+    it(`${slug}: the skeleton fails every case with a message, the solution passes and is charted by size`, async () => {
+      await open(slug);
+      assert.equal(await compileAndTest(`${slug}, skeleton`), 'failed');
+      let list = await cases();
+      assert.equal(list.length, count, `${slug} has ${count} test cases`);
+      for (const c of list) {
+        assert.equal(c.state, 'failed', `“${c.name}” should fail on the skeleton`);
+        assert.match(c.messages, /expected/, `“${c.name}” should say what was expected`);
+      }
+      await type(solution(slug));
+      assert.equal(await compileAndTest(`${slug}, solution`), 'passed');
+      list = await cases();
+      assert.ok(list.length === count && list.every((c) => c.state === 'passed'), `every case should pass: ${JSON.stringify(list)}`);
+      const box = page.locator('#exercises [data-test=comparison]');
+      await page.waitForFunction(() => ['done', 'error', 'none'].includes(
+        document.querySelector('#exercises [data-test=comparison]').dataset.state), null, { timeout: 90_000 });
+      assert.equal(await box.getAttribute('data-state'), 'done', await box.textContent());
+      assert.equal(await box.locator('h3').textContent(), 'Your implementation by size');
+      assert.equal(await box.locator('[data-chart=time]').getAttribute('data-points'), points);
       await page.locator('#exercises').screenshot({ path: path.join(shots, `exercises-passed-${slug}.png`) });
     });
   }

@@ -44,6 +44,19 @@ const coreCacheDecode = async (core, n) => {
 const cacheDecodeWarmUp = [{ fn: 'runCacheDecode', args: [{ tokens: 128, heads: 4, kvHeads: 1, headDim: 64, repeats: 2, seed: 1 }] }];
 const roundTripWarmUp = ['q8_0', 'nf4'].map((format) => ({ fn: 'quantRoundTrip', args: [format, 4096, 2, 1] }));
 
+// One round of the core's LSH attention at sequence length n, d 64, 8 buckets,
+// chunks of 64, as the exercise's benchmark runs it; its output is taken out of
+// the peak (the learner's is allocated before the call).
+const lshConfig = (n) => ({
+  seq: n, headDim: 64, heads: 1, nBuckets: 8, nRounds: 1, chunk: 64, causal: false, data: 'random',
+  clusterSize: 16, repeats: 3, seed: 1, runExact: false, runNaive: false, runFlash: false,
+});
+const coreLsh = async (core, n) => {
+  const f = await core.call('runLsh', lshConfig(n));
+  return { ms: f.lsh.medianMs, peakBytes: Math.max(f.lsh.peakBytes - n * 64 * 4, 0) };
+};
+const lshWarmUp = [{ fn: 'runLsh', args: [{ ...lshConfig(512), repeats: 2 }] }];
+
 /**
  * The core's counterpart of each exercise's benchmark; add one where the core gains it:
  * label, run(core, n) -> { ms, peakBytes }, warmUp (as an experiment's).
@@ -55,6 +68,7 @@ export const coreCounterparts = {
   '05-kv-cache': { label: 'core (contiguous_kv_cache + attention::flash)', run: coreCacheDecode, warmUp: cacheDecodeWarmUp },
   '07-q8-0': { label: 'core (ggml Q8_0 quantize + dequantize)', run: coreRoundTrip('q8_0'), warmUp: roundTripWarmUp },
   '08-nf4': { label: 'core (NF4 quantize + dequantize, blocks of 64)', run: coreRoundTrip('nf4'), warmUp: roundTripWarmUp },
+  '12-lsh-attention': { label: 'core (attention::lsh, 1 round)', run: coreLsh, warmUp: lshWarmUp },
 };
 
 const colors = { yours: '#2b8a3e', core: '#1c7ed6' };

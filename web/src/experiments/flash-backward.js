@@ -1,9 +1,9 @@
 // Flash backward: a training step of attention (forward + backward) without the
 // seq × seq probabilities, recomputed tile by tile from the logsumexp.
-import { int, checkbox, pow2Range } from '../ui/controls.js';
 import { formatBytes, formatMs, formatMsUnit, formatNumber, formatSci } from '../ui/format.js';
 import { badge } from '../ui/table.js';
 import { runSweep } from '../lib/sweep.js';
+import { attentionControls, attentionPoints } from '../lib/attention.js';
 
 /** dQ, dK, dV of flash and naive must agree to this error relative to the largest value. */
 export const TOLERANCE = 1e-5;
@@ -38,25 +38,10 @@ export default {
   // one small step each way, plain and causal, so the kernels tier up before the first point
   warmUp: [false, true].map((causal) => ({ fn: 'runFlashBackward', args: [{ seq: 128, headDim: 64,
     heads: 2, kvHeads: 2, causal, blockQ: 64, blockKv: 64, repeats: 2, seed: 1, runNaive: true }] })),
-  controls: [
-    pow2Range('seq', 'seq', { from: 128, to: 1024, max: 4096 }),
-    int('headDim', 'head_dim', 64, 'values per head'),
-    int('heads', 'heads', 4, 'query heads'),
-    int('kvHeads', 'kv_heads', 4, 'K/V heads; divides heads'),
-    int('block', 'block', 64, 'tile rows of Q and of K/V'),
-    int('repeats', 'repeats', 3, 'time is their median'),
-    checkbox('causal', 'causal', false, 'mask future positions'),
-  ],
+  controls: attentionControls({ to: 1024 }),
 
   run(v, core, onProgress) {
-    const points = v.seq.map((seq) => ({
-      label: `seq ${seq}`,
-      config: {
-        seq, headDim: v.headDim, heads: v.heads, kvHeads: v.kvHeads, causal: v.causal,
-        blockQ: v.block, blockKv: v.block, repeats: v.repeats, seed: 1, runNaive: true,
-      },
-    }));
-    return runSweep(points, (p) => core.call('runFlashBackward', p.config), onProgress);
+    return runSweep(attentionPoints(v), (p) => core.call('runFlashBackward', p.config), onProgress);
   },
 
   async render(results, view) {

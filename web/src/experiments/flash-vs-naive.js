@@ -1,9 +1,8 @@
 // Flash vs naive attention: same output, memory O(seq) instead of O(seq^2).
-import { int, checkbox, pow2Range } from '../ui/controls.js';
 import { formatBytes, formatMs, formatMsUnit, formatNumber, formatSci } from '../ui/format.js';
 import { badge } from '../ui/table.js';
 import { runSweep } from '../lib/sweep.js';
-import { attentionWarmUp } from '../lib/attention.js';
+import { attentionControls, attentionPoints, attentionWarmUp } from '../lib/attention.js';
 
 /** Flash and naive must agree to this max abs difference (fp32, different summation order). */
 export const TOLERANCE = 1e-5;
@@ -31,27 +30,12 @@ export default {
     <p>On these log–log charts a straight line's slope is the exponent: watch the naive
     peak heap rise with slope 2 and flash's with slope 1. The table checks that both
     give the same output (max abs difference ≤ ${TOLERANCE.toExponential(0)}).</p>`,
-  controls: [
-    pow2Range('seq', 'seq', { from: 128, to: 2048, max: 4096 }),
-    int('headDim', 'head_dim', 64, 'values per head'),
-    int('heads', 'heads', 4, 'query heads'),
-    int('kvHeads', 'kv_heads', 4, 'K/V heads; divides heads'),
-    int('block', 'block', 64, 'tile rows of Q and of K/V'),
-    int('repeats', 'repeats', 3, 'time is their median'),
-    checkbox('causal', 'causal', false, 'mask future positions'),
-  ],
+  controls: attentionControls({ to: 2048 }),
   calls: ['runAttention'],
   warmUp: attentionWarmUp,
 
   run(v, core, onProgress) {
-    const points = v.seq.map((seq) => ({
-      label: `seq ${seq}`,
-      config: {
-        seq, headDim: v.headDim, heads: v.heads, kvHeads: v.kvHeads, causal: v.causal,
-        blockQ: v.block, blockKv: v.block, repeats: v.repeats, seed: 1, runNaive: true,
-      },
-    }));
-    return runSweep(points, (p) => core.call('runAttention', p.config), onProgress);
+    return runSweep(attentionPoints(v), (p) => core.call('runAttention', p.config), onProgress);
   },
 
   async render(results, view) {

@@ -48,7 +48,7 @@ export default {
   controls: [
     pow2Range('seq', 'seq', { from: 256, to: 4096, max: 16384 }),
     int('headDim', 'head_dim', 64, 'values per head'),
-    int('nBuckets', 'buckets', 16, '1 or even'),
+    int('nBuckets', 'buckets', 64, '1 or even'),
     int('nRounds', 'rounds', 4, 'hashings'),
     int('chunk', 'chunk', 64, 'positions per chunk'),
     int('naiveMax', 'naive up to', 2048, 'seq for naive and the exact reference'),

@@ -15,6 +15,15 @@ const styles = {
   'fp16, fp16 sums': { color: '#d9480f', dash: [6, 4] },
 };
 const formatColors = { fp16: '#2b8a3e', bf16: '#1c7ed6' };
+// Column heads of the scale table: the arithmetic in a few characters.
+const short = {
+  'fp32': 'fp32',
+  'bf16, fp32 sums': 'bf16',
+  'fp16, fp32 sums': 'fp16',
+  'fp16, fp32 sums, scale first': 'fp16, Q scaled first',
+  'bf16, bf16 sums': 'bf16 sums',
+  'fp16, fp16 sums': 'fp16 sums',
+};
 const seqAxis = { label: 'seq', log2: true, format: String };
 const errorAxis = { label: 'relative error', log10: true, format: formatSci };
 
@@ -124,6 +133,7 @@ export default {
         series: rounding.formats.map((h) => ({
           label: `${h.format} (u = ${formatSci(h.unitRoundoff)}, rms ${formatNumber(h.rmsErrorInU)} u)`,
           color: formatColors[h.format],
+          dash: h.format === 'bf16' ? [6, 4] : [], // the same shape as fp16's, in units of its own u
           points: h.counts.map((c, b) => [-1 + (2 * (b + 0.5)) / h.counts.length, c]),
           style: { stepped: 'middle', pointRadius: 0, borderWidth: 1.5 },
         })),
@@ -153,13 +163,13 @@ export default {
     if (byScale.length) {
       view.table('scales', {
         test: 'scale-table',
-        caption: `Attention at seq ${byScale[0].config.seq}: outputs that are NaN or inf (of ${byScale[0].config.seq * byScale[0].config.headDim}). fp16 stores logits up to 65504.`,
+        caption: `Attention at seq ${byScale[0].config.seq}: outputs that are NaN or inf (of ${byScale[0].config.seq * byScale[0].config.headDim}). fp16 stores logits up to 65504. Columns: storage (fp32 sums), or the sums' format.`,
         rows: byScale,
         columns: [
           { label: 'logit scale', value: (p) => p.config.logitScale },
           { label: 'max |q·k|', value: (p) => p.maxAbsLogit, format: formatNumber },
           ...labels.map((label) => ({
-            group: 'non-finite outputs', label,
+            group: 'non-finite outputs', label: short[label] ?? label,
             value: (p) => p.rows.find((r) => r.label === label).attentionNonfinite,
             attrs: (p) => ({ 'data-nonfinite': String(p.rows.find((r) => r.label === label).attentionNonfinite),
               'data-label': label, 'data-scale': String(p.config.logitScale) }),
