@@ -136,7 +136,6 @@ weights sized(const config& c) {
   for (auto& l : w.layers) l.experts.resize(u(c.experts));
   return w;
 }
-}
 
 std::string config_text(const config& c) {
   return "layers " + std::to_string(c.layers) + ", d_model " + std::to_string(c.d_model) +

@@ -4,6 +4,8 @@
 // ones the wasm module gives (wasm/test/api.test.mjs asserts the same strings)
 // and the CLI prints (tools/CMakeLists.txt). Expected byte counts are worked
 // out by hand in the comments.
+#include "base/limits.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,10 +15,10 @@
 #include "attention/attention.hpp"
 #include "attention/experiment.hpp"
 #include "base/error.hpp"
-#include "base/limits.hpp"
 #include "base/measure.hpp"
 #include "model/generate.hpp"
 #include "model/gpt.hpp"
+#include "model/moe_experiment.hpp"
 #include "paged_kv_cache/serving.hpp"
 #include "quant/experiment.hpp"
 #include "train/checkpoint.hpp"
@@ -42,10 +44,11 @@ TEST_CASE("count: 64-bit sizes whose products and sums saturate instead of wrapp
 
 TEST_CASE("the limits' own messages name the sizes, their values and the limit") {
   CHECK_NOTHROW(require_bytes(limits::call_bytes, {{"n", 1}}, "x"));
-  CHECK_THROWS_WITH_AS(require_bytes(count(limits::call_bytes) + 1, {{"rows", 3}, {"cols", 4}}, "w"),
-                       "rows = 3, cols = 4: expected at most 1.00 GiB held by one call "
-                       "(w: 1.00 GiB)",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      require_bytes(count(limits::call_bytes) + 1, {{"rows", 3}, {"cols", 4}}, "w"),
+      "rows = 3, cols = 4: expected at most 1.00 GiB held by one call "
+      "(w: 1.00 GiB)",
+      invalid_argument);
   CHECK_NOTHROW(require_work(limits::call_work, {{"n", 1}}, "x"));
   CHECK_THROWS_WITH_AS(require_work(3e12, {{"steps", 7}}, "the steps"),
                        "steps = 7: expected at most 2.7e+11 flops of work in one call "
@@ -53,10 +56,10 @@ TEST_CASE("the limits' own messages name the sizes, their values and the limit")
                        invalid_argument);
   CHECK_THROWS_AS(require_work(NAN, {{"n", 1}}, "x"), invalid_argument);
   for (long long r : {0LL, -1LL, 101LL, 10000000LL})
-    CHECK_THROWS_WITH_AS(require_repeats(r),
-                         ("repeats = " + std::to_string(r) + ": expected an integer in [1, 100]")
-                             .c_str(),
-                         invalid_argument);
+    CHECK_THROWS_WITH_AS(
+        require_repeats(r),
+        ("repeats = " + std::to_string(r) + ": expected an integer in [1, 100]").c_str(),
+        invalid_argument);
   CHECK_NOTHROW(require_repeats(100));
   const float x[3] = {1, 2, std::numeric_limits<float>::infinity()};
   CHECK_THROWS_WITH_AS(require_finite(x, 3, "v"), "v[2] = inf: expected a finite value",
@@ -153,10 +156,11 @@ TEST_CASE("models: weights past the limit, sizes in 64 bits, a file whose size w
   std::memcpy(file.data(), "MLABGPT1", 8);
   const std::uint32_t header[8] = {512, 1, 1, 1, (1u << 20) - 3, 851, 1, 256};
   std::memcpy(file.data() + 8, header, sizeof header);
-  CHECK_THROWS_WITH_AS(gpt::model::from_bytes(file),
-                       "file size = 4472: expected exactly 4294971768 bytes for layers 512, "
-                       "d_model 1, heads 1, kv_heads 1, d_ff 1048573, max_seq 851, tied (truncated)",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      gpt::model::from_bytes(file),
+      "file size = 4472: expected exactly 4294971768 bytes for layers 512, "
+      "d_model 1, heads 1, kv_heads 1, d_ff 1048573, max_seq 851, tied (truncated)",
+      invalid_argument);
   // A weight that is not finite is named by layer and tensor.
   const gpt::model m({1, 4, 1, 1, 4, 4, true}, 1);
   auto bytes = m.to_bytes();
@@ -221,7 +225,8 @@ TEST_CASE("quantization checks every field and the limits") {
   c.format = "q4_0";
   c.granularity = "12";
   CHECK_THROWS_WITH_AS(experiments::run_quant(c),
-                       "granularity = 12: expected one of tensor, channel, group", invalid_argument);
+                       "granularity = 12: expected one of tensor, channel, group",
+                       invalid_argument);
   c.granularity = "group";
   c.group = -1;
   CHECK_THROWS_WITH_AS(experiments::run_quant(c), "group = -1: expected a positive integer",
@@ -257,7 +262,8 @@ TEST_CASE("serving: a rate whose arrivals pass int steps, and requests past the 
 TEST_CASE("the page's heaviest settings fit the work limit; ten times them do not") {
   // Flash vs naive at seq 4096 (the page's maximum), 4 heads of 64, 3 repeats.
   const attention::shape s{4, 4, 4096, 4096, 64};
-  const double run = attention::work(s, false, {false, 64, 64}) + attention::work(s, false, {false, 1, 4096});
+  const double run =
+      attention::work(s, false, {false, 64, 64}) + attention::work(s, false, {false, 1, 4096});
   CHECK(4 * run <= limits::call_work);
   CHECK(40 * run > limits::call_work);
   // 500 tokens of the page's tiny GPT (4 layers, d_model 128) without a cache.
@@ -265,4 +271,30 @@ TEST_CASE("the page's heaviest settings fit the work limit; ten times them do no
   CHECK(generation_flops(page, 10, 500, false) <= limits::call_work);
   CHECK(generation_flops(page, 10, 500, true) * 100 <= limits::call_work);
   CHECK(generation_flops({40, 128, 4, 4, 512, 512, true}, 10, 500, false) > limits::call_work);
+}
+
+TEST_CASE("the MoE sweeps refuse repeats, a dense width and work past the limits before building") {
+  gpt::config c;
+  c.layers = 1, c.d_model = 64, c.heads = 1, c.kv_heads = 1, c.d_ff = 1 << 16, c.max_seq = 1;
+  c.tied = true, c.top_k = 1;
+  CHECK_THROWS_WITH_AS(experiments::run_moe_speed({c, {2}, 4, 0}),
+                       "repeats = 0: expected an integer in [1, 100]", invalid_argument);
+  // The dense model of the same total size is d_ff · experts = 2^16 · 2^15 = 2^31 wide.
+  CHECK_THROWS_WITH_AS(experiments::run_moe_speed({c, {1 << 15}, 4, 1}),
+                       "d_ff · experts = 2147483648: expected at most 2^30 (the dense model)",
+                       invalid_argument);
+  // With 16 experts one model has 256 · 64 + 64 (embeddings) + 64 (norm_f) + one
+  // layer of 2 · 64 + 4 · 64 · 64 (norms, wq wk wv wo) + 64 · 16 + 16 · 2 · 64 · 2^16
+  // (router, experts) = 134251776 parameters (512 MiB, under the byte limit):
+  // 50 flops each, 41 models 2.75e11 > 2^38.
+  CHECK(gpt::parameters([&] {
+          gpt::config e = c;
+          e.experts = 16;
+          return e;
+        }())
+            .value() == 134251776);
+  CHECK_THROWS_WITH_AS(experiments::run_moe_sizes({c, std::vector<int>(41, 16)}),
+                       "experts.size() = 41: expected at most 2.7e+11 flops of work in one call "
+                       "(the models' random weights: 2.8e+11)",
+                       invalid_argument);
 }

@@ -99,7 +99,7 @@ const failures = {
         : typeof t === 'object' ? '{…}' : 'Infinity'}: expected a finite number`]),
     [() => memlab.runAttention({ ...attention, causal: 'no' }), 'config.causal = "no": expected true or false'],
     [() => memlab.runTraining({ ...training, lr: undefined }, undefined), 'config.lr = undefined: expected a finite number'],
-    [() => memlab.loraMemory(model, 2, NaN), 'alpha = NaN: expected a finite number'],
+    [() => memlab.runLora({ ...examples.runLora()[0][0], alpha: NaN }), 'config.alpha = NaN: expected a finite number'],
     [() => memlab.runQuant({ ...quant, format: 5 }), 'config.format = 5: expected a string'],
     [() => memlab.runGeneration(0, undefined),
       'config = 0: expected an object with the fields of GenerationConfig: model, modelSeed, prompt, tokens, ' +

@@ -115,7 +115,8 @@ const cases = [
   ['5d', 5, 'runTraining lr undefined', (m) => m.runTraining({ ...training, lr: undefined }, undefined).losses],
   ['5e', 5, 'runGeneration sampler.temperature Infinity', (m) =>
     m.runGeneration({ ...generation, sampler: { ...sampler, temperature: Infinity } }, undefined).tokens],
-  ['5f', 5, 'loraMemory(model, 2, NaN)', (m) => m.loraMemory(model, 2, NaN)[0]],
+  ['5f', 5, 'runLora alpha NaN (main replaced loraMemory(model, 2, NaN) with runLora)', (m) =>
+    m.runLora({ model, rank: 2, alpha: NaN, steps: 0, batch: 1, seq: 8, text: '' })[0]],
   ['6a', 6, 'flashAttention with q[0] = NaN', (m) => {
     const q = f32(16); q[0] = NaN;
     return Array.from(m.flashAttention(q, f32(16), f32(16), shape, false, 4, 4).slice(0, 4));
