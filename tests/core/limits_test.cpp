@@ -16,6 +16,7 @@
 #include "attention/experiment.hpp"
 #include "base/error.hpp"
 #include "base/measure.hpp"
+#include "kv_cache/experiment.hpp"
 #include "model/generate.hpp"
 #include "model/gpt.hpp"
 #include "model/moe_experiment.hpp"

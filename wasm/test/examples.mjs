@@ -20,6 +20,29 @@ export function floats(n, seed = 1) {
   });
 }
 
+// Independent reference: softmax(q kᵀ / sqrt(d)) v in float64, head h reading KV head h / group.
+export function attentionReference(q, k, v, { heads, kvHeads, seqQ, seqKv, headDim }, causal) {
+  const out = new Float64Array(heads * seqQ * headDim);
+  for (let h = 0; h < heads; h++) {
+    const g = Math.floor(h / (heads / kvHeads));
+    for (let i = 0; i < seqQ; i++) {
+      const seen = causal ? i + seqKv - seqQ + 1 : seqKv;
+      const s = [];
+      for (let j = 0; j < seen; j++) {
+        let dot = 0;
+        for (let c = 0; c < headDim; c++) dot += q[(h * seqQ + i) * headDim + c] * k[(g * seqKv + j) * headDim + c];
+        s.push(dot / Math.sqrt(headDim));
+      }
+      const max = Math.max(...s);
+      const e = s.map((x) => Math.exp(x - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < seen; j++)
+        for (let c = 0; c < headDim; c++) out[(h * seqQ + i) * headDim + c] += (e[j] / sum) * v[(g * seqKv + j) * headDim + c];
+    }
+  }
+  return out;
+}
+
 export const model = { layers: 1, dModel: 16, heads: 2, kvHeads: 1, dFf: 32, maxSeq: 32, tied: true };
 const sampler = { temperature: 0.8, topK: 5, seed: 1 };
 const shape = { heads: 2, kvHeads: 1, seqQ: 5, seqKv: 7, headDim: 4 };

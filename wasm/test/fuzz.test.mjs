@@ -30,7 +30,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { examples, floats } from './examples.mjs';
+import { attentionReference, examples, floats } from './examples.mjs';
 
 const dir = process.env.MEMLAB_WASM_DIR;
 assert.ok(dir, 'set MEMLAB_WASM_DIR to the folder holding memlab.mjs (build/wasm/wasm)');
@@ -225,27 +225,6 @@ function draw(name, g) {
 
 // ---- oracles: what a successful call must give ------------------------------------
 const close = (a, b, tol) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
-function attentionReference(q, k, v, { heads, kvHeads, seqQ, seqKv, headDim }, causal) {
-  const out = new Float64Array(heads * seqQ * headDim);
-  for (let h = 0; h < heads; h++) {
-    const g = Math.floor(h / (heads / kvHeads));
-    for (let i = 0; i < seqQ; i++) {
-      const seen = causal ? i + seqKv - seqQ + 1 : seqKv;
-      const s = [];
-      for (let j = 0; j < seen; j++) {
-        let dot = 0;
-        for (let c = 0; c < headDim; c++) dot += q[(h * seqQ + i) * headDim + c] * k[(g * seqKv + j) * headDim + c];
-        s.push(dot / Math.sqrt(headDim));
-      }
-      const max = Math.max(...s);
-      const e = s.map((x) => Math.exp(x - max));
-      const sum = e.reduce((a, b) => a + b, 0);
-      for (let j = 0; j < seen; j++)
-        for (let c = 0; c < headDim; c++) out[(h * seqQ + i) * headDim + c] += (e[j] / sum) * v[(g * seqKv + j) * headDim + c];
-    }
-  }
-  return out;
-}
 const attentionOracle = (r, [q, k, v, shape, causal]) => {
   assert.ok(r instanceof Float32Array && r.length === shape.heads * shape.seqQ * shape.headDim, 'output length');
   if (r.length * shape.seqKv <= 200000) {

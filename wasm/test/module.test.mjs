@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { attentionReference } from './examples.mjs';
 
 const dir = process.env.MEMLAB_WASM_DIR;
 assert.ok(dir, 'set MEMLAB_WASM_DIR to the folder holding memlab.mjs (build/wasm/wasm)');
@@ -31,29 +32,6 @@ test('runAttention reports the same exact figures as native core', () => {
   assert.ok(f.flash.medianMs > 0 && f.flash.gflops > 0);
 });
 
-// Independent reference: softmax(q kᵀ / sqrt(d)) v in float64, head h reading KV head h / group.
-function reference(q, k, v, { heads, kvHeads, seqQ, seqKv, headDim }, causal) {
-  const out = new Float64Array(heads * seqQ * headDim);
-  for (let h = 0; h < heads; h++) {
-    const g = Math.floor(h / (heads / kvHeads));
-    for (let i = 0; i < seqQ; i++) {
-      const seen = causal ? i + seqKv - seqQ + 1 : seqKv;
-      const s = [];
-      for (let j = 0; j < seen; j++) {
-        let dot = 0;
-        for (let c = 0; c < headDim; c++) dot += q[(h * seqQ + i) * headDim + c] * k[(g * seqKv + j) * headDim + c];
-        s.push(dot / Math.sqrt(headDim));
-      }
-      const max = Math.max(...s);
-      const e = s.map((x) => Math.exp(x - max));
-      const sum = e.reduce((a, b) => a + b, 0);
-      for (let j = 0; j < seen; j++)
-        for (let c = 0; c < headDim; c++) out[(h * seqQ + i) * headDim + c] += (e[j] / sum) * v[(g * seqKv + j) * headDim + c];
-    }
-  }
-  return out;
-}
-
 test('flashAttention and naiveAttention take and return Float32Arrays', () => {
   const shape = { heads: 4, kvHeads: 1, seqQ: 37, seqKv: 37, headDim: 9 };
   let seed = 12345;
@@ -61,7 +39,7 @@ test('flashAttention and naiveAttention take and return Float32Arrays', () => {
   const make = (n) => Float32Array.from({ length: n }, random);
   const q = make(4 * 37 * 9), k = make(37 * 9), v = make(37 * 9);
   for (const causal of [false, true]) {
-    const expected = reference(q, k, v, shape, causal);
+    const expected = attentionReference(q, k, v, shape, causal);
     const flash = memlab.flashAttention(q, k, v, shape, causal, 16, 8);
     const naive = memlab.naiveAttention(q, k, v, shape, causal);
     assert.ok(flash instanceof Float32Array && flash.length === expected.length);
