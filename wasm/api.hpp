@@ -151,6 +151,21 @@ class object : public emscripten::value_object<T> {
     emscripten::value_object<T>::field(name, member);
     return *this;
   }
+  // A std::vector of integers (a core config's list): a JS Array of integers in
+  // I's range, copied in and out.
+  template <class I, class = std::enable_if_t<std::is_integral_v<I>>>
+  object& field(const char* name, std::vector<I> T::*member) {
+    spec s = spec_of<I>();
+    s.kind = "integer_array";
+    add_field(typeid(T), name, std::move(s));
+    emscripten::value_object<T>::field(
+        name, std::function<emscripten::val(const T&)>([member](const T& t) {
+          return array_of(t.*member);
+        }),
+        std::function<void(T&, emscripten::val)>(
+            [member](T& t, emscripten::val v) { t.*member = integers<I>(v); }));
+    return *this;
+  }
   // A member of type emscripten::val, described: .field("buckets", &T::buckets,
   // integer_array("buckets", 1, 65536)).
   object& field(const char* name, emscripten::val T::*member, const arg& described) {

@@ -46,27 +46,12 @@ js_generation_figures run_generation(experiments::generation_config config, val 
   return to_js(experiments::run_generation(config, wasm::callback_of<int>(on_token)));
 }
 
-// What runGenerationFrom takes: the generation config without the model, whose
-// config comes from the file.
-struct js_generation_from_config {
-  std::string prompt;
-  int tokens = 0;
-  bool use_cache = true;
-  sampling sampler;
-};
-
 // The same with weights saved by memlab-bench train (gpt::model::save's format),
 // given as a Uint8Array.
-js_generation_figures run_generation_from(val weights, js_generation_from_config js,
+js_generation_figures run_generation_from(val weights, experiments::generation_from_config config,
                                           val on_token) {
-  const gpt::model m = gpt::model::from_bytes(convertJSArrayToNumberVector<std::uint8_t>(weights));
-  experiments::generation_config config;
-  config.model = m.cfg();
-  config.prompt = js.prompt;
-  config.tokens = js.tokens;
-  config.use_cache = js.use_cache;
-  config.sampler = js.sampler;
-  return to_js(experiments::run_generation(m, config, wasm::callback_of<int>(on_token)));
+  return to_js(experiments::run_generation_from(convertJSArrayToNumberVector<std::uint8_t>(weights),
+                                                config, wasm::callback_of<int>(on_token)));
 }
 
 struct js_weight_read {
@@ -132,11 +117,11 @@ EMSCRIPTEN_BINDINGS(memlab_kv_cache) {
       .field("weightBytes", &js_generation_figures::weight_bytes)
       .field("peakBytes", &js_generation_figures::peak_bytes);
 
-  wasm::object<js_generation_from_config>("GenerationFromConfig")
-      .field("prompt", &js_generation_from_config::prompt)
-      .field("tokens", &js_generation_from_config::tokens)
-      .field("useCache", &js_generation_from_config::use_cache)
-      .field("sampler", &js_generation_from_config::sampler);
+  wasm::object<experiments::generation_from_config>("GenerationFromConfig")
+      .field("prompt", &experiments::generation_from_config::prompt)
+      .field("tokens", &experiments::generation_from_config::tokens)
+      .field("useCache", &experiments::generation_from_config::use_cache)
+      .field("sampler", &experiments::generation_from_config::sampler);
   wasm::def<&run_generation>("runGeneration", "config", wasm::callback("onToken"));
   wasm::def<&run_generation_from>("runGenerationFrom", wasm::uint8_array("weights"), "config",
                                   wasm::callback("onToken"));

@@ -16,27 +16,9 @@ using memlab::wasm::def;
 
 namespace {
 
-// {seq, headDim, chunk, causal, clusterSize, buckets: [...], rounds: [...], seed}
-// -> [{data, nBuckets, nRounds, maxAbsError, relativeError}]
-struct js_lsh_errors_config {
-  int seq = 0, head_dim = 0, chunk = 0;
-  bool causal = false;
-  int cluster_size = 0;
-  val buckets = val::array(), rounds = val::array();
-  std::uint32_t seed = 0;
-};
-
-val lsh_errors(js_lsh_errors_config js) {
-  experiments::lsh_errors_config c;
-  c.seq = js.seq;
-  c.head_dim = js.head_dim;
-  c.chunk = js.chunk;
-  c.causal = js.causal;
-  c.cluster_size = js.cluster_size;
-  c.buckets = wasm::integers<int>(js.buckets);
-  c.rounds = wasm::integers<int>(js.rounds);
-  c.seed = js.seed;
-  return wasm::array_of(experiments::run_lsh_errors(c));
+// [{data, nBuckets, nRounds, maxAbsError, relativeError}]
+val lsh_errors(const experiments::lsh_errors_config& config) {
+  return wasm::array_of(experiments::run_lsh_errors(config));
 }
 
 // A Float32Array of heads·seq·head_dim floats as a [heads, seq, head_dim] tensor
@@ -116,17 +98,16 @@ EMSCRIPTEN_BINDINGS(memlab_lsh) {
       .field("maxAbsError", &experiments::lsh_error_row::max_abs_error)
       .field("relativeError", &experiments::lsh_error_row::relative_error);
 
-  wasm::object<js_lsh_errors_config>("LshErrorsConfig")
-      .field("seq", &js_lsh_errors_config::seq)
-      .field("headDim", &js_lsh_errors_config::head_dim)
-      .field("chunk", &js_lsh_errors_config::chunk)
-      .field("causal", &js_lsh_errors_config::causal)
-      .field("clusterSize", &js_lsh_errors_config::cluster_size)
-      .field("buckets", &js_lsh_errors_config::buckets,
-             wasm::integer_array("buckets", -2147483648.0, 2147483647.0))
-      .field("rounds", &js_lsh_errors_config::rounds,
-             wasm::integer_array("rounds", -2147483648.0, 2147483647.0))
-      .field("seed", &js_lsh_errors_config::seed);
+  using experiments::lsh_errors_config;
+  wasm::object<lsh_errors_config>("LshErrorsConfig")
+      .field("seq", &lsh_errors_config::seq)
+      .field("headDim", &lsh_errors_config::head_dim)
+      .field("chunk", &lsh_errors_config::chunk)
+      .field("causal", &lsh_errors_config::causal)
+      .field("clusterSize", &lsh_errors_config::cluster_size)
+      .field("buckets", &lsh_errors_config::buckets)
+      .field("rounds", &lsh_errors_config::rounds)
+      .field("seed", &lsh_errors_config::seed);
 
   def<&experiments::run_lsh>("runLsh", "config");
   def<&lsh_errors>("runLshErrors", "config");

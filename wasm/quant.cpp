@@ -71,8 +71,7 @@ EMSCRIPTEN_BINDINGS(memlab_quant) {
       .field("rows", &experiments::quant_config::rows)
       .field("cols", &experiments::quant_config::cols)
       .field("format", &experiments::quant_config::format, quant::format_names())
-      .field("granularity", &experiments::quant_config::granularity,
-             {"tensor", "channel", "group"})
+      .field("granularity", &experiments::quant_config::granularity, {"tensor", "channel", "group"})
       .field("group", &experiments::quant_config::group)
       .field("distribution", &experiments::quant_config::distribution, {"gaussian", "heavy"})
       .field("runMatvec", &experiments::quant_config::run_matvec)

@@ -66,8 +66,8 @@ void check_inputs(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v) {
   require_finite(q.data(), q.size(), "q");
   require_finite(k.data(), k.size(), "k");
   require_finite(v.data(), v.size(), "v");
-  const double bound = std::sqrt(static_cast<double>(q.shape(2))) * xt::amax(xt::abs(q))() *
-                       xt::amax(xt::abs(k))();
+  const double bound =
+      std::sqrt(static_cast<double>(q.shape(2))) * xt::amax(xt::abs(q))() * xt::amax(xt::abs(k))();
   require(bound <= std::numeric_limits<float>::max(), "max |q| · max |k| · sqrt(head_dim)", bound,
           "at most 3.4e+38, the largest score fp32 holds");
 }
@@ -277,7 +277,8 @@ count flash_bytes(const shape& s, const flash_options& options) {
 
 double work(const shape& s, bool causal, const flash_options& options) {
   const double pairs = flops(s, causal) / (4.0 * static_cast<double>(s.head_dim));
-  const double br = static_cast<double>(std::max<std::size_t>(1, std::min(options.block_q, s.seq_q)));
+  const double br =
+      static_cast<double>(std::max<std::size_t>(1, std::min(options.block_q, s.seq_q)));
   const double bc =
       static_cast<double>(std::max<std::size_t>(1, std::min(options.block_kv, s.seq_kv)));
   const double tiles = pairs / (br * bc) + static_cast<double>(s.heads) * s.seq_q / br;

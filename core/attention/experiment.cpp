@@ -31,7 +31,8 @@ attention::shape step_shape(int heads, int kv_heads, int seq, int head_dim, bool
                            require_positive(seq, "seq"), require_positive(seq, "seq"),
                            require_positive(head_dim, "head_dim")};
   attention::check_shape(s, causal);
-  const count q = count(s.heads) * s.seq_q * s.head_dim, kv = count(s.kv_heads) * s.seq_kv * s.head_dim;
+  const count q = count(s.heads) * s.seq_q * s.head_dim,
+              kv = count(s.kv_heads) * s.seq_kv * s.head_dim;
   const count p = run_naive ? count(2) * s.heads * s.seq_q * s.seq_kv : count(s.heads) * s.seq_q;
   require_bytes((count(3) * q + count(4) * kv + q + p + count(4) * 4096) * sizeof(float),
                 {{"seq", seq}, {"heads", heads}, {"head_dim", head_dim}},
@@ -75,8 +76,8 @@ attention_figures run_attention(const attention_config& config) {
   // allocations (naive's include its output). Runs: a warm-up and the repeats.
   const count inputs = (count(s.heads) + count(2) * s.kv_heads) * s.seq_q * s.head_dim * 4;
   const count output = count(s.heads) * s.seq_q * s.head_dim * 4;
-  const count pass = config.run_naive ? attention::naive_bytes(s) + output
-                                      : attention::flash_bytes(s, options);
+  const count pass =
+      config.run_naive ? attention::naive_bytes(s) + output : attention::flash_bytes(s, options);
   const std::initializer_list<sized> sizes{
       {"seq", config.seq}, {"head_dim", config.head_dim}, {"heads", config.heads}};
   require_bytes(inputs + output + std::max(pass, attention::flash_bytes(s, options)), sizes,
@@ -84,7 +85,9 @@ attention_figures run_attention(const attention_config& config) {
   const double naive_work =
       config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
   require_work((config.repeats + 1.0) * (attention::work(s, config.causal, options) + naive_work),
-               {{"repeats", config.repeats}, {"seq", config.seq}, {"head_dim", config.head_dim},
+               {{"repeats", config.repeats},
+                {"seq", config.seq},
+                {"head_dim", config.head_dim},
                 {"heads", config.heads}},
                config.run_naive ? "runs of flash and naive attention" : "runs of flash attention");
 
@@ -124,10 +127,13 @@ flash_backward_figures run_flash_backward(const attention_config& config) {
   // Forward and backward: about three forward passes each, a warm-up and the repeats.
   const double naive_work =
       config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
-  require_work((config.repeats + 1.0) * 3 * (attention::work(s, config.causal, options) + naive_work),
-               {{"repeats", config.repeats}, {"seq", config.seq}, {"head_dim", config.head_dim},
-                {"heads", config.heads}},
-               "runs of the forward and backward passes");
+  require_work(
+      (config.repeats + 1.0) * 3 * (attention::work(s, config.causal, options) + naive_work),
+      {{"repeats", config.repeats},
+       {"seq", config.seq},
+       {"head_dim", config.head_dim},
+       {"heads", config.heads}},
+      "runs of the forward and backward passes");
   const step_inputs x = random_step_inputs(s, config.seed);
 
   flash_backward_figures figures;
@@ -181,7 +187,9 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
       config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
   require_work(3 * (attention::work(s, config.causal, forward) + naive_work) +
                    3 * attention::work(s, config.causal, backward),
-               {{"seq", config.seq}, {"head_dim", config.head_dim}, {"heads", config.heads},
+               {{"seq", config.seq},
+                {"head_dim", config.head_dim},
+                {"heads", config.heads},
                 {"fast_bytes", static_cast<long long>(m)}},
                "the counted forward and backward passes");
   const step_inputs x = random_step_inputs(s, config.seed);
@@ -275,12 +283,14 @@ lsh_figures run_lsh(const lsh_config& config) {
   // Each method a warm-up and the repeats: LSH, and exact, naive, flash as asked.
   const attention::shape s{heads, heads, seq, seq, d};
   const double exact = attention::work(s, config.causal, {config.causal, 1, seq});
-  require_work((config.repeats + 1.0) *
-                   (lsh_work(heads, seq, d, options) +
-                    (config.run_exact + config.run_naive + config.run_flash) * exact),
-               {{"repeats", config.repeats}, {"seq", config.seq}, {"heads", config.heads},
-                {"head_dim", config.head_dim}},
-               "the timed runs");
+  require_work(
+      (config.repeats + 1.0) * (lsh_work(heads, seq, d, options) +
+                                (config.run_exact + config.run_naive + config.run_flash) * exact),
+      {{"repeats", config.repeats},
+       {"seq", config.seq},
+       {"heads", config.heads},
+       {"head_dim", config.head_dim}},
+      "the timed runs");
 
   tensor<3> qk, v;
   lsh_inputs(config.data, heads, seq, d, cluster_size, config.seed, qk, v);

@@ -7,8 +7,8 @@
 #include <xtensor/xbuilder.hpp>
 
 #include "base/error.hpp"
-#include "base/limits.hpp"
 #include "base/kernels.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 
 namespace memlab::attention {

@@ -41,7 +41,10 @@ std::string bytes_text(count bytes) {
   while (x >= 1024 && u < 6) x /= 1024, ++u;
   // Three significant digits: "1.00 GiB", "1.01 GiB", "128 GiB".
   char text[32];
-  std::snprintf(text, sizeof text, u == 0 || x >= 100 ? "%.0f %s" : x >= 10 ? "%.1f %s" : "%.2f %s",
+  std::snprintf(text, sizeof text,
+                u == 0 || x >= 100 ? "%.0f %s"
+                : x >= 10          ? "%.1f %s"
+                                   : "%.2f %s",
                 x, units[u]);
   return text;
 }

@@ -11,8 +11,8 @@
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
-#include "base/limits.hpp"
 #include "base/kernels.hpp"
+#include "base/limits.hpp"
 #include "base/memory.hpp"
 #include "base/random.hpp"
 #include "kv_cache/kv_cache.hpp"
@@ -41,6 +41,19 @@ generation_figures run_generation(const gpt::model& m, const generation_config& 
   f.tokens_per_second = g.ms > 0 ? 1000.0 * config.tokens / g.ms : 0;
   f.cache_bytes = g.cache_bytes;
   return f;
+}
+
+generation_figures run_generation_from(const std::vector<std::uint8_t>& file,
+                                       const generation_from_config& config,
+                                       const progress_callback& on_token) {
+  const gpt::model m = gpt::model::from_bytes(file);
+  generation_config c;
+  c.model = m.cfg();
+  c.prompt = config.prompt;
+  c.tokens = config.tokens;
+  c.use_cache = config.use_cache;
+  c.sampler = config.sampler;
+  return run_generation(m, c, on_token);
 }
 
 weight_read time_weight_read(const gpt::model& m, int repeats) {
@@ -185,14 +198,16 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config) {
   const count per_step = (count(s.heads) + count(2) * s.kv_heads) * s.head_dim * 4 + 3 * 256;
   const std::initializer_list<sized> sizes{
       {"tokens", config.tokens}, {"heads", config.heads}, {"head_dim", config.head_dim}};
-  require_bytes(count(s.seq_kv) * per_step +
-                    count(4) * attention::kv_bytes(s.kv_heads, s.seq_kv, s.head_dim),
-                sizes, "every step's q, k, v and the cache");
+  require_bytes(
+      count(s.seq_kv) * per_step + count(4) * attention::kv_bytes(s.kv_heads, s.seq_kv, s.head_dim),
+      sizes, "every step's q, k, v and the cache");
   const attention::shape all{s.heads, s.kv_heads, s.seq_kv, s.seq_kv, s.head_dim};
   // A decoding step's attention call, its append and its allocations: ~10^4 flops of time.
   require_work((config.repeats + 1.0) * (attention::work(all, true, causal) + 1e4 * s.seq_kv) +
                    attention::work(s, false, causal),
-               {{"repeats", config.repeats}, {"tokens", config.tokens}, {"heads", config.heads},
+               {{"repeats", config.repeats},
+                {"tokens", config.tokens},
+                {"heads", config.heads},
                 {"head_dim", config.head_dim}},
                "the decoding steps");
 

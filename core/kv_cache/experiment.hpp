@@ -49,6 +49,19 @@ generation_figures run_generation(const generation_config& config,
 generation_figures run_generation(const gpt::model& m, const generation_config& config,
                                   const progress_callback& on_token = {});
 
+// The same with a model read from a weights file (gpt::model::to_bytes's
+// format, checked by from_bytes): its config comes from the file, so the
+// generation is configured without one.
+struct generation_from_config {
+  std::string prompt = "The cache ";
+  int tokens = 100;
+  bool use_cache = true;
+  sampling sampler;
+};
+generation_figures run_generation_from(const std::vector<std::uint8_t>& file,
+                                       const generation_from_config& config,
+                                       const progress_callback& on_token = {});
+
 // What a decoding step cannot do without: read every weight it multiplies once
 // (each layer's matrices and norms, and the output head). Plain passes summing
 // them in the model's order, timed in batches of at least 2 ms, the fastest of

@@ -123,10 +123,10 @@ void for_each_tensor(Weights& w, const config& c, F&& f) {
 
 // The sizes of a config, for the messages of its limits.
 void check_fits(const config& c, count bytes, const char* what) {
-  require_bytes(bytes,
-                {{"layers", c.layers}, {"d_model", c.d_model}, {"d_ff", c.d_ff},
-                 {"max_seq", c.max_seq}},
-                what);
+  require_bytes(
+      bytes,
+      {{"layers", c.layers}, {"d_model", c.d_model}, {"d_ff", c.d_ff}, {"max_seq", c.max_seq}},
+      what);
 }
 
 // Weights with the config's layers and experts, their tensors still empty.
@@ -162,8 +162,7 @@ count forward_bytes(const config& c, count n) {
   // x, norm, q, attention output and the projection back (d each), k and v
   // (kv each), the MLP hidden; flash's tile of scores; the logits.
   // (With experts: router logits and the top_k experts' inputs and hidden.)
-  const count moe =
-      c.experts ? count(c.experts) + count(c.top_k) * (d + c.d_ff) : count(0);
+  const count moe = c.experts ? count(c.experts) + count(c.top_k) * (d + c.d_ff) : count(0);
   const count rows = n * (count(5) * d + count(2) * kv + c.d_ff + vocab + moe);
   return (rows + count(64) * 64) * sizeof(float);
 }
@@ -332,9 +331,10 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache,
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });
   check_fits(c, forward_bytes(c, n), "a forward pass's activations");
-  require_work(forward_flops(c, double(n), double(start), double(n)),
-               {{"tokens", static_cast<long long>(n)}, {"layers", c.layers}, {"d_model", c.d_model}},
-               "a forward pass");
+  require_work(
+      forward_flops(c, double(n), double(start), double(n)),
+      {{"tokens", static_cast<long long>(n)}, {"layers", c.layers}, {"d_model", c.d_model}},
+      "a forward pass");
 
   const std::size_t d = u(c.d_model);
   auto x = tensor<2>::from_shape({n, d});

@@ -122,8 +122,8 @@ struct recorder {
   int busy_steps = 0;  // with at least one sequence running
   double fixed_visits, work = 0, step_bytes, bytes = 0;
 
-  recorder(std::string name, const std::vector<request>& r, const serving_config& c,
-           double fixed, double per_step_bytes)
+  recorder(std::string name, const std::vector<request>& r, const serving_config& c, double fixed,
+           double per_step_bytes)
       : requests(&r), config(&c), fixed_visits(fixed), step_bytes(per_step_bytes) {
     f.name = std::move(name);
     f.outcomes.resize(r.size());
@@ -137,8 +137,8 @@ struct recorder {
                                              {"budget", config->budget},
                                              {"block_size", config->block_size},
                                              {"max_batch", config->max_batch}};
-    const std::string what = "the " + f.name + " server, a third of the limit, at step " +
-                             std::to_string(s.step);
+    const std::string what =
+        "the " + f.name + " server, a third of the limit, at step " + std::to_string(s.step);
     require_work(3 * work, sizes, what.c_str());
     require_bytes(count(3) * static_cast<std::uint64_t>(bytes), sizes, what.c_str());
   }

@@ -87,7 +87,9 @@ precision_figures run_precision(const precision_config& config) {
   // time per multiply-add), a warm-up and the repeats; the float64 references once.
   const double pairs = double(heads) * double(seq) * double(seq) * double(d);
   require_work((std::size(variants) * (config.repeats + 1.0) + 2) * 2 * pairs * 20,
-               {{"repeats", config.repeats}, {"seq", config.seq}, {"heads", config.heads},
+               {{"repeats", config.repeats},
+                {"seq", config.seq},
+                {"heads", config.heads},
                 {"head_dim", config.head_dim}},
                "the emulated attention of every variant");
 

@@ -102,12 +102,15 @@ std::vector<lora_figures> run_lora(const lora_config& config) {
     // LoRA and QLoRA: each step a batch of sequences forward and backward (3
     // forward passes) on the effective weights, rebuilt (and for QLoRA
     // dequantized, ~20 flops a weight) every step.
-    const double step = config.batch * 3.0 * gpt::forward_flops(config.model, double(seq), 0,
-                                                                double(seq)) +
-                        20.0 * gpt::parameters(config.model).as_double();
+    const double step =
+        config.batch * 3.0 * gpt::forward_flops(config.model, double(seq), 0, double(seq)) +
+        20.0 * gpt::parameters(config.model).as_double();
     require_work(2.0 * config.steps * step,
-                 {{"steps", config.steps}, {"batch", config.batch}, {"seq", config.seq},
-                  {"layers", config.model.layers}, {"d_model", config.model.d_model}},
+                 {{"steps", config.steps},
+                  {"batch", config.batch},
+                  {"seq", config.seq},
+                  {"layers", config.model.layers},
+                  {"d_model", config.model.d_model}},
                  "the LoRA and QLoRA training steps");
   }
   const gpt::model base(config.model, 1);

@@ -48,7 +48,14 @@ struct input {
     const std::uint8_t kind = byte();
     if (kind < 200) return (static_cast<float>(byte()) - 128.0f) / 16.0f;
     if (kind < 230) {
-      constexpr float special[] = {0.0f, -0.0f, 1e-40f, 65504.0f, 65520.0f, 1e6f, -1e7f, 3e38f,
+      constexpr float special[] = {0.0f,
+                                   -0.0f,
+                                   1e-40f,
+                                   65504.0f,
+                                   65520.0f,
+                                   1e6f,
+                                   -1e7f,
+                                   3e38f,
                                    std::numeric_limits<float>::infinity(),
                                    std::numeric_limits<float>::quiet_NaN()};
       return special[byte() % (sizeof special / sizeof special[0])];

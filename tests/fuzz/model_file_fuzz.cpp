@@ -63,19 +63,20 @@ int fuzz_model_file(const std::uint8_t* data, std::size_t size) {
     file.assign(data + in.pos, data + size);  // the raw input
   } else {
     const std::uint32_t fields[8] = {
-        std::uint32_t(in.size_in(1, 3)), std::uint32_t(in.size_in(1, 8)) * 2u,
-        std::uint32_t(in.size_in(1, 2)), std::uint32_t(in.size_in(1, 2)),
+        std::uint32_t(in.size_in(1, 3)),  std::uint32_t(in.size_in(1, 8)) * 2u,
+        std::uint32_t(in.size_in(1, 2)),  std::uint32_t(in.size_in(1, 2)),
         std::uint32_t(in.size_in(1, 16)), std::uint32_t(in.size_in(1, 8)),
-        std::uint32_t(in.byte() % 2), in.byte() < 8 ? in.u32() : 256u};
+        std::uint32_t(in.byte() % 2),     in.byte() < 8 ? in.u32() : 256u};
     const char magic[] = "MLABGPT1";
     file.assign(magic, magic + 8);
     const auto* f = reinterpret_cast<const std::uint8_t*>(fields);
     file.insert(file.end(), f, f + sizeof fields);
     // The weights the header asks for, in 64 bits (no allocation past 2^16).
-    const std::uint64_t d = fields[1], kv = std::uint64_t(fields[3]) * (d / std::max(1u, fields[2]));
+    const std::uint64_t d = fields[1],
+                        kv = std::uint64_t(fields[3]) * (d / std::max(1u, fields[2]));
     const std::uint64_t layer = 2 * d + 2 * d * d + 2 * d * kv + 2 * d * fields[4];
-    const std::uint64_t n = 256 * d + std::uint64_t(fields[5]) * d + fields[0] * layer + d +
-                            (fields[6] ? 0 : 256 * d);
+    const std::uint64_t n =
+        256 * d + std::uint64_t(fields[5]) * d + fields[0] * layer + d + (fields[6] ? 0 : 256 * d);
     if (n <= (1u << 16))
       for (std::uint64_t i = 0; i < n; ++i) {
         const float w = in.value();
@@ -83,10 +84,17 @@ int fuzz_model_file(const std::uint8_t* data, std::size_t size) {
         file.insert(file.end(), b, b + 4);
       }
     switch (in.byte() % 8) {  // damage, sometimes
-      case 0: file[in.below(file.size())] ^= std::uint8_t(1 + in.byte() % 255); break;
-      case 1: file.resize(in.below(file.size() + 1)); break;
-      case 2: file.insert(file.end(), 1 + in.byte() % 8, 0); break;
-      default: break;
+      case 0:
+        file[in.below(file.size())] ^= std::uint8_t(1 + in.byte() % 255);
+        break;
+      case 1:
+        file.resize(in.below(file.size() + 1));
+        break;
+      case 2:
+        file.insert(file.end(), 1 + in.byte() % 8, 0);
+        break;
+      default:
+        break;
     }
   }
   try {

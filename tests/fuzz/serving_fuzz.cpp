@@ -42,7 +42,8 @@ void check_stream(const std::vector<serving::request>& requests, const serving::
   if (requests.size() != std::size_t(c.requests)) fail("stream: wrong number of requests");
 }
 
-void check_servers(const std::vector<serving::request>& requests, const serving::serving_config& c) {
+void check_servers(const std::vector<serving::request>& requests,
+                   const serving::serving_config& c) {
   std::size_t outputs = 0;
   for (const auto& r : requests) outputs += std::size_t(r.output);
   const auto paged = serving::run_paged(requests, c);
