@@ -1,4 +1,4 @@
-// io_bytes.cpp — attention I/O bytes for JS: what naive and flash attention move
+// io_bytes.cpp — attention I/O bytes for JS: what naive, flash and LSH attention move
 // between slow memory and a fast memory of M bytes, counted by the kernels beside
 // the closed forms. Translation only.
 #include "api.hpp"
@@ -19,7 +19,10 @@ EMSCRIPTEN_BINDINGS(memlab_io_bytes) {
       .field("causal", &config::causal)
       .field("fastBytes", &config::fast_bytes)
       .field("seed", &config::seed)
-      .field("runNaive", &config::run_naive);
+      .field("runNaive", &config::run_naive)
+      .field("lshBuckets", &config::lsh_buckets)
+      .field("lshRounds", &config::lsh_rounds)
+      .field("lshChunk", &config::lsh_chunk);
   wasm::object<count>("IoCount")
       .field("read", &count::read)
       .field("written", &count::written)
@@ -36,6 +39,7 @@ EMSCRIPTEN_BINDINGS(memlab_io_bytes) {
       .field("naiveBackward", &figures::naive_backward)
       .field("flash", &figures::flash)
       .field("flashBackward", &figures::flash_backward)
+      .field("lsh", &figures::lsh)
       .field("n2d2OverM", &figures::n2d2_over_m)
       .field("ndPlusN2", &figures::nd_plus_n2);
 

@@ -176,6 +176,31 @@ flash_backward_figures run_flash_backward(const attention_config& config) {
   return figures;
 }
 
+namespace {
+
+attention::lsh_options lsh_options_of(int n_buckets, int n_rounds, int chunk, bool causal,
+                                      std::uint32_t seed) {
+  const attention::lsh_options o{require_positive(n_buckets, "n_buckets"),
+                                 require_positive(n_rounds, "n_rounds"),
+                                 require_positive(chunk, "chunk"), causal, seed};
+  attention::check_lsh_options(o);
+  return o;
+}
+
+// An LSH pass's work, in flops of time: per head, round and position a
+// rotation (2 · head_dim · n_buckets / 2), a sort (~50 · log2 seq), and its chunk
+// against itself and the one before (2 · chunk keys, 4 · head_dim each, and an
+// exponential).
+double lsh_work(std::size_t heads, std::size_t seq, std::size_t d,
+                const attention::lsh_options& o) {
+  const double n = double(seq), rounds = double(o.n_rounds);
+  const double per = double(d) * double(o.n_buckets) + 50 * std::log2(n + 1) +
+                     2.0 * double(o.chunk) * (4.0 * double(d) + 24);
+  return double(heads) * rounds * n * per;
+}
+
+}  // namespace
+
 io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   const attention::shape s = step_shape(config.heads, config.kv_heads, config.seq, config.head_dim,
                                         config.causal, config.run_naive);
@@ -183,15 +208,18 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   const attention::flash_options forward = attention::forward_tiles(m, s.head_dim, config.causal);
   const attention::flash_options backward = attention::backward_tiles(m, s.head_dim, config.causal);
   // One forward and backward pass each (tiles from M: as small as 4 rows).
+  attention::lsh_options lsh = lsh_options_of(config.lsh_buckets, config.lsh_rounds,
+                                              config.lsh_chunk, config.causal, config.seed);
   const double naive_work =
       config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
   require_work(3 * (attention::work(s, config.causal, forward) + naive_work) +
-                   3 * attention::work(s, config.causal, backward),
+                   3 * attention::work(s, config.causal, backward) +
+                   lsh_work(s.heads, s.seq_q, s.head_dim, lsh),
                {{"seq", config.seq},
                 {"head_dim", config.head_dim},
                 {"heads", config.heads},
                 {"fast_bytes", static_cast<long long>(m)}},
-               "the counted forward and backward passes");
+               "the counted forward and backward passes and LSH's");
   const step_inputs x = random_step_inputs(s, config.seed);
 
   io_bytes_figures figures;
@@ -222,6 +250,13 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   attention::flash_backward(x.q, x.k, x.v, out, lse, x.dout, counted);
   figures.flash = to_count(fwd, attention::flash_io_bytes(s, forward, true));
   figures.flash_backward = to_count(bwd, attention::flash_backward_io_bytes(s, backward));
+
+  // LSH attends with one projection for queries and keys: q serves as qk, and
+  // dout (q's shape) as v; the counts do not depend on the values.
+  attention::io_bytes lsh_counted;
+  lsh.io = &lsh_counted;
+  attention::lsh(x.q, x.dout, lsh);
+  figures.lsh = to_count(lsh_counted, attention::lsh_io_bytes(s.heads, s.seq_q, s.head_dim, lsh));
   return figures;
 }
 
@@ -245,27 +280,6 @@ void lsh_inputs(const std::string& data, std::size_t heads, std::size_t seq, std
       }
   }
   v = random_normal<3>({heads, seq, d}, gen);
-}
-
-attention::lsh_options lsh_options_of(int n_buckets, int n_rounds, int chunk, bool causal,
-                                      std::uint32_t seed) {
-  const attention::lsh_options o{require_positive(n_buckets, "n_buckets"),
-                                 require_positive(n_rounds, "n_rounds"),
-                                 require_positive(chunk, "chunk"), causal, seed};
-  attention::check_lsh_options(o);
-  return o;
-}
-
-// An LSH pass's work, in flops of time: per head, round and position a
-// rotation (2 · head_dim · n_buckets / 2), a sort (~50 · log2 seq), and its chunk
-// against itself and the one before (2 · chunk keys, 4 · head_dim each, and an
-// exponential).
-double lsh_work(std::size_t heads, std::size_t seq, std::size_t d,
-                const attention::lsh_options& o) {
-  const double n = double(seq), rounds = double(o.n_rounds);
-  const double per = double(d) * double(o.n_buckets) + 50 * std::log2(n + 1) +
-                     2.0 * double(o.chunk) * (4.0 * double(d) + 24);
-  return double(heads) * rounds * n * per;
 }
 
 }  // namespace

@@ -66,8 +66,9 @@ flash_backward_figures run_flash_backward(const attention_config& config);
 // move between slow memory and a fast memory of fast_bytes, forward and backward,
 // counted by the kernels on seeded inputs, beside the closed forms. Flash runs
 // with the tiles the paper derives from fast_bytes (forward_tiles, backward_tiles),
-// its forward saving the logsumexp as training needs. Nothing is timed.
-// Bound as run_flash_backward's when run_naive.
+// its forward saving the logsumexp as training needs. LSH attention (shared QK,
+// attention/lsh.hpp) is counted beside them with its own options: its chunks, not
+// M, size its tiles. Nothing is timed. Bound as run_flash_backward's when run_naive.
 struct io_bytes_config {
   int seq = 1024;
   int head_dim = 64;
@@ -77,6 +78,9 @@ struct io_bytes_config {
   int fast_bytes = 128 * 1024;  // M
   std::uint32_t seed = 1;
   bool run_naive = true;
+  int lsh_buckets = 8;  // LSH attention's n_buckets, n_rounds and chunk
+  int lsh_rounds = 2;
+  int lsh_chunk = 64;
 };
 
 // Bytes of one kernel call (doubles, so that JS reads them as numbers).
@@ -90,7 +94,7 @@ struct io_bytes_figures {
   io_bytes_config config;
   int forward_block_q = 0, forward_block_kv = 0;    // the forward's tiles for M
   int backward_block_q = 0, backward_block_kv = 0;  // the backward's
-  io_count naive, naive_backward, flash, flash_backward;
+  io_count naive, naive_backward, flash, flash_backward, lsh;
   // The two sides of Theorem 2 for these sizes: heads · N²d²/M and heads · (Nd + N²).
   double n2d2_over_m = 0, nd_plus_n2 = 0;
 };

@@ -19,10 +19,10 @@
 // A kernel takes the counter as an argument (or a field of its options) and calls
 // load(floats) / store(floats) at those points; a test compares the total with a
 // closed form written from the loop structure. LSH attention is counted the same
-// way: its kernel takes an io_bytes*, counts the Q/K/V rows it gathers in sorted
-// order, the per-round outputs and logsumexps it stores and reads back to combine
-// them, declares its closed form beside the ones below, and run_io_bytes
-// (attention/experiment.hpp) reports it as one more io_count.
+// way (lsh_options::io): the rows it hashes, the Q/K/V rows it gathers in sorted
+// order, each row's running softmax state and output it reads back and stores per
+// round; its closed form, lsh_io_bytes, sits beside it in attention/lsh.hpp, and
+// run_io_bytes (attention/experiment.hpp) reports it as one more io_count.
 //
 // Closed forms, in floats (×4 for bytes), for h query heads, g KV heads, N = seq_q,
 // N' = seq_kv, d = head_dim; a Q tile of r rows "sees" kv_end keys (N' without a

@@ -169,11 +169,14 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& o) {
   buffer<float> log_count(rounds + 1, 0.0f);
   for (std::size_t n = 1; n <= rounds; ++n) log_count[n] = std::log(static_cast<float>(n));
 
+  io_bytes* const io = o.io;  // bytes moved, counted where a loop loads or stores (lsh_io_bytes)
   for (std::size_t h = 0; h < heads; ++h) {
+    if (io) io->load(seq * d), io->store(seq);
     for (std::size_t p = 0; p < seq; ++p) inv_norm[p] = inverse_key_norm(row(qk, h, p), d);
 
     // -- hash and sort every round --------------------------------------------
     for (std::size_t r = 0; r < rounds; ++r) {
+      if (io) io->load(seq * d + 3 * seq), io->store(3 * seq);
       const float* rotation = rotations.data() + (h * rounds + r) * rotation_size;
       for (std::size_t p = 0; p < seq; ++p)
         buckets[p] = bucket_of(row(qk, h, p), rotation, d, o.n_buckets / 2, projections.data());
@@ -201,6 +204,13 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& o) {
         const std::size_t rows = std::min(chunk, seq - q0);
         const std::size_t k0 = q0 >= chunk ? q0 - chunk : 0;  // the chunk before, if any
         const std::size_t cols = q0 + rows - k0;
+        // the window's order entries, key rows, norms and value rows; the chunk's
+        // query rows; every round's chunk of the window's positions (duplicates);
+        // each query row's m, l and output row, loaded after the first round and stored
+        if (io)
+          io->load(cols * (2 * d + 2) + rows * d + (rounds > 1 ? cols * rounds : 0) +
+                   (r > 0 ? rows * (d + 2) : 0)),
+              io->store(rows * (d + 2));
 
         // -- gather the chunk's queries, its keys (normalised) and values ------
         for (std::size_t a = 0; a < rows; ++a)
@@ -261,6 +271,7 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& o) {
     }
 
     // -- normalise; a row that saw no other key in any round attends to itself --
+    if (io) io->load(seq * (d + 1)), io->store(seq * d);
     for (std::size_t i = 0; i < seq; ++i) {
       float* out_i = row(out, h, i);
       if (l[i] == 0.0f) {
@@ -306,6 +317,27 @@ tensor<3> shared_qk_naive(const tensor<3>& qk, const tensor<3>& v, bool causal) 
     }
   }
   return out;
+}
+
+io_bytes lsh_io_bytes(std::size_t heads, std::size_t seq, std::size_t head_dim,
+                      const lsh_options& o) {
+  check_lsh_options(o);
+  const std::uint64_t n = seq, d = head_dim, rounds = o.n_rounds;
+  const std::uint64_t c = std::min<std::uint64_t>(o.chunk, n);
+  const std::uint64_t chunks = c == 0 ? 0 : (n + c - 1) / c;
+  const std::uint64_t window_rows = chunks == 0 ? 0 : n + (chunks - 1) * c;  // W
+  const std::uint64_t duplicates = rounds > 1 ? window_rows * rounds : 0;
+  io_bytes per_head;
+  per_head.load(n * d);  // key norms
+  per_head.store(n);
+  per_head.load(rounds * (n * d + 3 * n));  // hash and sort
+  per_head.store(rounds * 3 * n);
+  per_head.load(rounds * (window_rows * (2 * d + 2) + n * d + duplicates));  // the chunks
+  per_head.load((rounds - 1) * n * (d + 2));
+  per_head.store(rounds * n * (d + 2));
+  per_head.load(n * (d + 1));  // normalise
+  per_head.store(n * d);
+  return {per_head.read * heads, per_head.written * heads};
 }
 
 std::size_t lsh_scratch_bytes(std::size_t heads, std::size_t seq, std::size_t head_dim,

@@ -70,6 +70,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "attention/io_bytes.hpp"
 #include "base/memory.hpp"
 
 namespace memlab::attention {
@@ -80,6 +81,7 @@ struct lsh_options {
   std::size_t chunk = 64;     // positions per chunk of the sorted order
   bool causal = false;        // j <= i by position
   std::uint32_t seed = 1;     // of the random rotations
+  io_bytes* io = nullptr;     // when set, the bytes moved are added (lsh_io_bytes)
 };
 
 // Checks the options: n_buckets 1 or even in [2, 65536], n_rounds in [1, 64],
@@ -113,6 +115,29 @@ tensor<3> lsh(const tensor<3>& qk, const tensor<3>& v, const lsh_options& option
 // excluded unless alone): what lsh() approximates. Materialises the
 // [heads, seq, seq] scores, like naive().
 tensor<3> shared_qk_naive(const tensor<3>& qk, const tensor<3>& v, bool causal = false);
+
+// The bytes lsh() moves between slow and fast memory (attention/io_bytes.hpp's
+// rules), in floats (4 bytes; the 32-bit indices count as one each), per head,
+// for seq N, head_dim d, R rounds, chunk c = min(chunk, N), C = ceil(N / c) chunks;
+// a chunk's window holds its own rows and, after the first chunk, the c rows of
+// the one before: W = Σ windows = N + (C − 1) c rows per round.
+//   key norms:    load the N rows, store N norms            read Nd,      write N
+//   per round, hashing and sorting: load the N rows, store N buckets; the
+//     counting sort loads them twice and stores the order; the chunk of each
+//     position: load the order, store N chunk indices         read Nd + 3N, write 3N
+//   per round, per chunk: load the window's order entries, its key rows, their
+//     norms and value rows (W (2d + 2) a round), the chunk's query rows (N d a
+//     round) and, with R > 1, every round's chunk index of the window's
+//     positions to count a pair's duplicates (W R a round);
+//     per query row: its running m, l and output row, loaded (not in the first
+//     round: they start at −inf, 0, 0) and stored back (d + 2 each)
+//                        read R (W (2d + 2) + N d + [R > 1] W R) + (R − 1) N (d + 2),
+//                        write R N (d + 2)
+//   normalise: load l and the output row (or v, a row alone), store the row
+//                                                            read N (d + 1), write Nd
+// Linear in N for fixed c and R, where exact attention moves Θ(N²).
+io_bytes lsh_io_bytes(std::size_t heads, std::size_t seq, std::size_t head_dim,
+                      const lsh_options& options);
 
 // Bytes lsh() allocates besides its output (exact: the tests compare it with
 // the tracker's peak).

@@ -130,7 +130,7 @@ TEST_CASE("the I/O experiment: counted bytes equal the closed forms, tiles from 
   CHECK(f.forward_block_kv == 16);
   CHECK(f.backward_block_q == 16);
   CHECK(f.backward_block_kv == 16);
-  for (const auto* count : {&f.naive, &f.naive_backward, &f.flash, &f.flash_backward}) {
+  for (const auto* count : {&f.naive, &f.naive_backward, &f.flash, &f.flash_backward, &f.lsh}) {
     REQUIRE(count->ran);
     CHECK(count->read == count->formula_read);
     CHECK(count->written == count->formula_written);

@@ -6,6 +6,7 @@
 
 #include "attention/attention.hpp"
 #include "attention/flash_backward.hpp"
+#include "attention/lsh.hpp"
 #include "base/error.hpp"
 #include "base/random.hpp"
 #include "reference.hpp"
@@ -190,4 +191,78 @@ TEST_CASE("Theorem 2: flash moves Θ(N²d²/M) bytes as M varies, naive Θ(Nd + 
   CHECK(2 * attention::flash_io_bytes(s, attention::forward_tiles(128 * 1024, d, false), false)
                 .total() <
         naive);
+}
+
+namespace {
+
+io_bytes lsh_counted(std::size_t heads, std::size_t seq, std::size_t d,
+                     attention::lsh_options options) {
+  rng gen(5);
+  const auto qk = random_normal<3>({heads, seq, d}, gen);
+  const auto v = random_normal<3>({heads, seq, d}, gen);
+  io_bytes io;
+  options.io = &io;
+  attention::lsh(qk, v, options);
+  return io;
+}
+
+}  // namespace
+
+TEST_CASE("LSH attention's I/O by hand: seq 4, head_dim 2, chunk 2, one round") {
+  // One head, N = 4, d = 2, chunk 2 (C = 2 chunks; windows 2 and 2 + 2 rows), in floats:
+  // norms: load 8, store 4; hash and sort: load 8 + 3 · 4 = 20, store 12;
+  // chunk 0: load its window (2 rows) · (2d + 2) = 12 and its queries 2 · 2 = 4,
+  //   store m, l, O of its 2 rows: 2 · 4 = 8;
+  // chunk 1: window 4 rows · 6 = 24, queries 4, store 8;
+  // normalise: load l and O 4 · 3 = 12, store O 8.
+  // read 8 + 20 + 16 + 28 + 12 = 84, written 4 + 12 + 8 + 8 + 8 = 40.
+  const attention::lsh_options o{2, 1, 2, false, 1};
+  check_equal("lsh", lsh_counted(1, 4, 2, o), {84 * 4, 40 * 4});
+  check_equal("lsh formula", attention::lsh_io_bytes(1, 4, 2, o), {84 * 4, 40 * 4});
+  // Two rounds add a second hash and sort (20, 12), the chunks again (44 read,
+  // 16 written) plus each round's chunk of the window's positions (2 · (2 + 4) = 12 a
+  // round) and the running state read back in round 2 (4 · 4 = 16).
+  const attention::lsh_options two{2, 2, 2, false, 1};
+  check_equal("lsh, two rounds", lsh_counted(1, 4, 2, two),
+              {(84 + 20 + 44 + 2 * 12 + 16) * 4, (40 + 12 + 16) * 4});
+}
+
+TEST_CASE("LSH attention's counted bytes equal lsh_io_bytes for many shapes and options") {
+  for (std::size_t heads : {1, 3})
+    for (std::size_t seq : {1, 7, 64, 130})
+      for (std::size_t d : {1, 8})
+        for (std::size_t chunk : {1, 5, 64, 200})
+          for (std::size_t rounds : {1, 3})
+            for (bool causal : {false, true}) {
+              const attention::lsh_options o{4, rounds, chunk, causal, 3};
+              INFO("heads " << heads << ", seq " << seq << ", head_dim " << d << ", chunk " << chunk
+                            << ", rounds " << rounds << (causal ? ", causal" : ""));
+              check_equal("lsh", lsh_counted(heads, seq, d, o),
+                          attention::lsh_io_bytes(heads, seq, d, o));
+            }
+}
+
+TEST_CASE(
+    "LSH attention's bytes grow linearly in seq where naive's grow as seq²; counting "
+    "changes no result") {
+  const attention::lsh_options o{8, 2, 64, false, 1};
+  const std::size_t d = 64;
+  for (std::size_t seq : {1024, 2048, 4096}) {
+    CAPTURE(seq);
+    const double lsh = double(attention::lsh_io_bytes(1, seq, d, o).total());
+    const double lsh2 = double(attention::lsh_io_bytes(1, 2 * seq, d, o).total());
+    const double naive = double(attention::naive_io_bytes({1, 1, seq, seq, d}).total());
+    const double naive2 = double(attention::naive_io_bytes({1, 1, 2 * seq, 2 * seq, d}).total());
+    CHECK(lsh2 / lsh == doctest::Approx(2.0).epsilon(0.02));  // W = 2N − chunk: a little over 2
+    CHECK(naive2 / naive > 3.5);
+  }
+  rng gen(8);
+  const auto qk = random_normal<3>({2, 90, 16}, gen);
+  const auto v = random_normal<3>({2, 90, 16}, gen);
+  io_bytes io;
+  attention::lsh_options counted{4, 3, 16, true, 2};
+  const tensor<3> plain = attention::lsh(qk, v, counted);
+  counted.io = &io;
+  CHECK(testing::max_abs_diff(attention::lsh(qk, v, counted), plain) == 0);
+  CHECK(io.total() > 0);
 }

@@ -1,4 +1,4 @@
-// memlab-bench io-bytes — the bytes naive and flash attention move between slow
+// memlab-bench io-bytes — the bytes naive, flash and LSH attention move between slow
 // memory and a fast memory of M bytes, forward and backward, counted by the
 // kernels, for every seq and M given (attention/io_bytes.hpp).
 #include <iostream>
@@ -54,6 +54,12 @@ void add_io_bytes_command(CLI::App& app) {
                   "key/value heads, a divisor of heads (default: heads)");
   cmd->add_flag("--causal", o->config.causal, "causal mask (tiles above the diagonal skipped)");
   cmd->add_option("--seed", o->config.seed, "seed of the random inputs")->capture_default_str();
+  cmd->add_option("--lsh-buckets", o->config.lsh_buckets, "LSH attention's n_buckets")
+      ->capture_default_str();
+  cmd->add_option("--lsh-rounds", o->config.lsh_rounds, "LSH attention's hashing rounds")
+      ->capture_default_str();
+  cmd->add_option("--lsh-chunk", o->config.lsh_chunk, "LSH attention's chunk")
+      ->capture_default_str();
   cmd->add_flag("--no-naive", o->no_naive, "skip the naive kernels");
   cmd->add_flag("--json", o->json, "print JSON instead of a table");
   cmd->callback([cmd, o] {
@@ -62,8 +68,9 @@ void add_io_bytes_command(CLI::App& app) {
     config.run_naive = !o->no_naive;
     json points = json::array();
     if (!o->json)
-      std::printf("%6s %10s %9s %9s %11s %11s %11s %11s  %s\n", "seq", "M", "fwd tile", "bwd tile",
-                  "naive fwd", "naive bwd", "flash fwd", "flash bwd", "= closed form");
+      std::printf("%6s %10s %9s %9s %11s %11s %11s %11s %11s  %s\n", "seq", "M", "fwd tile",
+                  "bwd tile", "naive fwd", "naive bwd", "flash fwd", "flash bwd", "LSH fwd",
+                  "= closed form");
     for (int seq : o->seqs)
       for (int kib : o->fast_kib) {
         config.seq = seq;
@@ -71,7 +78,7 @@ void add_io_bytes_command(CLI::App& app) {
         config.fast_bytes = kib * 1024;
         const auto f = experiments::run_io_bytes(config);
         const bool exact = matches(f.naive) && matches(f.naive_backward) && matches(f.flash) &&
-                           matches(f.flash_backward);
+                           matches(f.flash_backward) && matches(f.lsh);
         if (o->json) {
           points.push_back({{"seq", seq},
                             {"fast_bytes", config.fast_bytes},
@@ -81,6 +88,7 @@ void add_io_bytes_command(CLI::App& app) {
                             {"naive_backward", to_json(f.naive_backward)},
                             {"flash", to_json(f.flash)},
                             {"flash_backward", to_json(f.flash_backward)},
+                            {"lsh", to_json(f.lsh)},
                             {"n2d2_over_m", f.n2d2_over_m},
                             {"nd_plus_n2", f.nd_plus_n2},
                             {"matches_closed_form", exact}});
@@ -89,12 +97,12 @@ void add_io_bytes_command(CLI::App& app) {
         const auto tile = [](int q, int kv) {
           return std::to_string(q) + "x" + std::to_string(kv);
         };
-        std::printf("%6d %10s %9s %9s %11s %11s %11s %11s  %s\n", seq,
+        std::printf("%6d %10s %9s %9s %11s %11s %11s %11s %11s  %s\n", seq,
                     bytes_text(config.fast_bytes).c_str(),
                     tile(f.forward_block_q, f.forward_block_kv).c_str(),
                     tile(f.backward_block_q, f.backward_block_kv).c_str(), total(f.naive).c_str(),
                     total(f.naive_backward).c_str(), total(f.flash).c_str(),
-                    total(f.flash_backward).c_str(), exact ? "yes" : "NO");
+                    total(f.flash_backward).c_str(), total(f.lsh).c_str(), exact ? "yes" : "NO");
       }
     if (o->json)
       std::cout << json{{"experiment", "io-bytes"},
@@ -103,7 +111,10 @@ void add_io_bytes_command(CLI::App& app) {
                           {"heads", config.heads},
                           {"kv_heads", config.kv_heads},
                           {"causal", config.causal},
-                          {"seed", config.seed}}},
+                          {"seed", config.seed},
+                          {"lsh_buckets", config.lsh_buckets},
+                          {"lsh_rounds", config.lsh_rounds},
+                          {"lsh_chunk", config.lsh_chunk}}},
                         {"points", points}}
                        .dump(2)
                 << '\n';

@@ -84,7 +84,7 @@ export const examples = {
   runFlashBackward: () => [[{ seq: 12, headDim: 4, heads: 2, kvHeads: 1, causal: true, blockQ: 4, blockKv: 8,
     repeats: 1, seed: 1, runNaive: true }]],
   runIoBytes: () => [[{ seq: 20, headDim: 4, heads: 2, kvHeads: 1, causal: false, fastBytes: 1024, seed: 1,
-    runNaive: true }]],
+    runNaive: true, lshBuckets: 4, lshRounds: 2, lshChunk: 8 }]],
   runLsh: () => [[{ seq: 32, headDim: 8, heads: 1, nBuckets: 4, nRounds: 2, chunk: 8, causal: false,
     data: 'clustered', clusterSize: 8, repeats: 1, seed: 1, runExact: true, runNaive: true, runFlash: true }]],
   runLshErrors: () => [[{ seq: 32, headDim: 8, chunk: 8, causal: true, clusterSize: 8, buckets: [2, 4], rounds: [1],

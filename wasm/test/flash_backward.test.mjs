@@ -33,16 +33,22 @@ test('runFlashBackward: exact peaks by the formulas, gradients that agree', () =
 test('runIoBytes: counted bytes equal the closed forms, tiles from M', () => {
   const f = memlab.runIoBytes({
     seq: 300, headDim: 32, heads: 2, kvHeads: 1, causal: true, fastBytes: 8192, seed: 1, runNaive: true,
+    lshBuckets: 8, lshRounds: 2, lshChunk: 64,
   });
   assert.deepEqual([f.forwardBlockQ, f.forwardBlockKv, f.backwardBlockQ, f.backwardBlockKv], [16, 16, 16, 16]);
-  for (const name of ['naive', 'naiveBackward', 'flash', 'flashBackward']) {
+  for (const name of ['naive', 'naiveBackward', 'flash', 'flashBackward', 'lsh']) {
     const c = f[name];
     assert.ok(c.ran, name);
     assert.equal(c.read, c.formulaRead, `${name} read`);
     assert.equal(c.written, c.formulaWritten, `${name} written`);
   }
   assert.equal(f.naive.read + f.naive.written, 16 * 2 * (300 * 32 + 300 * 300));
+  // LSH (lsh.hpp's lsh_io_bytes by hand): N 300, d 32, 2 rounds, chunks of 64 (5 chunks,
+  // windows W = 300 + 4 · 64 = 556 rows a round), per head in floats:
+  // read  Nd + 2 (Nd + 3N) + 2 (66 W + Nd + 2W) + N (d + 2) + N (d + 1) = 145516
+  // write N + 2 · 3N + 2 N (d + 2) + Nd = 32100; two heads, 4 bytes a float.
+  assert.deepEqual([f.lsh.read, f.lsh.written], [2 * 4 * 145516, 2 * 4 * 32100]);
   assert.throws(() => memlab.runIoBytes({ ...f.config, fastBytes: 100 }),
     { message: 'fast_bytes = 100: expected at least 16 · head_dim = 512 (four rows of head_dim floats)' });
-  assert.throws(() => memlab.runIoBytes({ ...f.config, fastBytes: 1.5 }), { message: 'fastBytes = 1.5: expected an integer' });
+  assert.throws(() => memlab.runIoBytes({ ...f.config, fastBytes: 1.5 }), { message: 'config.fastBytes = 1.5: expected an integer' });
 });

@@ -297,7 +297,7 @@ const oracles = {
     if (c.runNaive) assert.ok(r.maxRelDiff <= 1e-4, `maxRelDiff ${r.maxRelDiff}`);
   },
   runIoBytes: (r) => {
-    for (const name of ['naive', 'naiveBackward', 'flash', 'flashBackward'])
+    for (const name of ['naive', 'naiveBackward', 'flash', 'flashBackward', 'lsh'])
       if (r[name].ran) {
         assert.equal(r[name].read, r[name].formulaRead, `${name} read`);
         assert.equal(r[name].written, r[name].formulaWritten, `${name} written`);

@@ -37,7 +37,7 @@ describe('Flash backward and attention I/O bytes sections', { timeout: 240_000 }
       { seqMin: 128, seqMax: 512, fastKibMin: 8, fastKibMax: 128, headDim: 32, heads: 1, kvHeads: 1, causal: false }, 120_000);
     await expectDone(section);
     const cells = await section.locator('[data-test=io-table] [data-exact]').evaluateAll((all) =>
-      all.map((c) => ({ exact: c.dataset.exact === 'true', flash: Number(c.dataset.flash), naive: Number(c.dataset.naive) })));
+      all.map((c) => ({ exact: c.dataset.exact === 'true', flash: Number(c.dataset.flash), naive: Number(c.dataset.naive), lsh: Number(c.dataset.lsh) })));
     assert.equal(cells.length, 3 * 5, '3 seqs × 5 fast memories');
     assert.ok(cells.every((c) => c.exact), 'every count equals its closed form');
     // naive forward = 16 (Nd + N²) bytes for one head (io_bytes.hpp), at every M
@@ -47,8 +47,14 @@ describe('Flash backward and attention I/O bytes sections', { timeout: 240_000 }
     // flash forward at seq 512: bytes fall as M grows (Θ(N²d²/M))
     const flash512 = cells.slice(10).map((c) => c.flash);
     for (let m = 1; m < 5; m++) assert.ok(flash512[m] < flash512[m - 1], `flash bytes at M #${m}: ${flash512}`);
-    assert.equal(await chartPoints(section, 'by-m'), 5 * 5, '4 methods and the N²d²/M line at 5 Ms');
-    assert.equal(await chartPoints(section, 'by-seq'), 4 * 3);
+    // LSH (chunks of 64): the same bytes at every M, about twice as many at twice the seq
+    [0, 1, 2].forEach((i) => {
+      for (let m = 1; m < 5; m++) assert.equal(cells[i * 5 + m].lsh, cells[i * 5].lsh);
+    });
+    const lshRatio = cells[10].lsh / cells[5].lsh;
+    assert.ok(lshRatio > 1.95 && lshRatio < 2.1, `LSH bytes seq 512 / seq 256 = ${lshRatio}`);
+    assert.equal(await chartPoints(section, 'by-m'), 6 * 5, '5 methods and the N²d²/M line at 5 Ms');
+    assert.equal(await chartPoints(section, 'by-seq'), 5 * 3);
 
     const slider = section.locator('input[name=fastMemory]');
     const figure = section.locator('[data-figure=fast-memory] .figure-body');

@@ -1,4 +1,4 @@
-// Attention I/O bytes: what naive and flash attention move between slow memory and a
+// Attention I/O bytes: what naive, flash and LSH attention move between slow memory and a
 // fast memory of M bytes, counted in the kernels' tile loops (attention/io_bytes.hpp).
 import { int, checkbox, pow2Range } from '../ui/controls.js';
 import { formatBytes } from '../ui/format.js';
@@ -7,11 +7,14 @@ import { el } from '../ui/dom.js';
 import { runSweep } from '../lib/sweep.js';
 
 const methods = [
-  { key: 'naive', label: 'naive forward', color: '#d9480f' },
-  { key: 'naiveBackward', label: 'naive backward', color: '#d9480f', dash: [6, 4] },
-  { key: 'flash', label: 'flash forward', color: '#1c7ed6' },
-  { key: 'flashBackward', label: 'flash backward', color: '#1c7ed6', dash: [6, 4] },
+  { key: 'naive', label: 'naive forward', short: 'naive fwd', color: '#d9480f' },
+  { key: 'naiveBackward', label: 'naive backward', short: 'naive bwd', color: '#d9480f', dash: [6, 4] },
+  { key: 'flash', label: 'flash forward', short: 'flash fwd', color: '#1c7ed6' },
+  { key: 'flashBackward', label: 'flash backward', short: 'flash bwd', color: '#1c7ed6', dash: [6, 4] },
+  { key: 'lsh', label: 'LSH forward', short: 'LSH fwd', color: '#2b8a3e' },
 ];
+// LSH attention's options here (the LSH section varies them): its chunks, not M, size its tiles.
+const lsh = { lshBuckets: 8, lshRounds: 2, lshChunk: 64 };
 const bytesOf = (c) => (c?.ran ? c.read + c.written : NaN);
 const exact = (c) => !c?.ran || (c.read === c.formulaRead && c.written === c.formulaWritten);
 const kib = (bytes) => formatBytes(bytes);
@@ -50,7 +53,12 @@ export default {
     <p>Backward passes: naive reads <code>P</code> and writes <code>dP</code> and
     <code>dS</code>; flash recomputes <code>P</code> tile by tile from <code>Q</code>,
     <code>K</code> and the logsumexp and keeps <code>dK</code>, <code>dV</code> of a K/V
-    tile in fast memory until they are complete.</p>`,
+    tile in fast memory until they are complete.</p>
+    <p><b>LSH</b> attention (Reformer; 8 buckets, 2 rounds, chunks of 64) reads each
+    position's row a few times per round — to hash it, then as a query and as a key of
+    its chunk and the next — and never a <code>seq × seq</code> matrix: its bytes grow
+    linearly in <code>seq</code>, whatever <code>M</code> is, at the price of attending
+    only within buckets (see its section for the error this costs).</p>`,
   calls: ['runIoBytes'],  // counts bytes, times nothing: no warm-up
   controls: [
     pow2Range('seq', 'seq', { from: 128, to: 1024, max: 2048 }),
@@ -66,7 +74,7 @@ export default {
       label: `seq ${seq}, M ${m} KiB`,
       config: {
         seq, headDim: v.headDim, heads: v.heads, kvHeads: v.kvHeads, causal: v.causal,
-        fastBytes: m * 1024, seed: 1, runNaive: i === 0,
+        fastBytes: m * 1024, seed: 1, runNaive: i === 0, ...lsh,
       },
     })));
     return runSweep(points, (p) => core.call('runIoBytes', p.config), onProgress);
@@ -131,7 +139,7 @@ export default {
         { label: 'seq', value: (r) => r.config.seq },
         { label: 'M', value: (r) => r.config.fastBytes, format: kib },
         { label: 'tiles fwd / bwd', value: (r) => `${r.forwardBlockQ}×${r.forwardBlockKv} / ${r.backwardBlockQ}×${r.backwardBlockKv}` },
-        ...methods.map((m) => ({ group: 'bytes moved', label: m.label, value: (r) => bytesOf(r[m.key]), format: formatBytes })),
+        ...methods.map((m) => ({ group: 'bytes moved', label: m.short, value: (r) => bytesOf(r[m.key]), format: formatBytes })),
         {
           label: '= closed form',
           value: (r) => methods.every((m) => exact(r[m.key])),
@@ -140,6 +148,7 @@ export default {
             'data-exact': String(methods.every((m) => exact(r[m.key]))),
             'data-flash': String(bytesOf(r.flash)),
             'data-naive': String(bytesOf(r.naive)),
+            'data-lsh': String(bytesOf(r.lsh)),
           }),
         },
       ],
