@@ -208,6 +208,13 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   const attention::flash_options forward = attention::forward_tiles(m, s.head_dim, config.causal);
   const attention::flash_options backward = attention::backward_tiles(m, s.head_dim, config.causal);
   // One forward and backward pass each (tiles from M: as small as 4 rows).
+  // LSH's options under this config's names (check_lsh_options would say n_buckets).
+  require(config.lsh_buckets == 1 || (config.lsh_buckets >= 2 && config.lsh_buckets % 2 == 0 &&
+                                      config.lsh_buckets <= 65536),
+          "lsh_buckets", config.lsh_buckets, "1 or an even number up to 65536");
+  require(config.lsh_rounds >= 1 && config.lsh_rounds <= 64, "lsh_rounds", config.lsh_rounds,
+          "in [1, 64]");
+  require_positive(config.lsh_chunk, "lsh_chunk");
   attention::lsh_options lsh = lsh_options_of(config.lsh_buckets, config.lsh_rounds,
                                               config.lsh_chunk, config.causal, config.seed);
   const double naive_work =

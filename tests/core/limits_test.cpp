@@ -299,3 +299,9 @@ TEST_CASE("the MoE sweeps refuse repeats, a dense width and work past the limits
                        "(the models' random weights: 2.8e+11)",
                        invalid_argument);
 }
+
+TEST_CASE("a value's control characters are escaped, so a NUL cannot cut the message short") {
+  CHECK_THROWS_WITH_AS(require(false, "format", std::string("q\0\n8", 4), "one of q8_0, q4_0"),
+                       "format = q\\x00\\x0a8: expected one of q8_0, q4_0", invalid_argument);
+  CHECK(named("policy", "every:2") == "policy = every:2");
+}
