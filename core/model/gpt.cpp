@@ -502,7 +502,13 @@ model model::load(const std::string& path) {
 
 std::uint64_t kv_cache_bytes(const config& c, std::uint64_t tokens) {
   check(c);
-  return contiguous_kv_cache::bytes_for(u(c.layers), u(c.kv_heads), tokens, u(c.head_dim()));
+  const std::uint64_t bytes =
+      contiguous_kv_cache::bytes_for(u(c.layers), u(c.kv_heads), tokens, u(c.head_dim()));
+  // Exact as a double (a JS number) up to 2^53; a product that saturated is past it too.
+  require(bytes <= (std::uint64_t{1} << 53), "2 · layers · kv_heads · tokens · head_dim · 4",
+          8.0 * c.layers * c.kv_heads * double(tokens) * c.head_dim(),
+          "at most 2^53 bytes (8 PiB, exact as a JS number)");
+  return bytes;
 }
 
 std::vector<int> encode(const std::string& text) {

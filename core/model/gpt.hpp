@@ -189,8 +189,8 @@ class model {
 };
 
 // Bytes of K and V a model with this config keeps for `tokens` tokens:
-// 2 · layers · kv_heads · tokens · head_dim · 4, in 64 bits (exact for any
-// config and token count of int range). Checks the config.
+// 2 · layers · kv_heads · tokens · head_dim · 4, in 64 bits. Checks the config,
+// and refuses more than 2^53 bytes (8 PiB: past it a JS number is not exact).
 std::uint64_t kv_cache_bytes(const config& c, std::uint64_t tokens);
 
 // Text <-> byte tokens.

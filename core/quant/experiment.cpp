@@ -135,6 +135,30 @@ round_trip_figures run_quant_round_trip(const std::string& format, int n, int re
                                         std::uint32_t seed) {
   const quant::format f = quant::parse_format(format);
   require_positive(n, "n");
+  // The row is one matrix row: its groups or blocks must divide it.
+  const std::size_t multiple = [&]() -> std::size_t {
+    using quant::scheme;
+    switch (f.kind) {
+      case scheme::q8_0:
+      case scheme::q4_0:
+      case scheme::q4_1:
+        return 32;
+      case scheme::nf4:
+      case scheme::nf4_dq:
+        return f.block;
+      case scheme::int8_sym:
+      case scheme::int8_asym:
+      case scheme::int4_sym:
+      case scheme::int4_asym:
+        return f.scope == quant::granularity::group ? f.group : 1;
+      default:
+        return 1;
+    }
+  }();
+  require(std::size_t(n) % multiple == 0, "n", n, [&] {
+    return "a multiple of " + std::to_string(multiple) + ", the group or block of " +
+           quant::describe(f);
+  });
   require_repeats(repeats);
   // w, its quantized copy and ŵ; about 100 flops a value per round trip, and
   // the timed batches last at least 2 ms (counted as 2e7 flops each).

@@ -305,3 +305,32 @@ TEST_CASE("a value's control characters are escaped, so a NUL cannot cut the mes
                        "format = q\\x00\\x0a8: expected one of q8_0, q4_0", invalid_argument);
   CHECK(named("policy", "every:2") == "policy = every:2");
 }
+
+TEST_CASE(
+    "KV cache bytes: exact up to 2^53 (a JS number), refused past it or when the product "
+    "saturates") {
+  // 8 · 2^20 layers · 2^30 tokens · head_dim 4 = 2^53
+  const gpt::config c{1 << 20, 4, 1, 1, 4, 4, true};
+  CHECK(gpt::kv_cache_bytes(c, 1ull << 30) == 1ull << 53);
+  CHECK_THROWS_WITH_AS(gpt::kv_cache_bytes(c, (1ull << 30) + 1),
+                       "2 · layers · kv_heads · tokens · head_dim · 4 = 9.0072e+15: expected at "
+                       "most 2^53 bytes (8 PiB, exact as a JS number)",
+                       invalid_argument);
+  // 8 · (2^31 - 1) · 10^9 · 64 = 1.099511627264e21: past 2^64, the 64-bit product saturates
+  const gpt::config wide{2147483647, 64, 1, 1, 64, 64, true};
+  CHECK_THROWS_WITH_AS(experiments::kv_cache_bytes(wide, 1000000000),
+                       "2 · layers · kv_heads · tokens · head_dim · 4 = 1.09951e+21: expected at "
+                       "most 2^53 bytes (8 PiB, exact as a JS number)",
+                       invalid_argument);
+}
+
+TEST_CASE("a quantization round trip's row is a whole number of its format's groups") {
+  CHECK_THROWS_WITH_AS(
+      experiments::run_quant_round_trip("int8_asym", 7, 1, 1),
+      "n = 7: expected a multiple of 128, the group or block of int8_asym group 128",
+      invalid_argument);
+  CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q4_0", 48, 1, 1),
+                       "n = 48: expected a multiple of 32, the group or block of q4_0",
+                       invalid_argument);
+  CHECK(experiments::run_quant_round_trip("fp16", 7, 1, 1).output_bytes == 28);
+}

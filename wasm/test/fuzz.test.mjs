@@ -69,7 +69,7 @@ function namesOf(params, into = new Set()) {
   return into;
 }
 // Sizes core derives from the arguments and names in its messages.
-const derived = ['arguments', 'length', 'seq_q', 'seq_kv', 'prompt length', 'max_new_tokens', 'position',
+const derived = ['arguments', 'length', 'head_dim', 'seq_q', 'seq_kv', 'prompt length', 'max_new_tokens', 'position',
   'file size', 'magic', 'vocab', 'token_embedding', 'position_embedding', 'norm1', 'wq', 'wk', 'wv', 'wo', 'norm2',
   'w1', 'w2', 'norm_f', 'lm_head', 'weights', 'budget / block_size', 'requests[i]', 'k', 'blocks', 'every', 'set',
   'policy', 'cols', 'tokens', 'block', 'x', 'unknown_field'];
@@ -310,7 +310,8 @@ const oracles = {
     if (c.runExact) assert.ok(Number.isFinite(r.relativeError));
   },
   runLshErrors: (r, [c]) => assert.equal(r.length, 2 * c.buckets.length * c.rounds.length),
-  lshRotations: (r, [heads, headDim, o]) => assert.equal(r.length, heads * o.nRounds * headDim * (o.nBuckets / 2)),
+  lshRotations: (r, [heads, headDim, o]) =>
+    assert.equal(r.length, heads * o.nRounds * headDim * Math.floor(o.nBuckets / 2)),  // 1 bucket: none
   lshBuckets: (r, [, heads, seq, , o]) => {
     assert.equal(r.length, heads * o.nRounds * seq);
     for (const b of r) assert.ok(b < o.nBuckets);
