@@ -16,9 +16,11 @@
 //     same tokens and the same used slot-steps (a request holds p + k - 1
 //     tokens in its k-th step whichever server runs it), no step before a
 //     request's arrival.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "base/error.hpp"
@@ -68,8 +70,12 @@ int fuzz_serving(const std::uint8_t* data, std::size_t size) {
   serving::serving_config c;
   c.stream.max_seq = in.size_in(2, 96);
   c.stream.shared_prefix = in.byte() < 200 ? int(in.below(8)) : in.size_in(0, 200);
-  c.budget = in.byte() < 230 ? c.stream.max_seq * (1 + int(in.below(4))) + int(in.below(64))
-                             : in.size_in(0, 1 << 12);
+  // (in 64 bits: max_seq may be any int, and the budget saturates at int's maximum)
+  c.budget = in.byte() < 230
+                 ? int(std::min<long long>(
+                       1LL * c.stream.max_seq * (1 + int(in.below(4))) + int(in.below(64)),
+                       std::numeric_limits<int>::max()))
+                 : in.size_in(0, 1 << 12);
   c.block_size = in.size_in(1, 16);
   c.max_batch = in.size_in(1, 12);
   c.watermark = in.byte() < 240 ? in.below(50) / 100.0 : double(in.value());
