@@ -67,7 +67,7 @@ test('quantRoundTrip: the exercises\' benchmark in the core, same exact bytes as
   assert.ok(q8.ms > 0 && Number.isFinite(q8.ms), `ms = ${q8.ms}`);
   assert.equal(memlab.quantRoundTrip('nf4', 4096, 1, 1).quantizedBytes, 4096 / 64 * 4 + 4096 / 2);
   assert.throws(() => memlab.quantRoundTrip('q8_0', 100, 1, 1),
-    { message: 'cols = 100: expected a multiple of 32 (the Q8_0 block)' });
+    { message: 'n = 100: expected a multiple of 32, the group or block of q8_0' });
   assert.throws(() => memlab.quantRoundTrip('q8_0', 64, 1.5, 1), { message: 'repeats = 1.5: expected an integer' });
 });
 
