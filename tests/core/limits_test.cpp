@@ -309,8 +309,8 @@ TEST_CASE("a value's control characters are escaped, so a NUL cannot cut the mes
 TEST_CASE(
     "KV cache bytes: exact up to 2^53 (a JS number), refused past it or when the product "
     "saturates") {
-  // 8 · 2^20 layers · 2^30 tokens · head_dim 4 = 2^53
-  const gpt::config c{1 << 20, 4, 1, 1, 4, 4, true};
+  // 2 · 2^20 layers · 2^30 tokens · head_dim 1 · 4 bytes = 2^53
+  const gpt::config c{1 << 20, 1, 1, 1, 4, 4, true};
   CHECK(gpt::kv_cache_bytes(c, 1ull << 30) == 1ull << 53);
   CHECK_THROWS_WITH_AS(gpt::kv_cache_bytes(c, (1ull << 30) + 1),
                        "2 · layers · kv_heads · tokens · head_dim · 4 = 9.0072e+15: expected at "

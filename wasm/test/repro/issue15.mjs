@@ -28,7 +28,7 @@ const forFrom = (m, config) => (m.schema?.objects.GenerationFromConfig ? fromCon
 const attention = { seq: 64, headDim: 16, heads: 2, kvHeads: 2, causal: false, blockQ: 16, blockKv: 16,
   repeats: 1, seed: 1, runNaive: true };
 const checkpoint = { layers: 4, batch: 4, width: 8, hidden: 16, repeats: 1, policy: 'sqrt', timeline: false };
-const training = { model: { ...model, layers: 1, maxSeq: 16 }, steps: 2, batch: 2, seq: 8, lr: 0.01,
+const training = { model: { ...model, layers: 1, maxSeq: 16 }, steps: 2, batch: 2, seq: 8, lr: 0.01, seed: 1,
   text: 'the quick brown fox jumps over the lazy dog', prompt: 'th' };
 const stream = { requests: 20, rate: 0.25, promptMean: 16, promptSigma: 1, outputMean: 16, outputSigma: 1,
   maxSeq: 128, sharedPrefix: 0, seed: 1 };
