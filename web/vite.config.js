@@ -11,7 +11,9 @@ import { defineConfig } from 'vite';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { VitePWA } from 'vite-plugin-pwa';
 import { memlabExercises } from './plugins/exercises.js';
+import { memlabIcons, iconSizes } from './plugins/icons.js';
 
 const webDir = path.dirname(fileURLToPath(import.meta.url));
 const wasmDir = path.resolve(webDir, process.env.MEMLAB_WASM_DIR || '../build/wasm/wasm');
@@ -20,6 +22,42 @@ const wasmFiles = ['memlab.mjs', 'schema.mjs', 'memlab-core.js', 'memlab-core.wa
 // solution.cpp) and what plugins/exercises.js generates for the in-browser compiler.
 const exercisesDir = path.resolve(webDir, '..', 'exercises');
 const generatedDir = path.join(webDir, '.generated', 'exercises');
+
+// Offline (vite-plugin-pwa, Workbox): a service worker precaches the page, its
+// scripts and styles, the core module and the trained model: everything the
+// experiments need. The exercises' compiler toolchain (@yowasp/clang's ~75 MB
+// wasm, ~30 MB resources, the precompiled prelude) is not precached: most
+// visitors never compile. The compiler worker keeps each of those files in Cache
+// Storage the first time it fetches them (src/exercises/compiler.worker.js), so
+// after one Compile & Test online it works offline too. The manifest makes the
+// page installable. All URLs are relative (base './'): the worker's scope is the
+// folder the page is served from, whatever the sub-path.
+const offline = VitePWA({
+  registerType: 'autoUpdate',
+  injectRegister: 'script',
+  manifest: {
+    name: 'memlab — memory techniques for LLMs',
+    short_name: 'memlab',
+    description: 'Experiments on the memory techniques that make large language models fit, run in your browser.',
+    start_url: './',
+    scope: './',
+    display: 'standalone',
+    background_color: '#ffffff',
+    theme_color: '#1c7ed6',
+    icons: iconSizes.map((size) => ({ src: `icon-${size}.png`, sizes: `${size}x${size}`, type: 'image/png', purpose: 'any' })),
+  },
+  workbox: {
+    globPatterns: ['**/*.{html,js,css,png,svg,bin}', 'assets/memlab-core-*.wasm'],
+    // the toolchain's files stay out (see above); this bound keeps any new large
+    // asset from silently growing the download every visitor makes
+    maximumFileSizeToCacheInBytes: 3 * 1024 * 1024,
+    navigateFallback: 'index.html',
+    cleanupOutdatedCaches: true,
+    // the first visit is served offline-ready at once, not from the next visit on
+    clientsClaim: true,
+    skipWaiting: true,
+  },
+});
 
 function checkWasmDir() {
   const missing = wasmFiles.filter((f) => !existsSync(path.join(wasmDir, f)));
@@ -38,7 +76,7 @@ export default defineConfig(({ command, isPreview }) => {
   if (command === 'build' || (command === 'serve' && !isPreview)) checkWasmDir();
   return {
     base: './',
-    plugins: [memlabExercises({ exercisesDir, outDir: generatedDir })],
+    plugins: [memlabExercises({ exercisesDir, outDir: generatedDir }), memlabIcons(), offline],
     resolve: {
       alias: { '@memlab/wasm': wasmDir, '@exercises': exercisesDir, '@exercises-generated': generatedDir },
     },

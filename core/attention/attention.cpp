@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -12,6 +14,7 @@
 
 #include "base/error.hpp"
 #include "base/kernels.hpp"
+#include "base/parallel.hpp"
 
 namespace memlab::attention {
 namespace {
@@ -24,13 +27,6 @@ const float* row(const tensor<3>& t, std::size_t head, std::size_t i) {
 
 float* row(tensor<3>& t, std::size_t head, std::size_t i) {
   return t.data() + (head * t.shape(1) + i) * t.shape(2);
-}
-
-// kt[c, j] = k[j, c] for a tile of `cols` keys: the transposed tile lets the score
-// loop run along keys, contiguous in kt, so it vectorizes without a horizontal sum.
-void transpose_tile(const float* k, std::size_t cols, std::size_t d, float* kt, std::size_t ld) {
-  for (std::size_t j = 0; j < cols; ++j)
-    for (std::size_t c = 0; c < d; ++c) kt[c * ld + j] = k[j * d + c];
 }
 
 // S = Q_tile K_tileᵀ · scale for `rows` query rows (q rows of stride d), from K
@@ -97,11 +93,15 @@ void check_shape(const shape& s, bool causal) {
 shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal) {
   const shape s{q.shape(0), k.shape(0), q.shape(1), k.shape(1), q.shape(2)};
   check_shape(s, causal);
-  require(k.shape(2) == s.head_dim, "k.shape", shape_text(k.shape()), [&] {
-    return "head_dim " + std::to_string(s.head_dim) + " as in q.shape = " + shape_text(q.shape());
-  });
-  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+  require(
+      k.shape(2) == s.head_dim, "k.shape", [&] { return shape_text(k.shape()); },
+      [&] {
+        return "head_dim " + std::to_string(s.head_dim) +
+               " as in q.shape = " + shape_text(q.shape());
+      });
+  require(
+      v.shape() == k.shape(), "v.shape", [&] { return shape_text(v.shape()); },
+      [&] { return "the same as k.shape = " + shape_text(k.shape()); });
   return s;
 }
 
@@ -158,6 +158,218 @@ tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
   return flash(q, tensor_kv(k, v), options);
 }
 
+namespace {
+
+// What one worker of flash() writes besides the output: one tile of scores
+// [block_q, block_kv] (kept transposed, [block_kv, block_q], on the many-rows
+// path), per query row of the tile the running max m and running sum l, and the
+// tile's queries transposed and scaled, qt [d, block_q] (many-rows path only).
+struct flash_scratch {
+  tensor<2> qt;
+  buffer<float> scores;
+  buffer<float> m, l;
+  io_bytes io;  // this worker's share of the bytes moved, when counted
+};
+
+// After a Q tile's last K/V tile: O_i = o / l, stored, and L_i = m + log l if
+// asked for (what the backward needs of the softmax).
+void finish_q_tile(const flash_options& options, std::size_t h, std::size_t i0, std::size_t rows,
+                   std::size_t d, const float* m, const float* l, float* o, io_bytes* io) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    float* oi = o + i * d;
+    const float inv_l = 1.0f / l[i];
+    for (std::size_t c = 0; c < d; ++c) oi[c] *= inv_l;
+  }
+  if (io) io->store(rows * d);  // O_i
+  if (options.logsumexp) {
+    for (std::size_t i = 0; i < rows; ++i) (*options.logsumexp)(h, i0 + i) = m[i] + std::log(l[i]);
+    if (io) io->store(rows);  // L_i
+  }
+}
+
+// Loads, stores and maxima of T: a vfloat (lanes queries at once) or a float (one).
+template <class T>
+T load_as(const float* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+void store_as(float* p, const T& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+inline float max_of2(float a, float b) { return std::max(a, b); }
+inline kernels::vfloat max_of2(kernels::vfloat a, kernels::vfloat b) { return a > b ? a : b; }
+inline float lane(float v, std::size_t) { return v; }
+inline float lane(const kernels::vfloat& v, std::size_t i) { return v[i]; }
+
+// One chunk of W = sizeof(T) / 4 query columns of the online softmax over a
+// tile of scores kept transposed, st[j · ld + i] = s(query i, key j), keys
+// j < cols, in place:
+//   m'_i = max(m_i, max_j s_ij),   c_i = e^(m_i - m'_i),   p_ij = e^(s_ij - m'_i),
+//   l'_i = l_i · c_i + Σ_j p_ij,   o_i := o_i · c_i   (the P V of this tile comes next)
+// Every step runs down the tile's rows with the W queries side by side in the
+// lanes of T: no horizontal max or sum. On a tile the causal mask crosses, key
+// j is hidden from its first hidden(j) queries: their p is exactly 0. No
+// exponent is ever positive, so logits of any size cannot overflow.
+template <class T, class Hidden>
+void softmax_columns(float* st, std::size_t ld, std::size_t cols, float* m, float* l, float* o,
+                     std::size_t d, bool masked, Hidden hidden) {
+  constexpr std::size_t W = sizeof(T) / sizeof(float);
+  if (masked)  // hidden scores at -inf, so that they never set the max
+    for (std::size_t j = 0; j < cols; ++j)
+      std::fill_n(st + j * ld, hidden(j), -std::numeric_limits<float>::infinity());
+  // -- the new maxima and the corrections
+  const T m_old = load_as<T>(m);
+  T m_new = m_old;
+  for (std::size_t j = 0; j < cols; ++j) m_new = max_of2(m_new, load_as<T>(st + j * ld));
+  const T corr = kernels::exp_approx(m_old - m_new);  // ~0 on the first tile (m = -inf)
+  // -- probabilities and their sums
+  T sum{};
+  for (std::size_t j = 0; j < cols; ++j) {
+    const T p = kernels::exp_approx(load_as<T>(st + j * ld) - m_new);
+    store_as(st + j * ld, p);
+    sum += p;
+  }
+  if (masked) {  // exp_approx clamps -inf to e^-87, not 0: zero them, sum again
+    sum = T{};
+    for (std::size_t j = 0; j < cols; ++j) {
+      std::fill_n(st + j * ld, hidden(j), 0.0f);
+      sum += load_as<T>(st + j * ld);
+    }
+  }
+  // -- update the statistics, rescale the output rows
+  store_as(l, load_as<T>(l) * corr + sum);
+  store_as(m, m_new);
+  for (std::size_t i = 0; i < W; ++i) {
+    float* oi = o + i * d;
+    const float c = lane(corr, i);
+    for (std::size_t x = 0; x < d; ++x) oi[x] *= c;
+  }
+}
+
+// Many query rows (at least a register block): the tile's scores are computed
+// transposed, Sᵀ = K_tile · (scale · Q_tile)ᵀ, so that K is read by rows as it
+// is stored (no K tile to transpose for every Q tile: Q is transposed once per
+// Q tile instead), the online softmax runs along lanes of queries, and
+// O += P V reads P from Sᵀ by columns.
+void flash_q_tile_transposed(const tensor<3>& q, const kv_source& kv, const shape& s,
+                             const flash_options& options, std::size_t h, std::size_t i0,
+                             std::size_t rows, flash_scratch& scratch, tensor<3>& out) {
+  using kernels::lanes;
+  const std::size_t d = s.head_dim;
+  const std::size_t br = scratch.qt.shape(1);
+  const std::size_t bc = scratch.scores.size() / br;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const std::size_t g = h / s.group();
+  float* const qt = scratch.qt.data();
+  float* const st = scratch.scores.data();  // [cols, rows] with row stride br
+  float* const m = scratch.m.data();
+  float* const l = scratch.l.data();
+  float* const o = row(out, h, i0);
+  io_bytes* const io = options.io ? &scratch.io : nullptr;
+  if (io) io->load(rows * d);  // Q_i
+  for (std::size_t i = 0; i < rows; ++i) {
+    const float* qi = row(q, h, i0 + i);
+    for (std::size_t c = 0; c < d; ++c) qt[c * br + i] = scale * qi[c];
+  }
+  std::fill_n(m, rows, -std::numeric_limits<float>::infinity());
+  std::fill_n(l, rows, 0.0f);
+  // The last query row of the tile sees the most keys; tiles past them are
+  // entirely above the causal diagonal and skipped.
+  const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
+  // Key j0 + j is hidden from the tile's queries i < j0 + j - (i0 + seq_kv - seq_q).
+  const std::size_t first_position = i0 + (s.seq_kv - s.seq_q);
+  std::size_t cols = 0;
+  for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
+    cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+    if (io) io->load(2 * cols * d);  // K_j, V_j
+    // -- compute Sᵀ = K_tile Qᵀ (scaled)
+    for (std::size_t j = 0; j < cols; ++j) std::fill_n(st + j * br, rows, 0.0f);
+    if (const float* k_columns = kv.k_transposed(g, j0))
+      kernels::matmul_at_accumulate(k_columns, kv.k_transposed_stride(), cols, d, qt, br, st, br,
+                                    rows);
+    else
+      kernels::matmul_accumulate(kv.k(g, j0), d, cols, d, qt, br, st, br, rows);
+
+    // -- online softmax, lanes of queries at a time
+    const bool masked = options.causal && j0 + cols > first_position + 1;
+    for (std::size_t c0 = 0; c0 < rows;) {
+      auto hidden = [&](std::size_t j) {
+        const std::size_t key = j0 + j;
+        return key > first_position + c0 ? std::min(key - first_position - c0, rows - c0) : 0;
+      };
+      if (c0 + lanes <= rows) {
+        softmax_columns<kernels::vfloat>(st + c0, br, cols, m + c0, l + c0, o + c0 * d, d, masked,
+                                         [&](std::size_t j) { return std::min(hidden(j), lanes); });
+        c0 += lanes;
+      } else {
+        softmax_columns<float>(st + c0, br, cols, m + c0, l + c0, o + c0 * d, d, masked,
+                               [&](std::size_t j) { return std::min<std::size_t>(hidden(j), 1); });
+        c0 += 1;
+      }
+    }
+    // -- O += P V, P read from Sᵀ
+    kernels::matmul_at_accumulate(st, br, rows, cols, kv.v(g, j0), d, o, d, d);
+  }
+  finish_q_tile(options, h, i0, rows, d, m, l, o, io);
+}
+
+// Few query rows (decoding one or a few tokens): scores row by row, [rows, bc],
+// straight off K's rows or from K kept transposed by a cache.
+void flash_q_tile_rows(const tensor<3>& q, const kv_source& kv, const shape& s,
+                       const flash_options& options, std::size_t h, std::size_t i0,
+                       std::size_t rows, flash_scratch& scratch, tensor<3>& out) {
+  const std::size_t d = s.head_dim;
+  const std::size_t bc = std::min(options.block_kv, s.seq_kv);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const std::size_t g = h / s.group();
+  float* const scores = scratch.scores.data();
+  float* const m = scratch.m.data();
+  float* const l = scratch.l.data();
+  io_bytes* const io = options.io ? &scratch.io : nullptr;
+  if (io) io->load(rows * d);  // Q_i
+  std::fill_n(m, rows, -std::numeric_limits<float>::infinity());
+  std::fill_n(l, rows, 0.0f);
+  const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
+  std::size_t cols = 0;
+  for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
+    cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
+    if (io) io->load(2 * cols * d);  // K_j, V_j
+    if (const float* k_columns = kv.k_transposed(g, j0)) {
+      tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale, scores,
+                  bc);
+    } else {
+      for (std::size_t r = 0; r < rows; ++r)
+        kernels::scaled_dots(row(q, h, i0 + r), kv.k(g, j0), cols, d, scale, scores + r * bc);
+    }
+
+    // Online softmax, row by row. With m' = max(m, max_j s_j):
+    //   l' = l · e^(m - m') + Σ_j e^(s_j - m'),   o' = o · e^(m - m') + Σ_j e^(s_j - m') v_j
+    // so o / l after the last tile equals softmax(s) · V over all keys, and no
+    // exponent is ever positive (no overflow for logits of any size).
+    for (std::size_t r = 0; r < rows; ++r) {
+      float* p = scores + r * bc;
+      const std::size_t seen = visible_keys(s, options.causal, i0 + r);
+      const std::size_t n = seen > j0 ? std::min(cols, seen - j0) : 0;  // unmasked keys
+      std::fill(p + n, p + cols, 0.0f);  // masked keys get probability 0
+      if (n == 0) continue;              // nothing new for this row: m, l, o unchanged
+      const float m_new = std::max(m[r], kernels::max_of(p, n));
+      const float correction = std::exp(m[r] - m_new);  // 0 on the row's first tile
+      l[r] = l[r] * correction + kernels::exp_shifted_sum(p, m_new, n);
+      m[r] = m_new;
+      if (correction != 1.0f) {
+        float* o = row(out, h, i0 + r);
+        for (std::size_t c = 0; c < d; ++c) o[c] *= correction;
+      }
+    }
+    kernels::matmul_accumulate(scores, bc, rows, cols, kv.v(g, j0), d, row(out, h, i0), d, d);
+  }
+  finish_q_tile(options, h, i0, rows, d, m, l, row(out, h, i0), io);
+}
+
+}  // namespace
+
 tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& options) {
   check_blocks(options);
   const shape s{q.shape(0), kv.kv_heads(), q.shape(1), kv.seq(), q.shape(2)};
@@ -168,82 +380,41 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
   const std::size_t d = s.head_dim;
   const std::size_t br = std::min(options.block_q, s.seq_q);
   const std::size_t bc = std::min(options.block_kv, s.seq_kv);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const std::size_t q_tiles = (s.seq_q + br - 1) / br;
 
   tensor<3> out = xt::zeros<float>({s.heads, s.seq_q, d});
   if (options.logsumexp) *options.logsumexp = tensor<2>::from_shape({s.heads, s.seq_q});
-  io_bytes* const io = options.io;
-  // The only scratch: one tile of scores, per query row of the tile the running
-  // max m and running sum l, and one K tile transposed, allocated only if K comes
-  // by rows (a KV cache keeps it transposed already).
-  tensor<2> kt;
-  auto scores = tensor<2>::from_shape({br, bc});
-  buffer<float> m(br), l(br);
-
-  for (std::size_t h = 0; h < s.heads; ++h) {
-    const std::size_t g = h / s.group();
-    for (std::size_t i0 = 0; i0 < s.seq_q; i0 += br) {
-      const std::size_t rows = std::min(br, s.seq_q - i0);
-      if (io) io->load(rows * d);  // Q_i
-      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
-      std::fill(l.begin(), l.end(), 0.0f);
-      // The last query row of the tile sees the most keys; tiles past them are
-      // entirely above the causal diagonal and skipped.
-      const std::size_t kv_end = std::min(s.seq_kv, visible_keys(s, options.causal, i0 + rows - 1));
-      std::size_t cols = 0;
-      for (std::size_t j0 = 0; j0 < kv_end; j0 += cols) {
-        cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
-        if (io) io->load(2 * cols * d);  // K_j, V_j
-        if (const float* k_columns = kv.k_transposed(g, j0)) {
-          // K kept transposed (a KV cache): score the tile straight from it.
-          tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale,
-                      scores.data(), bc);
-        } else if (rows >= block_rows) {
-          // K by rows: transposing the tile costs cols · d moves, repaid over many rows.
-          if (kt.size() == 0) kt = tensor<2>::from_shape({d, bc});
-          transpose_tile(kv.k(g, j0), cols, d, kt.data(), bc);
-          tile_scores(row(q, h, i0), rows, d, kt.data(), bc, cols, scale, scores.data(), bc);
-        } else {
-          // K by rows and few query rows: dot products straight off K's rows.
-          for (std::size_t r = 0; r < rows; ++r)
-            kernels::scaled_dots(row(q, h, i0 + r), kv.k(g, j0), cols, d, scale, &scores(r, 0));
-        }
-
-        // Online softmax, row by row. With m' = max(m, max_j s_j):
-        //   l' = l · e^(m - m') + Σ_j e^(s_j - m'),   o' = o · e^(m - m') + Σ_j e^(s_j - m') v_j
-        // so o / l after the last tile equals softmax(s) · V over all keys, and no
-        // exponent is ever positive (no overflow for logits of any size).
-        for (std::size_t r = 0; r < rows; ++r) {
-          float* p = scores.data() + r * bc;
-          const std::size_t seen = visible_keys(s, options.causal, i0 + r);
-          const std::size_t n = seen > j0 ? std::min(cols, seen - j0) : 0;  // unmasked keys
-          std::fill(p + n, p + cols, 0.0f);  // masked keys get probability 0
-          if (n == 0) continue;              // nothing new for this row: m, l, o unchanged
-          const float m_new = std::max(m[r], kernels::max_of(p, n));
-          const float correction = std::exp(m[r] - m_new);  // 0 on the row's first tile
-          l[r] = l[r] * correction + kernels::exp_shifted_sum(p, m_new, n);
-          m[r] = m_new;
-          if (correction != 1.0f) {
-            float* o = row(out, h, i0 + r);
-            for (std::size_t c = 0; c < d; ++c) o[c] *= correction;
-          }
-        }
-        kernels::matmul_accumulate(scores.data(), bc, rows, cols, kv.v(g, j0), d, row(out, h, i0),
-                                   d, d);
-      }
-      for (std::size_t r = 0; r < rows; ++r) {
-        float* o = row(out, h, i0 + r);
-        const float inv_l = 1.0f / l[r];
-        for (std::size_t c = 0; c < d; ++c) o[c] *= inv_l;
-      }
-      if (io) io->store(rows * d);  // O_i
-      if (options.logsumexp) {
-        for (std::size_t r = 0; r < rows; ++r)
-          (*options.logsumexp)(h, i0 + r) = m[r] + std::log(l[r]);
-        if (io) io->store(rows);  // L_i
-      }
-    }
+  // Every (head, Q tile) pair is a task of its own, writing only its rows of
+  // out (and of L): any number of threads computes the same bits. Bytes moved
+  // are counted per worker and added up after. Each worker has its own
+  // scratch, allocated here (workers must not allocate). Tiles of at least a
+  // register block of query rows take the transposed path (the first tile has
+  // the most rows), which needs Q tiles transposed.
+  const bool transposed = br >= block_rows;
+  const std::size_t tasks = s.heads * q_tiles;
+  const std::size_t workers =
+      std::min<std::size_t>(static_cast<std::size_t>(parallel::threads()), tasks);
+  std::vector<flash_scratch> scratch(workers);
+  for (auto& w : scratch) {
+    if (transposed) w.qt = tensor<2>::from_shape({d, br});
+    w.scores = buffer<float>(br * bc);
+    w.m = buffer<float>(br);
+    w.l = buffer<float>(br);
   }
+  parallel::for_each(tasks, [&](std::size_t task, int worker) {
+    const std::size_t h = task / q_tiles, i0 = (task % q_tiles) * br;
+    const std::size_t rows = std::min(br, s.seq_q - i0);
+    auto& w = scratch[static_cast<std::size_t>(worker)];
+    if (rows >= block_rows)
+      flash_q_tile_transposed(q, kv, s, options, h, i0, rows, w, out);
+    else
+      flash_q_tile_rows(q, kv, s, options, h, i0, rows, w, out);
+  });
+  if (options.io)
+    for (const auto& w : scratch) {
+      options.io->read += w.io.read;
+      options.io->written += w.io.written;
+    }
   return out;
 }
 

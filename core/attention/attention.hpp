@@ -25,8 +25,20 @@
 //   tiles keeping, per query row, the running max m, the running sum l and an
 //   unnormalised output, rescaled whenever m grows (the online softmax). Only one
 //   block_q × block_kv tile of scores is alive at a time. Same time, extra memory
-//   O(block_q·block_kv + head_dim·block_kv). With causal masking, K/V tiles that
-//   lie entirely above the diagonal are never visited (about half the work).
+//   per worker, for br = min(block_q, seq_q), bc = min(block_kv, seq_kv):
+//   br·bc + 2·br floats (scores, m, l) + head_dim·br (Q_i transposed, when br is
+//   at least a register block); w = min(threads, heads · ceil(seq_q / br))
+//   workers, so the tracked peak grows with the thread count (the page runs one
+//   thread; the exact-peak tests assert 1 and 2). With causal masking, K/V
+//   tiles that lie entirely above the diagonal are never visited (about half the
+//   work).
+//   How it runs (differences from the paper's GPU kernel): a tile's scores are
+//   computed transposed, Sᵀ = K_j (scale·Q_i)ᵀ, so that K is read by rows as it
+//   is stored and only Q_i is transposed, once per Q tile; the online softmax then
+//   runs down the tile with queries side by side in the vector lanes. (Head, Q
+//   tile) pairs are tasks over base/parallel.hpp's threads, each writing only its
+//   rows: the output has the same bits on any number of threads. Decoding a
+//   token or a few (fewer rows than a register block) scores row by row.
 //   Asked for it, the forward also saves the per-row logsumexp L = m + log l,
 //   all the backward pass needs of the softmax (attention/flash_backward.hpp).
 // Both kernels can count the bytes they move between slow and fast memory

@@ -16,6 +16,7 @@
 #include "base/difference.hpp"
 #include "base/error.hpp"
 #include "base/limits.hpp"
+#include "base/parallel.hpp"
 #include "base/random.hpp"
 
 namespace memlab::experiments {
@@ -90,6 +91,7 @@ attention_figures run_attention(const attention_config& config) {
                 {"head_dim", config.head_dim},
                 {"heads", config.heads}},
                config.run_naive ? "runs of flash and naive attention" : "runs of flash attention");
+  parallel::scoped_threads threads(config.threads);
 
   rng gen(config.seed);
   const tensor<3> q = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
@@ -115,6 +117,14 @@ attention_figures run_attention(const attention_config& config) {
         figures.flops);
     figures.max_abs_diff = xt::amax(xt::abs(flash_out - naive_out))();
   }
+  figures.external_diff = std::numeric_limits<double>::quiet_NaN();
+  if (config.external_naive) {
+    tensor<3> external_out;
+    figures.external_naive = measure(
+        config.repeats, [&] { external_out = config.external_naive(q, k, v, config.causal); },
+        figures.flops);
+    figures.external_diff = xt::amax(xt::abs(flash_out - external_out))();
+  }
   return figures;
 }
 
@@ -134,6 +144,7 @@ flash_backward_figures run_flash_backward(const attention_config& config) {
        {"head_dim", config.head_dim},
        {"heads", config.heads}},
       "runs of the forward and backward passes");
+  parallel::scoped_threads threads(config.threads);
   const step_inputs x = random_step_inputs(s, config.seed);
 
   flash_backward_figures figures;

@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "base/measure.hpp"
+#include "base/memory.hpp"
 
 namespace memlab::experiments {
 
@@ -27,15 +29,23 @@ struct attention_config {
   int repeats = 3;
   std::uint32_t seed = 1;
   bool run_naive = true;
+  int threads = 1;  // for flash (base/parallel.hpp); the same bits on any number
+  // Another naive attention to time on the same inputs, e.g. eager attention on
+  // a BLAS (the native CLI passes OpenBLAS's; core links no BLAS): (q, k, v,
+  // causal) -> out. Skipped when empty.
+  std::function<tensor<3>(const tensor<3>&, const tensor<3>&, const tensor<3>&, bool)>
+      external_naive;
 };
 
 struct attention_figures {
   attention_config config;
-  run_figures naive;  // naive.ran == false when config.run_naive is false
-  run_figures flash;
-  double max_abs_diff = 0;   // max |flash - naive| over the output; NaN without naive
-  std::size_t kv_bytes = 0;  // bytes of K and V
-  double flops = 0;          // of one forward pass (masked pairs not counted)
+  run_figures naive;           // naive.ran == false when config.run_naive is false
+  run_figures flash;           // on config.threads threads
+  run_figures external_naive;  // .ran == false without config.external_naive
+  double max_abs_diff = 0;     // max |flash - naive| over the output; NaN without naive
+  double external_diff = 0;    // max |flash - external naive|; NaN without it
+  std::size_t kv_bytes = 0;    // bytes of K and V
+  double flops = 0;            // of one forward pass (masked pairs not counted)
 };
 
 attention_figures run_attention(const attention_config& config);

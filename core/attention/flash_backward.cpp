@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 #include <xtensor/xbuilder.hpp>
 
 #include "base/error.hpp"
 #include "base/kernels.hpp"
+#include "base/parallel.hpp"
 
 namespace memlab::attention {
 namespace {
@@ -125,28 +127,43 @@ gradients flash_backward(const tensor<3>& q, const tensor<3>& k, const tensor<3>
   auto visible = [&](std::size_t i) {
     return options.causal ? i + (s.seq_kv - s.seq_q) + 1 : s.seq_kv;
   };
-  io_bytes* const io = options.io;
-
   gradients g = zero_gradients(q, k);
 
   // pass 1: D_i = dO_i · O_i (= rowsum(P ∘ dP) of row i)
   auto delta = tensor<2>::from_shape({s.heads, s.seq_q});
-  if (io) io->load(2 * s.heads * s.seq_q * d), io->store(s.heads * s.seq_q);
+  if (options.io) options.io->load(2 * s.heads * s.seq_q * d), options.io->store(s.heads * s.seq_q);
   for (std::size_t h = 0; h < s.heads; ++h)
     for (std::size_t i = 0; i < s.seq_q; ++i)
       delta(h, i) = kernels::dot(row(dout, h, i), row(out, h, i), d);
 
   // The scratch, all tile-sized: K_j and V_j transposed, P and dP (dS in place)
-  // of one tile, and one of them transposed for the Aᵀ B products.
-  auto kt = tensor<2>::from_shape({d, bc});
-  auto vt = tensor<2>::from_shape({d, bc});
-  auto p = tensor<2>::from_shape({br, bc});
-  auto ds = tensor<2>::from_shape({br, bc});
-  auto t = tensor<2>::from_shape({bc, br});
+  // of one tile, and one of them transposed for the Aᵀ B products; one set per
+  // worker, allocated here (workers must not allocate), with the worker's share
+  // of the bytes moved.
+  struct scratch_set {
+    tensor<2> kt, vt, p, ds, t;
+    io_bytes io;
+  };
+  // pass 2 runs one KV head per task: a task owns dK and dV of its KV head and
+  // dQ of the query heads of its group, so any number of threads computes the
+  // same bits (the tests check 1 and 2). MQA (one KV head) runs on one thread.
+  const std::size_t workers =
+      std::min<std::size_t>(static_cast<std::size_t>(parallel::threads()), s.kv_heads);
+  std::vector<scratch_set> scratch(workers);
+  for (auto& w : scratch) {
+    w.kt = tensor<2>::from_shape({d, bc});
+    w.vt = tensor<2>::from_shape({d, bc});
+    w.p = tensor<2>::from_shape({br, bc});
+    w.ds = tensor<2>::from_shape({br, bc});
+    w.t = tensor<2>::from_shape({bc, br});
+  }
 
   // pass 2: K/V tiles outer, so that dK_j and dV_j are complete when the loop
   // leaves the tile: each is stored once, summed over the query heads of the group.
-  for (std::size_t kv = 0; kv < s.kv_heads; ++kv) {
+  parallel::for_each(s.kv_heads, [&](std::size_t kv, int worker) {
+    scratch_set& w = scratch[static_cast<std::size_t>(worker)];
+    io_bytes* const io = options.io ? &w.io : nullptr;
+    tensor<2>&kt = w.kt, &vt = w.vt, &p = w.p, &ds = w.ds, &t = w.t;
     for (std::size_t j0 = 0; j0 < s.seq_kv; j0 += bc) {
       const std::size_t cols = std::min(bc, s.seq_kv - j0);
       if (io) io->load(2 * cols * d);  // K_j, V_j
@@ -195,7 +212,12 @@ gradients flash_backward(const tensor<3>& q, const tensor<3>& k, const tensor<3>
       }
       if (io) io->store(2 * cols * d);  // dK_j, dV_j
     }
-  }
+  });
+  if (options.io)
+    for (const auto& w : scratch) {
+      options.io->read += w.io.read;
+      options.io->written += w.io.written;
+    }
   return g;
 }
 

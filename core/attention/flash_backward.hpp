@@ -37,17 +37,21 @@
 //       With a causal mask the Q tiles whose last row does not see key j0 (the
 //       tiles above the diagonal) are skipped.
 //   Extra memory (floats), the output gradients aside, for br = min(block_q,
-//   seq_q), bc = min(block_kv, seq_kv):
-//     heads · seq_q  (D)  +  2 · head_dim · bc  (K_j, V_j transposed)
-//     +  3 · br · bc  (P, dP/dS, one of them transposed)
+//   seq_q), bc = min(block_kv, seq_kv), and w = min(threads, kv_heads) workers
+//   (pass 2 runs one KV head per task, each worker with its own tiles):
+//     heads · seq_q  (D)  +  w · 2 · head_dim · bc  (K_j, V_j transposed)
+//     +  w · 3 · br · bc  (P, dP/dS, one of them transposed)
 //   O(seq · head_dim) in all with the forward's O and L: no [seq, seq] matrix.
 //   Time: the forward's two products recomputed once more (S) plus four: about
 //   2.5× the forward's flops, as the paper's.
 //
 // Fwd + bwd peaks (the tracker's, inputs and dO aside), the formulas the tests
-// assert at seq 2048, for h = heads, g = kv_heads, N = seq_q, N' = seq_kv, d:
+// assert at seq 2048, for h = heads, g = kv_heads, N = seq_q, N' = seq_kv, d, on
+// one thread (the page's; w = 1 above):
 //   naive: 2hNN' + 2hNd + 2gN'd + pn·N'       (P, dP; O, dQ; dK, dV; the panel)
 //   flash: 2hNd + 2gN'd + 2hN + 2d·bc + 3br·bc  (O, dQ; dK, dV; L, D; tiles)
+// On more threads flash's tiles count w times (the backward's tiles outweigh the
+// forward's, freed before it starts).
 // Both kernels count their slow-memory traffic when options.io (or io) is set,
 // with the rules and closed forms of attention/io_bytes.hpp.
 #pragma once

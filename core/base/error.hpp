@@ -48,12 +48,17 @@ void show(std::ostream& out, const T& value) {
 // a clause that has to be assembled is passed as a lambda and only built when
 // the check fails:
 //   require(h % g == 0, "kv_heads", g, [&] { return "a divisor of " + named("heads", h); });
+// The same holds for a value that has to be assembled (a shape as text):
+//   require(ok, "k.shape", [&] { return shape_text(k.shape()); }, "...");
 template <class T, class Expected>
 void require(bool ok, const char* name, const T& value, Expected&& expected) {
   if (ok) return;
   std::ostringstream message;
   message << name << " = ";
-  detail::show(message, value);
+  if constexpr (std::is_invocable_v<const T&>)
+    message << value();
+  else
+    detail::show(message, value);
   message << ": expected ";
   if constexpr (std::is_invocable_v<Expected>)
     message << expected();

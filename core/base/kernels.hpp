@@ -42,8 +42,28 @@ inline vfloat4 load4(const float* p) {
 
 inline void store4(float* p, const vfloat4& v) { std::memcpy(p, &v, sizeof v); }
 
-// exp(x) for x <= 88, relative error below 2e-7 (Cephes expf). Unlike std::exp it
-// is inline and branch-free, so loops over it vectorize.
+typedef std::int32_t vint __attribute__((vector_size(lanes * sizeof(std::int32_t))));
+
+// The few operations exp_approx needs, for one float and for a vfloat.
+inline float clamp(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
+inline vfloat clamp(vfloat x, float lo, float hi) {
+  const vfloat l = vfloat{} + lo, h = vfloat{} + hi;
+  x = x < l ? l : x;
+  return x > h ? h : x;
+}
+inline std::int32_t to_int(float x) { return static_cast<std::int32_t>(x); }
+inline vint to_int(vfloat x) { return __builtin_convertvector(x, vint); }
+template <class F, class I>
+inline F bit_cast_to(I bits) {
+  F f;
+  static_assert(sizeof f == sizeof bits);
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// exp(x) for x <= 88, relative error below 2e-7 (Cephes expf), for a float or
+// for a vfloat lane by lane (the same operations: the same bits). Unlike
+// std::exp it is inline and branch-free, so loops over it vectorize.
 //   exp(x) = 2^k · exp(r),  k = round(x / ln 2),  |r| <= ln 2 / 2
 // r is computed with ln 2 split in two parts (Cody–Waite) so it stays exact, and
 // exp(r) by a degree-6 polynomial; 2^k is built directly in the exponent bits.
@@ -51,23 +71,19 @@ inline void store4(float* p, const vfloat4& v) { std::memcpy(p, &v, sizeof v); }
 // k is rounded by adding and subtracting 1.5 · 2^23 (the sum has no bits below
 // the units), not by std::floor: GCC does not vectorize floorf without
 // -fno-trapping-math, and a loop with one scalar call in it runs scalar.
-inline float exp_approx(float x) {
-  x = std::max(x, -87.0f);
-  x = std::min(x, 88.0f);
+template <class T>
+inline T exp_approx(T x) {
+  x = clamp(x, -87.0f, 88.0f);
   constexpr float round_shift = 12582912.0f;  // 1.5 · 2^23
-  const float k = (x * 1.44269504088896341f + round_shift) - round_shift;
-  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
+  const T k = (x * 1.44269504088896341f + round_shift) - round_shift;
+  const T r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  T p = r * 1.9875691500e-4f + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
-  float two_k;
-  std::memcpy(&two_k, &bits, sizeof two_k);
-  return p * two_k;
+  return p * bit_cast_to<T>((to_int(k) + 127) << 23);
 }
 
 // The sum of a vector's lanes, as a tree (log2(lanes) dependent adds, not lanes).
@@ -143,44 +159,78 @@ inline float exp_shifted_sum(float* x, float shift, std::size_t n) {
   return sum;
 }
 
-// Rows per register block (matmul_rows below, and attention's score tiles):
-// enough that each loaded chunk of the right-hand matrix feeds
-// several multiply-adds, few enough that the block_rows accumulators stay in
-// registers. Measured at seq 4096, head_dim 64: natively (32 AVX-512 registers)
-// 8 rows beat 4 by ~10%; in wasm (V8 has 16 xmm registers on x86-64) 2 rows beat
-// 4 by ~30% and 8 spill.
-#if defined(__wasm__)
-constexpr std::size_t block_rows = 2;
-#else
-constexpr std::size_t block_rows = 8;
+// v, which the compiler must now hold in a register. GCC folds a load used by
+// several multiply-adds into each of them as a memory operand, so a b chunk
+// feeding R rows is loaded R times; with R = 4 that made 20 loads per 16
+// multiply-adds, and on Zen 4 (one 512-bit load per cycle) the products ran
+// at the loads' pace. An empty asm that "changes" v stops the folding.
+inline vfloat in_register(vfloat v) {
+#if defined(__x86_64__) && defined(__AVX512F__)
+  asm("" : "+v"(v));
 #endif
+  return v;
+}
 
-// c_r[:width] += sum_{j<inner} a[r, j] · b_j[:width] for r < R: R rows of
-// C += A B, with row strides lda, ldb, ldc. Each loaded chunk of a b row feeds R
+// How a product reads its left operand, a(r, j) for row r and inner index j:
+// by rows, a[r · lda + j] (A stored as it is), or by columns, a[j · lda + r]
+// (Aᵀ stored: attention's probabilities kept transposed, K kept transposed by a
+// KV cache). Either way a register block broadcasts one a(r, j) per row.
+enum class layout { rows, columns };
+
+template <layout L>
+inline float a_at(const float* a, std::size_t lda, std::size_t r, std::size_t j) {
+  return L == layout::rows ? a[r * lda + j] : a[j * lda + r];
+}
+
+// c_r[:width] += sum_{j<inner} a(r, j) · b_j[:width] for r < R: R rows of
+// C += A B, with strides lda, ldb, ldc. Each loaded chunk of a b row feeds R
 // multiply-adds, and R · C accumulators (C chunks of `lanes` columns side by
 // side) stay in registers over j. They are also R · C independent dependency
 // chains: a lone chain waits out every multiply-add's latency, so with few rows
 // the kernel takes several chunks at once, falling back 4 -> 2 -> 1 chunks for
-// what is left of the row.
-template <std::size_t R, std::size_t C>
+// what is left of the row. Each c[r, col] gets its products in the order of j
+// (so any register block gives the same bits), except with one row and fewer
+// than 4 chunks (see below).
+template <std::size_t R, std::size_t C, layout L = layout::rows>
 void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
                  std::size_t ldb, float* c, std::size_t ldc, std::size_t width) {
   std::size_t col = 0;
+  if constexpr (R == 1 && C < 4) {
+    // One row and one or two chunks (a decoding step's P V over a short
+    // head_dim): so few chains would each wait out every multiply-add's
+    // latency, so j is split four ways into partial sums, added at the end.
+    for (; col + C * lanes <= width; col += C * lanes) {
+      vfloat acc[4][C] = {};
+      for (std::size_t x = 0; x < C; ++x) acc[0][x] = load(c + col + x * lanes);
+      std::size_t j = 0;
+      for (; j + 4 <= inner; j += 4)
+        for (std::size_t u = 0; u < 4; ++u)
+          for (std::size_t x = 0; x < C; ++x)
+            acc[u][x] += a_at<L>(a, lda, 0, j + u) * load(b + (j + u) * ldb + col + x * lanes);
+      for (; j < inner; ++j)
+        for (std::size_t x = 0; x < C; ++x)
+          acc[0][x] += a_at<L>(a, lda, 0, j) * load(b + j * ldb + col + x * lanes);
+      for (std::size_t x = 0; x < C; ++x)
+        store(c + col + x * lanes, (acc[0][x] + acc[1][x]) + (acc[2][x] + acc[3][x]));
+    }
+  }
   for (; col + C * lanes <= width; col += C * lanes) {
     vfloat acc[R][C];
     for (std::size_t r = 0; r < R; ++r)
       for (std::size_t x = 0; x < C; ++x) acc[r][x] = load(c + r * ldc + col + x * lanes);
     for (std::size_t j = 0; j < inner; ++j) {
       vfloat bj[C];
-      for (std::size_t x = 0; x < C; ++x) bj[x] = load(b + j * ldb + col + x * lanes);
-      for (std::size_t r = 0; r < R; ++r)
-        for (std::size_t x = 0; x < C; ++x) acc[r][x] += a[r * lda + j] * bj[x];
+      for (std::size_t x = 0; x < C; ++x) bj[x] = in_register(load(b + j * ldb + col + x * lanes));
+      for (std::size_t r = 0; r < R; ++r) {
+        const float arj = a_at<L>(a, lda, r, j);
+        for (std::size_t x = 0; x < C; ++x) acc[r][x] += arj * bj[x];
+      }
     }
     for (std::size_t r = 0; r < R; ++r)
       for (std::size_t x = 0; x < C; ++x) store(c + r * ldc + col + x * lanes, acc[r][x]);
   }
   if constexpr (C > 1) {
-    matmul_rows<R, C / 2>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
+    matmul_rows<R, C / 2, L>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
   } else {
     // The columns past the last whole chunk (up to lanes - 1 of them): four at a
     // time in a short vector, then one by one. Same sums in the same order.
@@ -191,25 +241,49 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
       for (std::size_t r = 0; r < R; ++r) acc[r] = load4(c + r * ldc + col + t);
       for (std::size_t j = 0; j < inner; ++j) {
         const vfloat4 bj = load4(b + j * ldb + col + t);
-        for (std::size_t r = 0; r < R; ++r) acc[r] += a[r * lda + j] * bj;
+        for (std::size_t r = 0; r < R; ++r) acc[r] += a_at<L>(a, lda, r, j) * bj;
       }
       for (std::size_t r = 0; r < R; ++r) store4(c + r * ldc + col + t, acc[r]);
     }
     for (; t < tail; ++t)
       for (std::size_t r = 0; r < R; ++r) {
         float acc = c[r * ldc + col + t];
-        for (std::size_t j = 0; j < inner; ++j) acc += a[r * lda + j] * b[j * ldb + col + t];
+        for (std::size_t j = 0; j < inner; ++j) acc += a_at<L>(a, lda, r, j) * b[j * ldb + col + t];
         c[r * ldc + col + t] = acc;
       }
   }
 }
 
+// Register blocks of the products below: rows x chunks of `lanes` columns.
+// Natively (32 AVX-512 registers; Zen 4 loads one 512-bit vector per cycle and
+// does one 512-bit multiply-add) 4 rows x 4 chunks: 16 accumulators, 4 loads and
+// 4 broadcasts per 16 multiply-adds, where 8 x 1 did 9 loads per 8 and ran out
+// of loads. Rows narrower than 4 chunks keep 8 x 1 (8 independent chains).
+// In wasm (V8 has 16 xmm registers on x86-64; a vfloat is 4 of them) 2 rows x 1
+// chunk: 8 accumulators; 4 rows spill.
+#if defined(__wasm__)
+constexpr std::size_t block_rows = 2, block_chunks = 1;
+constexpr std::size_t narrow_rows = 2;
+#else
+constexpr std::size_t block_rows = 4, block_chunks = 4;
+constexpr std::size_t narrow_rows = 8;
+#endif
+
 // c[:n] += sum_j a[j] · b_j[:n]: one row times a wide matrix (a linear layer
-// while decoding one token). Memory-bound: every weight is used once, so the
-// loop streams b row after row, strictly in order (what prefetchers do best),
-// adding each into c, which stays in L1.
+// while decoding one token). Memory-bound: every weight is used once.
+// * Natively: column blocks of up to 16 chunks (256 floats) held in registers
+//   over all j, b read down the block. Streaming b row after row instead, adding
+//   each into c in L1, spends a load and a store of c per multiply-add: the tiny
+//   GPT's decoding weights (3 MiB, in L3) went at 47 GB/s that way, at 76 GB/s
+//   in register blocks, against 86 GB/s for reading them alone.
+// * In wasm (16 registers) b is streamed row after row, strictly in order (what
+//   prefetchers do best), adding each into c, which stays in L1.
+// Either way each c[col] gets a[0] b_0[col], a[1] b_1[col], ... in order.
 inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,
                               float* c, std::size_t n) {
+#if !defined(__wasm__)
+  matmul_rows<1, 16>(a, inner, inner, b, ldb, c, n, n);
+#else
   for (std::size_t j = 0; j < inner; ++j) {
     const float aj = a[j];
     const float* bj = b + j * ldb;
@@ -220,24 +294,47 @@ inline void matvec_accumulate(const float* a, std::size_t inner, const float* b,
     for (; col + lanes <= n; col += lanes) store(c + col, load(c + col) + aj * load(bj + col));
     for (; col < n; ++col) c[col] += aj * bj[col];
   }
+#endif
 }
 
-// C += A B: a [rows, inner], b [inner, width], c [rows, width], with row strides
-// lda, ldb, ldc. Attention's S = Q Kᵀ (from K transposed) and P V, and every
+// C += A B: a [rows, inner] read as layout L says, b [inner, width], c [rows,
+// width], with strides lda, ldb, ldc. Attention's scores and P V, and every
 // linear layer.
+template <layout L>
+void matmul_accumulate_as(const float* a, std::size_t lda, std::size_t rows, std::size_t inner,
+                          const float* b, std::size_t ldb, float* c, std::size_t ldc,
+                          std::size_t width) {
+  auto a_row = [&](std::size_t r) { return L == layout::rows ? a + r * lda : a + r; };
+  std::size_t r = 0;
+  if (width >= block_chunks * lanes) {
+    for (; r + block_rows <= rows; r += block_rows)
+      matmul_rows<block_rows, block_chunks, L>(a_row(r), lda, inner, b, ldb, c + r * ldc, ldc,
+                                               width);
+  } else {
+    for (; r + narrow_rows <= rows; r += narrow_rows)
+      matmul_rows<narrow_rows, 1, L>(a_row(r), lda, inner, b, ldb, c + r * ldc, ldc, width);
+  }
+  for (; r < rows; ++r) {
+    // A single row: a narrow C fits in registers; a wide one is streamed.
+    if (L == layout::rows && width > 4 * lanes)
+      matvec_accumulate(a_row(r), inner, b, ldb, c + r * ldc, width);
+    else
+      matmul_rows<1, 4, L>(a_row(r), lda, inner, b, ldb, c + r * ldc, ldc, width);
+  }
+}
+
+// C += A B, a [rows, inner] with row stride lda.
 inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows, std::size_t inner,
                               const float* b, std::size_t ldb, float* c, std::size_t ldc,
                               std::size_t width) {
-  std::size_t r = 0;
-  for (; r + block_rows <= rows; r += block_rows)
-    matmul_rows<block_rows, 1>(a + r * lda, lda, inner, b, ldb, c + r * ldc, ldc, width);
-  for (; r < rows; ++r) {
-    // A single row: a narrow C fits in registers; a wide one is streamed.
-    if (width <= 4 * lanes)
-      matmul_rows<1, 4>(a + r * lda, lda, inner, b, ldb, c + r * ldc, ldc, width);
-    else
-      matvec_accumulate(a + r * lda, inner, b, ldb, c + r * ldc, width);
-  }
+  matmul_accumulate_as<layout::rows>(a, lda, rows, inner, b, ldb, c, ldc, width);
+}
+
+// C += Aᵀ B: a stored as [inner, rows] (Aᵀ) with row stride lda >= rows.
+inline void matmul_at_accumulate(const float* a, std::size_t lda, std::size_t rows,
+                                 std::size_t inner, const float* b, std::size_t ldb, float* c,
+                                 std::size_t ldc, std::size_t width) {
+  matmul_accumulate_as<layout::columns>(a, lda, rows, inner, b, ldb, c, ldc, width);
 }
 
 // C += A B for dense row-major matrices: a [rows, inner], b [inner, n], c [rows, n].
@@ -294,11 +391,26 @@ inline void matmul_accumulate(const float* a, std::size_t lda, std::size_t rows,
     }
 }
 
-// matmul_rows<R, C> is R rows of the above.
-template <std::size_t R>
+// C += Aᵀ B, a stored as [inner, rows]: c[r, col] += Σ_j a[j, r] · b[j, col].
+inline void matmul_at_accumulate(const float* a, std::size_t lda, std::size_t rows,
+                                 std::size_t inner, const float* b, std::size_t ldb, float* c,
+                                 std::size_t ldc, std::size_t width) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t col = 0; col < width; ++col) {
+      float acc = c[r * ldc + col];
+      for (std::size_t j = 0; j < inner; ++j) acc += a[j * lda + r] * b[j * ldb + col];
+      c[r * ldc + col] = acc;
+    }
+}
+
+// matmul_rows<R, C, L> is R rows of one of the above.
+template <std::size_t R, layout L>
 void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float* b,
                  std::size_t ldb, float* c, std::size_t ldc, std::size_t width) {
-  ref::matmul_accumulate(a, lda, R, inner, b, ldb, c, ldc, width);
+  if (L == layout::rows)
+    ref::matmul_accumulate(a, lda, R, inner, b, ldb, c, ldc, width);
+  else
+    ref::matmul_at_accumulate(a, lda, R, inner, b, ldb, c, ldc, width);
 }
 
 inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,

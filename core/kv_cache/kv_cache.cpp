@@ -15,13 +15,16 @@ void kv_cache::check_layer(std::size_t layer) const {
 
 void kv_cache::check_append(std::size_t layer, const tensor<3>& k, const tensor<3>& v) const {
   check_layer(layer);
-  require(k.shape(0) == kv_heads() && k.shape(2) == head_dim(), "k.shape", shape_text(k.shape()),
-          [&] {
-            return "[kv_heads = " + std::to_string(kv_heads()) +
-                   ", n, head_dim = " + std::to_string(head_dim()) + "]";
-          });
-  require(v.shape() == k.shape(), "v.shape", shape_text(v.shape()),
-          [&] { return "the same as k.shape = " + shape_text(k.shape()); });
+  require(
+      k.shape(0) == kv_heads() && k.shape(2) == head_dim(), "k.shape",
+      [&] { return shape_text(k.shape()); },
+      [&] {
+        return "[kv_heads = " + std::to_string(kv_heads()) +
+               ", n, head_dim = " + std::to_string(head_dim()) + "]";
+      });
+  require(
+      v.shape() == k.shape(), "v.shape", [&] { return shape_text(v.shape()); },
+      [&] { return "the same as k.shape = " + shape_text(k.shape()); });
 }
 
 contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_heads,

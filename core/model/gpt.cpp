@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xnoalias.hpp>
+#include <xtensor/xstrides.hpp>
 
 #include "attention/attention.hpp"
 #include "base/error.hpp"
@@ -53,9 +54,22 @@ void gelu(float* v, std::size_t n) {
     v[i] = 0.5f * v[i] * (1.0f + kernels::tanh_approx(k * (v[i] + 0.044715f * v[i] * v[i] * v[i])));
 }
 
+// A tensor of another rank over the same storage, row-major: one token's
+// [heads · head_dim] row already is [heads, 1, head_dim] in memory (and back),
+// so a decoding step takes the storage over instead of copying it.
+template <std::size_t N, std::size_t M>
+tensor<N> same_storage(tensor<M>&& x, const std::array<std::size_t, N>& shape) {
+  typename tensor<N>::inner_shape_type s;
+  std::copy(shape.begin(), shape.end(), s.begin());
+  typename tensor<N>::inner_strides_type strides;
+  xt::compute_strides(s, xt::layout_type::row_major, strides);
+  return tensor<N>(std::move(x.storage()), std::move(s), std::move(strides));
+}
+
 // [n, heads · head_dim] -> [heads, n, head_dim]
-tensor<3> split_heads(const tensor<2>& x, std::size_t heads) {
+tensor<3> split_heads(tensor<2>&& x, std::size_t heads) {
   const std::size_t n = x.shape(0), hd = x.shape(1) / heads;
+  if (n == 1) return same_storage<3>(std::move(x), {heads, 1, hd});
   auto y = tensor<3>::from_shape({heads, n, hd});
   for (std::size_t h = 0; h < heads; ++h)
     for (std::size_t i = 0; i < n; ++i)
@@ -64,8 +78,9 @@ tensor<3> split_heads(const tensor<2>& x, std::size_t heads) {
 }
 
 // [heads, n, head_dim] -> [n, heads · head_dim]
-tensor<2> merge_heads(const tensor<3>& x) {
+tensor<2> merge_heads(tensor<3>&& x) {
   const std::size_t heads = x.shape(0), n = x.shape(1), hd = x.shape(2);
+  if (n == 1) return same_storage<2>(std::move(x), {1, heads * hd});
   auto y = tensor<2>::from_shape({n, heads * hd});
   for (std::size_t h = 0; h < heads; ++h)
     for (std::size_t i = 0; i < n; ++i)
@@ -320,13 +335,16 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache,
   // append (every layer appends the same n), before anything is stored.
   const std::size_t start = cache ? cache->length() : 0;
   if (cache) {
-    require(cache->layers() == u(c.layers) && cache->kv_heads() == u(c.kv_heads) &&
-                cache->head_dim() == u(c.head_dim()),
-            "cache",
-            "layers " + std::to_string(cache->layers()) + ", kv_heads " +
-                std::to_string(cache->kv_heads()) + ", head_dim " +
-                std::to_string(cache->head_dim()),
-            "the model's layers, kv_heads and head_dim");
+    require(
+        cache->layers() == u(c.layers) && cache->kv_heads() == u(c.kv_heads) &&
+            cache->head_dim() == u(c.head_dim()),
+        "cache",
+        [&] {
+          return "layers " + std::to_string(cache->layers()) + ", kv_heads " +
+                 std::to_string(cache->kv_heads()) + ", head_dim " +
+                 std::to_string(cache->head_dim());
+        },
+        "the model's layers, kv_heads and head_dim");
   }
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });

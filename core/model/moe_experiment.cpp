@@ -12,8 +12,8 @@
 namespace memlab::experiments {
 namespace {
 
-gpt::config with_experts(gpt::config c, int experts) {
-  c.experts = experts;
+gpt::config with_experts(gpt::config c, int experts, int top_k, float capacity_factor = 0) {
+  c.experts = experts, c.top_k = top_k, c.capacity_factor = capacity_factor;
   gpt::check(c);
   return c;
 }
@@ -29,12 +29,12 @@ std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
   // Building a model draws every weight: ~50 flops of time each (base/limits.hpp).
   double work = 0;
   for (int e : config.experts)
-    work += 50 * gpt::parameters(with_experts(config.model, e)).as_double();
+    work += 50 * gpt::parameters(with_experts(config.model, e, config.top_k)).as_double();
   require_work(work, {{"experts.size()", static_cast<long long>(config.experts.size())}},
                "the models' random weights");
   std::vector<moe_size_row> rows;
   for (int e : config.experts) {
-    const gpt::config c = with_experts(config.model, e);
+    const gpt::config c = with_experts(config.model, e, config.top_k);
     memory::peak_scope scope;
     const gpt::model m(c, 1);
     moe_size_row row;
@@ -50,8 +50,10 @@ std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
 
 moe_balance_figures run_moe_balance(const moe_balance_config& config,
                                     const std::function<void(int, int)>& progress) {
-  require(config.model.experts >= 2, "experts", config.model.experts,
+  require(config.experts >= 2, "experts", config.experts,
           "at least 2 (one expert has nothing to balance)");
+  const gpt::config model =
+      with_experts(config.model, config.experts, config.top_k, config.capacity_factor);
   const std::string& eval = config.eval_text.empty() ? config.text : config.eval_text;
   const std::size_t steps = require_positive(config.steps, "steps");
   require(eval.size() >= 2, "eval_text", eval.size(), "at least 2 bytes");
@@ -59,7 +61,7 @@ moe_balance_figures run_moe_balance(const moe_balance_config& config,
   int done = 0;
   auto train_one = [&](float coef) {
     train::options o;
-    o.model = config.model;
+    o.model = model;
     o.model.aux_loss_coef = coef;
     o.model.max_seq = std::max(o.model.max_seq, config.seq);
     o.steps = config.steps, o.batch = config.batch, o.seq = config.seq;
@@ -85,7 +87,7 @@ moe_balance_figures run_moe_balance(const moe_balance_config& config,
         for (std::size_t l = 0; l < choices.size(); ++l)
           for (std::size_t e = 0; e < choices[l].size(); ++e) run.choices[l][e] += choices[l][e];
     }
-    run.total.assign(std::size_t(config.model.experts), 0);
+    run.total.assign(std::size_t(config.experts), 0);
     for (const auto& layer : run.choices)
       for (std::size_t e = 0; e < layer.size(); ++e) run.total[e] += layer[e];
     const double mean =
@@ -108,7 +110,7 @@ std::vector<moe_speed_row> run_moe_speed(const moe_speed_config& config) {
   // repeats of a cached generation (each model's bytes are checked as it is built).
   double work = 0;
   for (int e : config.experts) {
-    gpt::config dense = with_experts(config.model, e);
+    gpt::config dense = with_experts(config.model, e, config.top_k);
     work += generation_flops(dense, 1, config.tokens, true);
     dense.experts = 0;
     const long long dense_ff = 1LL * config.model.d_ff * e;  // (int would overflow first)
@@ -124,9 +126,8 @@ std::vector<moe_speed_row> run_moe_speed(const moe_speed_config& config) {
   const std::vector<int> prompt = {'T'};
   std::vector<moe_speed_row> rows;
   for (int e : config.experts) {
-    const gpt::config moe_config = with_experts(config.model, e);
-    gpt::config dense_config = config.model;
-    dense_config.experts = 0;
+    const gpt::config moe_config = with_experts(config.model, e, config.top_k);
+    gpt::config dense_config = with_experts(config.model, 0, 1);
     dense_config.d_ff = config.model.d_ff * e;  // checked above
     const gpt::model moe_model(moe_config, 1), dense_model(dense_config, 1);
     moe_speed_row row;

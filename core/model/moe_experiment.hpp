@@ -28,9 +28,13 @@
 
 namespace memlab::experiments {
 
+// In every config below the model's experts, top_k (and capacity_factor) are
+// replaced by the config's own fields, so that a dense config serves as the base.
+
 struct moe_size_config {
-  gpt::config model;         // experts is replaced by each entry of `experts`
-  std::vector<int> experts;  // each >= model.top_k
+  gpt::config model;
+  std::vector<int> experts;  // one model per entry, each >= top_k
+  int top_k = 2;
 };
 
 struct moe_size_row {
@@ -45,7 +49,10 @@ struct moe_size_row {
 std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config);
 
 struct moe_balance_config {
-  gpt::config model;  // experts >= 2; aux_loss_coef is replaced by 0 and by `aux_loss_coef`
+  gpt::config model;  // its aux_loss_coef is replaced by 0 and by `aux_loss_coef`
+  int experts = 8;    // at least 2
+  int top_k = 2;
+  float capacity_factor = 0;
   float aux_loss_coef = 0.01f;  // Switch Transformer's
   int steps = 600, batch = 4, seq = 32;
   float lr = 0.01f;
@@ -73,9 +80,10 @@ moe_balance_figures run_moe_balance(const moe_balance_config& config,
                                     const std::function<void(int, int)>& progress = {});
 
 struct moe_speed_config {
-  gpt::config model;         // an MoE config; experts replaced by each entry below
-  std::vector<int> experts;  // each >= model.top_k
-  int tokens = 32;           // decoded with a KV cache after a one-byte prompt
+  gpt::config model;
+  std::vector<int> experts;  // one MoE model per entry, each >= top_k
+  int top_k = 2;
+  int tokens = 32;  // decoded with a KV cache after a one-byte prompt
   int repeats = 3;
 };
 

@@ -4,16 +4,19 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/flash_backward.hpp"
 #include "base/error.hpp"
+#include "base/kernels.hpp"
 #include "quant/matrix.hpp"
 #include "train/checkpoint.hpp"
+#include "train/train.hpp"
 
 namespace memlab::planner {
 namespace {
 
 using u64 = std::uint64_t;
 
-u64 u(std::int64_t x) { return static_cast<u64>(x); }
+u64 u(long long x) { return static_cast<u64>(x); }
 u64 ceil_div(u64 a, u64 b) { return (a + b - 1) / b; }
 
 // a · b, or an error naming what overflowed (a shape in the billions could).
@@ -44,26 +47,35 @@ void require_one_of(const std::string& value, const std::vector<std::string>& na
           [&] { return "one of " + joined(names); });
 }
 
+// A positive integer no larger than `most` (bounds that keep every product of
+// shapes below 2^64; the largest real models sit far below them).
+void require_size(long long value, const char* name, long long most) {
+  require_positive(value, name);
+  require(value <= most, name, value, [&] { return "at most " + std::to_string(most); });
+}
+
 void check(const model_shape& m) {
-  require_positive(m.layers, "layers");
-  require_positive(m.d_model, "d_model");
-  require_positive(m.heads, "heads");
-  require_positive(m.kv_heads, "kv_heads");
-  require_positive(m.d_ff, "d_ff");
-  require_positive(m.vocab, "vocab");
-  require(m.positions >= 0, "positions", m.positions, "0 (rotary) or a number of positions");
+  require_size(m.layers, "layers", 1 << 14);
+  require_size(m.d_model, "d_model", 1 << 20);
+  require_size(m.heads, "heads", 1 << 20);
+  require_size(m.kv_heads, "kv_heads", 1 << 20);
+  require_size(m.d_ff, "d_ff", 1 << 22);
+  require_size(m.vocab, "vocab", 1 << 22);
+  require(m.positions >= 0 && m.positions <= 1 << 22, "positions", m.positions,
+          "0 (rotary) or a number of positions up to 2^22");
   require(m.d_model % m.heads == 0, "d_model", m.d_model,
           [&] { return "a multiple of " + named("heads", m.heads); });
   require(m.heads % m.kv_heads == 0, "kv_heads", m.kv_heads,
           [&] { return "a divisor of " + named("heads", m.heads); });
   require_one_of(m.mlp, {"gelu", "swiglu"}, "mlp");
   require_one_of(m.norm, {"rms", "layer"}, "norm");
-  require(m.experts >= 0, "experts", m.experts, "0 (dense) or a number of experts");
+  require(m.experts >= 0 && m.experts <= 1 << 12, "experts", m.experts,
+          "0 (dense) or a number of experts up to 4096");
   if (m.experts)
     require(m.top_k >= 1 && m.top_k <= m.experts, "top_k", m.top_k,
             [&] { return "in [1, " + named("experts", m.experts) + "]"; });
-  require(std::isfinite(m.capacity_factor) && m.capacity_factor >= 0, "capacity_factor",
-          m.capacity_factor, "0 (no capacity) or a positive number");
+  require(std::isfinite(m.capacity_factor) && m.capacity_factor >= 0 && m.capacity_factor <= 64,
+          "capacity_factor", m.capacity_factor, "0 (no capacity) or a positive number up to 64");
 }
 
 // Every parameter tensor of a model, as matrices [rows = out, cols = in] in a
@@ -129,23 +141,40 @@ u64 kv_element_bytes_times_32(const std::string& format) {
 
 class replay {
  public:
-  void alloc(u64 n) { live_ += n, peak_ = std::max(peak_, live_); }
-  void free(u64 n) { live_ -= n; }
+  // series: if given, gets the live values after every allocation and free
+  explicit replay(std::vector<u64>* series = nullptr) : series_(series) {
+    if (series_) series_->assign(1, 0);
+  }
+  void alloc(u64 n) {
+    require(live_ <= std::numeric_limits<u64>::max() - n, "activations", "over 2^64 values",
+            "a step that can be counted (a smaller seq or model)");
+    live_ += n, peak_ = std::max(peak_, live_);
+    if (series_) series_->push_back(live_);
+  }
+  void free(u64 n) {
+    live_ -= n;
+    if (series_) series_->push_back(live_);
+  }
   u64 live() const { return live_; }
   u64 peak() const { return peak_; }
 
  private:
   u64 live_ = 0, peak_ = 0;
+  std::vector<u64>* series_;
 };
 
 struct step_shape {
-  u64 T, d, q, kv, heads, ff, V;
+  u64 T, d, q, kv, heads, hd, ff, V;
   bool moe, swiglu;
+  bool flash;   // attention: flash (keeps O and the logsumexp) or naive (keeps P)
   u64 E, k, R;  // MoE: experts, top_k, dispatch rows
   // routing: probs [T, E] + choice, gate, row [T, k] + first [E + 1] + load [E]
   u64 routing() const { return T * E + 3 * T * k + 2 * E + 1; }
   // the MLP's kept pre-activations: GELU one [T, d_ff]; SwiGLU gate and up
   u64 pre() const { return (swiglu ? 2 : 1) * T * ff; }
+  // flash tiles (train::attention_tile, at most T): query rows, keys
+  u64 br() const { return std::min<u64>(train::attention_tile, T); }
+  u64 bc() const { return br(); }
 };
 
 // x += product: the product, the temporary of +=, the old x and the product freed.
@@ -153,22 +182,41 @@ void add_into_x(replay& m, u64 product) {
   m.alloc(product), m.alloc(product), m.free(product), m.free(product);
 }
 
+// A projection into heads: the matmul's [T, n] and its split copy [heads, T, hd],
+// the first freed. Keeps n · T values.
+void project(replay& m, u64 Tn) { m.alloc(Tn), m.alloc(Tn), m.free(Tn); }
+
+// Scratch while a function runs: allocated, then freed on return.
+void scratch(replay& m, u64 n) { m.alloc(n), m.free(n); }
+
 // layer_forward(): allocates what the layer keeps and returns it; input_kept: the
 // layer's input copy exists already (a checkpoint recomputed).
 u64 layer_forward(replay& m, const step_shape& z, bool input_kept) {
-  const u64 T = z.T, Td = T * z.d;
+  const u64 T = z.T, Td = T * z.d, Tq = T * z.q;
   u64 kept = 0;
   auto keep = [&](u64 n) { m.alloc(n), kept += n; };
   if (input_kept)
     kept += Td;
   else
-    keep(Td);                                     // a.x
-  keep(T), keep(Td);                              // inv1, h1
-  keep(T * z.q), keep(T * z.kv), keep(T * z.kv);  // q, k, v
-  keep(z.heads * T * T), keep(T * z.q);           // p [heads, T, T], a
-  add_into_x(m, Td);                              // x += a · wo
-  keep(Td);                                       // x_mid
-  keep(T), keep(Td);                              // inv2, h2
+    keep(Td);                              // a.x
+  keep(T), keep(Td);                       // inv1, h1
+  project(m, Tq), kept += Tq;              // q
+  project(m, T * z.kv), kept += T * z.kv;  // k
+  project(m, T * z.kv), kept += T * z.kv;  // v
+  if (z.flash) {
+    keep(Tq), keep(z.heads * T);  // out, the logsumexp [heads, T]
+    // a tile of scores, m and l of its rows, a K tile transposed (if the tile has
+    // rows enough for the blocked kernel: attention/attention.cpp)
+    const u64 br = z.br(), bc = z.bc();
+    scratch(m, br * bc + 2 * br + (br >= kernels::block_rows ? z.hd * bc : 0));
+  } else {
+    m.alloc(z.heads * T * T);         // scores
+    keep(z.heads * T * T), keep(Tq);  // p [heads, T, T], out
+    m.free(z.heads * T * T);
+  }
+  m.alloc(Tq), add_into_x(m, Td), m.free(Tq);  // x += merge_heads(out) · wo
+  keep(Td);                                    // x_mid
+  keep(T), keep(Td);                           // inv2, h2
   if (!z.moe) {
     keep(z.pre());      // pre = h2 · w1
     m.alloc(T * z.ff);  // gl = gelu(pre)
@@ -188,7 +236,7 @@ u64 layer_forward(replay& m, const step_shape& z, bool input_kept) {
 // The backward of one layer's MLP or MoE block and of its attention, its stored
 // activations freed at the end.
 void layer_backward(replay& m, const step_shape& z, u64 stored) {
-  const u64 T = z.T, Td = T * z.d;
+  const u64 T = z.T, Td = T * z.d, Tq = T * z.q, Tkv = T * z.kv;
   if (!z.moe) {
     m.alloc(T * z.ff), m.alloc(z.pre()), m.alloc(Td);  // gl, dpre, dh2
     m.free(Td), m.free(z.pre()), m.free(T * z.ff);
@@ -200,18 +248,31 @@ void layer_backward(replay& m, const step_shape& z, u64 stored) {
     m.free(T * z.E), m.free(Rd), m.free(T * z.k), m.free(Rff), m.free(Rd), m.free(Rff), m.free(Rd);
     m.free(Td);  // dh2, after rms_norm_backward
   }
-  m.alloc(T * z.q), m.alloc(T * z.q), m.alloc(T * z.kv), m.alloc(T * z.kv);  // da, dq, dk, dv
-  m.alloc(Td);                                                               // dh1
-  m.free(stored);                                                            // s.layers[l] = {}
-  m.free(Td), m.free(T * z.kv), m.free(T * z.kv), m.free(T * z.q), m.free(T * z.q);
+  scratch(m, Tq);            // merge_heads(out) for dWo
+  m.alloc(Tq), m.alloc(Tq);  // da, dout = split_heads(da)
+  m.alloc(Tq + 2 * Tkv);     // the kernel's dq, dk, dv [heads, T, hd]
+  if (z.flash) {
+    // delta [heads, T]; K and V tiles transposed; P, dS and a transposed tile
+    const u64 br = z.br(), bc = z.bc();
+    scratch(m, z.heads * T + 2 * z.hd * bc + 3 * br * bc);
+  } else {
+    // dS [heads, T, T] and a panel of it transposed (attention/flash_backward.cpp)
+    scratch(m, z.heads * T * T + T * std::min<u64>(attention::naive_backward_panel, T));
+  }
+  m.alloc(Tq + 2 * Tkv);  // dq, dk, dv merged [T, ·]
+  m.alloc(Td);            // dh1
+  m.free(stored);         // s.layers[l] = {}
+  m.free(Td + 2 * (Tq + 2 * Tkv) + 2 * Tq);
 }
 
 // Values of one training step's peak (forward + backward of one sequence of T
 // tokens), under the checkpoints of a policy.
-u64 training_step_values(const model_shape& m, const recipe& how) {
+u64 training_step_values(const model_shape& m, const recipe& how,
+                         std::vector<u64>* series = nullptr) {
   step_shape z;
   z.T = u(how.seq), z.d = u(m.d_model), z.q = u(m.heads) * u(m.head_dim());
   z.kv = u(m.kv_heads) * u(m.head_dim()), z.heads = u(m.heads), z.ff = u(m.d_ff);
+  z.hd = u(m.head_dim()), z.flash = how.attention == "flash";
   z.V = u(m.vocab), z.moe = m.experts > 0, z.swiglu = m.mlp == "swiglu";
   z.E = u(m.experts), z.k = u(m.top_k);
   z.R = 0;
@@ -227,7 +288,7 @@ u64 training_step_values(const model_shape& m, const recipe& how) {
     return std::binary_search(checkpoints.begin(), checkpoints.end(), l);
   };
   const u64 T = z.T, Td = T * z.d;
-  replay r;
+  replay r(series);
   // -- forward ----
   r.alloc(Td);                                   // x
   std::vector<u64> stored(std::size_t(L), 0);    // values a layer holds
@@ -294,9 +355,12 @@ void add_notes(plan_result& r) {
     n.push_back("activations: an estimate of a prefill's working set, not measured");
   } else {
     n.push_back(
-        "activations: one step of memlab's trainer (fp32, naive attention keeps "
-        "[heads, seq, seq] probabilities per layer) for one sequence, times batch " +
-        std::to_string(how.batch) + "; memlab's trainer runs one sequence at a time");
+        "activations: the peak of one step of memlab's trainer (" +
+        (how.attention == "flash"
+             ? std::string("flash attention keeps O and a logsumexp [heads, seq] per layer")
+             : std::string("naive attention keeps [heads, seq, seq] probabilities per layer")) +
+        "), " + std::to_string(how.activation_bytes) + " bytes a value, one sequence times batch " +
+        std::to_string(how.batch) + " (memlab's trainer runs a sequence at a time)");
     n.push_back("logits and their softmax, [seq, vocab] per sequence: " +
                 gb(u(how.seq) * u(m.vocab) * u(how.activation_bytes)) + " of the activations");
   }
@@ -345,6 +409,31 @@ matrix_bytes bytes_of(const std::string& format, u64 rows, u64 cols) {
   const u64 codes = eight ? n : rows * ceil_div(cols, 2);
   const u64 scales = 4 * groups + (asymmetric ? groups : 0);
   return {codes + scales, scales};
+}
+
+std::vector<u64> local_peaks(const std::vector<u64>& series) {
+  std::vector<u64> peaks;
+  bool rising = false;
+  for (std::size_t i = 1; i < series.size(); ++i) {
+    if (series[i] > series[i - 1]) {
+      rising = true;
+    } else if (series[i] < series[i - 1]) {
+      if (rising) peaks.push_back(series[i - 1]);
+      rising = false;
+    }
+  }
+  if (rising) peaks.push_back(series.back());
+  return peaks;
+}
+
+std::vector<u64> training_step_peaks(const model_shape& m, const recipe& how) {
+  const plan_result checked = plan(m, how);  // every field checked as plan() does
+  require(how.train != "none", "train", how.train, "full, lora or qlora (a training step)");
+  std::vector<u64> series;
+  training_step_values(checked.model, checked.how, &series);
+  std::vector<u64> peaks = local_peaks(series);
+  for (u64& p : peaks) p *= u(how.activation_bytes);
+  return peaks;
 }
 
 const std::vector<std::string>& preset_names() {
@@ -405,10 +494,12 @@ plan_result plan(const model_shape& m, const recipe& how) {
   const std::string embeddings = how.embeddings.empty() ? how.weights : how.embeddings;
   require_one_of(embeddings, weight_formats(), "embeddings");
   require_one_of(how.train, {"none", "full", "lora", "qlora"}, "train");
-  require_positive(how.seq, "seq");
-  require_positive(how.batch, "batch");
-  require_positive(how.block, "block");
-  require(how.context >= 0, "context", how.context, "0 (seq) or a number of tokens");
+  require_one_of(how.attention, {"flash", "naive"}, "attention");
+  require_size(how.seq, "seq", 1 << 20);
+  require_size(how.batch, "batch", 1 << 16);
+  require_size(how.block, "block", 1 << 20);
+  require(how.context >= 0 && how.context <= 1 << 20, "context", how.context,
+          "0 (seq) or a number of tokens up to 2^20");
   require(how.activation_bytes == 2 || how.activation_bytes == 4, "activation_bytes",
           how.activation_bytes, "2 (bf16/fp16) or 4 (fp32)");
   plan_result r;
@@ -438,8 +529,8 @@ plan_result plan(const model_shape& m, const recipe& how) {
 
   // -- KV cache (inference) ----
   if (!training) {
-    const u64 per_token_32 =
-        2 * L * u(m.kv_heads) * u(m.head_dim()) * kv_element_bytes_times_32(how.kv);
+    const u64 per_token_32 = times(2 * L * u(m.kv_heads) * u(m.head_dim()),
+                                   kv_element_bytes_times_32(how.kv), "KV bytes per token");
     if (how.kv == "q8_0" || how.kv == "q4_0")
       require(m.head_dim() % 32 == 0, "head_dim", m.head_dim(), "a multiple of 32 (the KV block)");
     const u64 per_sequence = how.paged ? ceil_div(u(how.seq), u(how.block)) * u(how.block)

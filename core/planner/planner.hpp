@@ -25,15 +25,13 @@
 //                contiguous: reserves `context` tokens (default seq) up front;
 //                paged: ceil(seq / block) blocks of `block` tokens.
 //   activations  training: the peak of one step's forward + backward as
-//                memlab's trainer allocates them with eager attention
-//                (train/train.cpp, attention_kernel::naive: per layer the input,
-//                norms, q k v, the probabilities [heads, T, T] and attention's
-//                output, the MLP or MoE buffers; the logits' softmax; the
-//                backward's transients), under the checkpoint policy; per
-//                sequence, times batch. The trainer's default is now flash
-//                attention (O and the logsumexp kept instead of P): the replay of
-//                that step is still to be written, so the planner states the
-//                eager step, an upper bound of the flash one.
+//                memlab's trainer allocates them (train/train.cpp, a replay of
+//                every buffer in order: per layer the input, norms, q k v,
+//                attention's output and, with recipe.attention = "flash", the
+//                logsumexp [heads, T] (tiles of 64 as scratch) or with "naive"
+//                the probabilities [heads, T, T]; the MLP or MoE buffers; the
+//                logits' softmax; the backward's transients), under the
+//                checkpoint policy; per sequence, times batch.
 //                Inference: an estimate of one prefill's working set (not measured).
 //   gradients    full: one per parameter (4 bytes); LoRA/QLoRA: one per adapter
 //                parameter.
@@ -59,17 +57,17 @@ namespace memlab::planner {
 
 struct model_shape {
   std::string name;
-  std::int64_t layers = 0, d_model = 0, heads = 0, kv_heads = 0, d_ff = 0, vocab = 0;
-  std::int64_t positions = 0;  // learned position embeddings (0: rotary, none stored)
-  std::string mlp = "gelu";    // gelu: w1 w2; swiglu: gate up down
-  std::string norm = "rms";    // rms: a gain; layer: a gain and a bias
-  bool tied = true;            // output head = token embeddingᵀ
-  bool biases = false;         // biases on q k v o and the MLP (GPT-2, GPT-3)
-  std::int64_t experts = 0;    // 0: dense; E: E expert MLPs and a router per layer
-  std::int64_t top_k = 1;
+  int layers = 0, d_model = 0, heads = 0, kv_heads = 0, d_ff = 0, vocab = 0;
+  int positions = 0;         // learned position embeddings (0: rotary, none stored)
+  std::string mlp = "gelu";  // gelu: w1 w2; swiglu: gate up down
+  std::string norm = "rms";  // rms: a gain; layer: a gain and a bias
+  bool tied = true;          // output head = token embeddingᵀ
+  bool biases = false;       // biases on q k v o and the MLP (GPT-2, GPT-3)
+  int experts = 0;           // 0: dense; E: E expert MLPs and a router per layer
+  int top_k = 1;
   double capacity_factor = 0;  // MoE training buffers: C = max(1, floor(cf·k·n/E)); 0: none
 
-  std::int64_t head_dim() const { return heads ? d_model / heads : 0; }
+  int head_dim() const { return heads ? d_model / heads : 0; }
 };
 
 struct recipe {
@@ -77,14 +75,15 @@ struct recipe {
   std::string embeddings;        // embeddings and untied head; empty: as weights
   std::string kv = "fp32";       // fp32, fp16, bf16, q8_0, q4_0
   bool paged = false;
-  std::int64_t block = 16;            // tokens per block (paged)
-  std::int64_t seq = 1024;            // tokens per sequence
-  std::int64_t context = 0;           // tokens a contiguous cache reserves; 0: seq
-  std::int64_t batch = 1;             // sequences at once
-  std::string train = "none";         // none | full | lora | qlora
-  std::string checkpoint = "none";    // train/checkpoint.hpp policies: none, sqrt, every:K, set:I,J
-  std::int64_t rank = 8;              // LoRA/QLoRA
-  std::int64_t activation_bytes = 4;  // bytes per activation value (memlab: fp32; bf16: 2)
+  int block = 16;                   // tokens per block (paged)
+  int seq = 1024;                   // tokens per sequence
+  int context = 0;                  // tokens a contiguous cache reserves; 0: seq
+  int batch = 1;                    // sequences at once
+  std::string train = "none";       // none | full | lora | qlora
+  std::string checkpoint = "none";  // train/checkpoint.hpp policies: none, sqrt, every:K, set:I,J
+  std::string attention = "flash";  // training's kernel: flash (O, logsumexp kept) | naive (P kept)
+  int rank = 8;                     // LoRA/QLoRA
+  int activation_bytes = 4;         // bytes per activation value (memlab: fp32; bf16: 2)
 };
 
 struct breakdown {
@@ -113,6 +112,15 @@ struct plan_result {
 
 // Throws memlab::invalid_argument naming the first bad field or value.
 plan_result plan(const model_shape& model, const recipe& how);
+
+// The replay behind a training plan's activations, turn by turn: the live bytes
+// of one sequence's step at every local maximum (a run of allocations followed by
+// a free), in order; the largest is the plan's activations / batch. Tests compare
+// it with the tracker's timeline of the same step, so that every term of the
+// replay counts, not only those of the step's highest point.
+std::vector<std::uint64_t> training_step_peaks(const model_shape& model, const recipe& how);
+// The local maxima of a series of live values, as above (plateaus count once).
+std::vector<std::uint64_t> local_peaks(const std::vector<std::uint64_t>& series);
 
 // gpt2, gpt3-175b, llama-2-7b, llama-2-13b, llama-2-70b, mixtral-8x7b.
 const std::vector<std::string>& preset_names();

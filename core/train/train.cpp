@@ -94,7 +94,7 @@ tensor<2> merge_heads(const tensor<3>& x) {
 }
 
 // Causal attention's tiles in training (T <= max_seq): the inference default.
-const attention::flash_options attention_tiles{true, 64, 64};
+const attention::flash_options attention_tiles{true, attention_tile, attention_tile};
 
 struct layer_acts {
   tensor<2> x, h1, x_mid, h2, pre;  // pre: dense MLP only

@@ -33,6 +33,10 @@ namespace memlab::train {
 
 enum class attention_kernel { flash, naive };
 
+// Query rows and keys per tile of training's flash attention (forward and
+// backward; T <= max_seq, the inference default). The planner replays its scratch.
+constexpr std::size_t attention_tile = 64;
+
 // Loss of one sequence (next-token prediction of tokens[1..T] from tokens[0..T-1])
 // and its gradient accumulated into grads (same shapes as the model's weights;
 // zero them first), scaled by `scale` (e.g. 1 / batch). T = tokens.size() − 1

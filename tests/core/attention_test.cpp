@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
 #include "base/error.hpp"
+#include "base/parallel.hpp"
 #include "base/random.hpp"
 #include "reference.hpp"
 
@@ -20,6 +22,18 @@ namespace {
 
 tensor<3> zeros(std::size_t a, std::size_t b, std::size_t c) {
   return tensor<3>(std::array<std::size_t, 3>{a, b, c}, 0.0f);
+}
+
+// Standard normal q, k, v of a case's shapes, drawn in that order.
+struct qkv {
+  tensor<3> q, k, v;
+};
+qkv random_qkv(const attention_case& c, rng& gen) {
+  qkv x;
+  x.q = random_normal<3>({c.heads, c.seq_q, c.head_dim}, gen);
+  x.k = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+  x.v = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+  return x;
 }
 
 }  // namespace
@@ -44,9 +58,7 @@ TEST_CASE("flash and naive attention match an independent double-precision refer
   rng gen(42);
   for (const auto& c : cases) {
     CAPTURE(describe(c));
-    const auto q = random_normal<3>({c.heads, c.seq_q, c.head_dim}, gen);
-    const auto k = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
-    const auto v = random_normal<3>({c.kv_heads, c.seq_kv, c.head_dim}, gen);
+    const auto [q, k, v] = random_qkv(c, gen);
     const auto expected = reference_attention(q, k, v, c.causal);
 
     const auto naive = attention::naive(q, k, v, c.causal);
@@ -115,9 +127,16 @@ TEST_CASE("flash needs at least 100x less heap than naive at seq 4096") {
     flash_peak = scope.peak_bytes();
   }
   const std::size_t f = sizeof(float);
+  const std::size_t tiles = d * block + block * block + 2 * block;  // one worker's scratch
+  CHECK(parallel::threads() == 1);                                  // the page's thread count
   CHECK(naive_peak == (2 * heads * seq * seq + heads * seq * d) * f);
-  CHECK(flash_peak == (heads * seq * d + d * block + block * block + 2 * block) * f);
+  CHECK(flash_peak == (heads * seq * d + tiles) * f);
   CHECK(naive_peak >= 100 * flash_peak);
+  // Each worker has its own scratch: on 2 threads it counts twice.
+  parallel::scoped_threads two(2);
+  memory::peak_scope scope;
+  auto out = attention::flash(q, k, v, {true, block, block});
+  CHECK(scope.peak_bytes() == (heads * seq * d + 2 * tiles) * f);
 }
 
 TEST_CASE("K/V bytes: MHA, GQA and MQA") {
@@ -189,4 +208,24 @@ TEST_CASE("bad input raises an error naming the argument, its value and what was
   memory::peak_scope scope;
   CHECK_THROWS_AS(attention::flash(q, k, zeros(2, 9, 16)), invalid_argument);
   CHECK(memory::tracker().live_bytes() == scope.start_live_bytes());
+}
+
+TEST_CASE("flash on 2 threads gives the bits of flash on 1") {
+  // Every (head, Q tile) task writes only its own rows, whichever worker runs it.
+  const attention_case cases[] = {
+      {4, 4, 100, 100, 32, 32, 32, false}, {4, 2, 77, 77, 24, 16, 8, true},
+      {3, 1, 70, 90, 16, 64, 64, true},    {2, 2, 1, 40, 16, 16, 16, true},
+      {6, 3, 50, 50, 7, 16, 16, true},
+  };
+  rng gen(43);
+  for (const auto& c : cases) {
+    CAPTURE(describe(c));
+    const auto [q, k, v] = random_qkv(c, gen);
+    const attention::flash_options options{c.causal, c.block_q, c.block_kv};
+    const auto one = attention::flash(q, k, v, options);
+    parallel::scoped_threads two(2);
+    REQUIRE(parallel::threads() == 2);
+    const auto both = attention::flash(q, k, v, options);
+    CHECK(std::memcmp(one.data(), both.data(), one.size() * sizeof(float)) == 0);
+  }
 }

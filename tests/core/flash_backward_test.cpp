@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "base/error.hpp"
+#include "base/parallel.hpp"
 #include "base/random.hpp"
 #include "reference.hpp"
 
@@ -98,6 +100,41 @@ TEST_CASE("flash backward equals the naive backward: tiles that do not divide se
   }
 }
 
+TEST_CASE("flash backward on 2 threads gives the bits of 1 thread, I/O bytes the same") {
+  // A task per KV head owns its dK, dV and its group's dQ, whichever worker runs it.
+  const backward_case cases[] = {
+      {4, 4, 100, 100, 32, 32, 32, true},
+      {4, 2, 77, 77, 24, 16, 8, true},
+      {6, 3, 50, 50, 7, 16, 16, false},
+      {2, 1, 40, 60, 16, 16, 16, false},
+  };
+  rng gen(6);
+  auto same_bits = [](const tensor<3>& a, const tensor<3>& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  for (const auto& c : cases) {
+    CAPTURE(describe(c));
+    const inputs x = random_inputs(c, gen);
+    auto step = [&](attention::io_bytes* io) {
+      attention::flash_options options{c.causal, c.block_q, c.block_kv};
+      tensor<2> lse;
+      options.logsumexp = &lse;
+      options.io = io;
+      const auto out = attention::flash(x.q, x.k, x.v, options);
+      return attention::flash_backward(x.q, x.k, x.v, out, lse, x.dout, options);
+    };
+    attention::io_bytes io_one, io_two;
+    const auto one = step(&io_one);
+    parallel::scoped_threads two(2);
+    const auto both = step(&io_two);
+    CHECK(same_bits(one.dq, both.dq));
+    CHECK(same_bits(one.dk, both.dk));
+    CHECK(same_bits(one.dv, both.dv));
+    CHECK(io_one.read == io_two.read);
+    CHECK(io_one.written == io_two.written);
+  }
+}
+
 TEST_CASE("the forward's logsumexp is log Σ_j exp(s_ij) of the double-precision scores") {
   const backward_case c{2, 1, 37, 37, 16, 8, 16, true};
   rng gen(3);
@@ -144,10 +181,30 @@ TEST_CASE("fwd + bwd peak at seq 2048: naive O(heads · seq²), flash O(seq · h
     run_flash(x, c);
     flash_peak = scope.peak_bytes();
   }
+  CHECK(parallel::threads() == 1);  // the page's thread count
   CHECK(naive_peak == (2 * h * n * n + 2 * h * n * d + 2 * g * n * d + 64 * n) * f);
   CHECK(flash_peak == (2 * h * n * d + 2 * g * n * d + 2 * h * n + 2 * d * b + 3 * b * b) * f);
   // 2hN² against (2h + 2g) N d: about 4N / 6d = 42x here, and growing with N.
   CHECK(naive_peak > 40 * flash_peak);
+}
+
+TEST_CASE(
+    "fwd + bwd peak on 2 threads: the backward's tiles once per worker, w = min(2, kv_heads)") {
+  // As above at seq 512. With g = 1 (MQA) the backward runs on one worker and the
+  // peak is the 1-thread one; with g = 2 two workers hold a set of tiles each.
+  const std::size_t h = 2, n = 512, d = 32, b = 64, f = sizeof(float);
+  parallel::scoped_threads two(2);
+  for (const std::size_t g : {std::size_t{1}, std::size_t{2}}) {
+    CAPTURE(g);
+    const backward_case c{h, g, n, n, d, b, b, true};
+    rng gen(9);
+    const inputs x = random_inputs(c, gen);
+    memory::peak_scope scope;
+    run_flash(x, c);
+    const std::size_t w = g;
+    CHECK(scope.peak_bytes() ==
+          (2 * h * n * d + 2 * g * n * d + 2 * h * n + w * (2 * d * b + 3 * b * b)) * f);
+  }
 }
 
 TEST_CASE("the backward names a tensor whose shape does not fit") {

@@ -31,6 +31,20 @@ TEST_CASE("exp_approx: relative error below 2e-7 over the range softmax uses") {
   CHECK(std::isfinite(kernels::exp_approx(1e30f)));
 }
 
+TEST_CASE("exp_approx on a vfloat gives each lane the bits of exp_approx on a float") {
+  // flash attention's softmax takes the vector form, the decoding path the scalar one.
+  for (int i = 0; i < 200000; i += static_cast<int>(kernels::lanes)) {
+    float x[kernels::lanes];
+    for (std::size_t l = 0; l < kernels::lanes; ++l)
+      x[l] = -100.0f + 1e-3f * static_cast<float>(i + static_cast<int>(l));
+    const kernels::vfloat e = kernels::exp_approx(kernels::load(x));
+    for (std::size_t l = 0; l < kernels::lanes; ++l) {
+      CAPTURE(x[l]);
+      CHECK(e[l] == kernels::exp_approx(x[l]));
+    }
+  }
+}
+
 TEST_CASE("tanh_approx: absolute error below 3e-7, saturating to ±1") {
   double worst = 0;
   for (int i = -200000; i <= 200000; ++i) {
@@ -128,66 +142,90 @@ TEST_CASE("scaled_dots equals its reference for keys 1..9 x head_dim 1..70") {
 namespace {
 
 // C += A B on strided storage (lda, ldb, ldc wider than the matrices, the
-// padding holding the sentinel) by `product`, against the reference.
+// padding holding the sentinel) by `product`, against the reference. With
+// layout::columns a is stored transposed, [inner, rows].
 template <class Product>
-void check_matmul(std::size_t rows, std::size_t inner, std::size_t width, rng& gen,
-                  Product product) {
-  const std::size_t lda = inner + 3, ldb = width + 5, ldc = width + 2;
-  const auto a = small_ints(rows * lda, gen), b = small_ints(inner * ldb, gen);
+void check_matmul(std::size_t rows, std::size_t inner, std::size_t width, rng& gen, Product product,
+                  kernels::layout layout = kernels::layout::rows) {
+  const bool by_rows = layout == kernels::layout::rows;
+  const std::size_t lda = (by_rows ? inner : rows) + 3, ldb = width + 5, ldc = width + 2;
+  const auto a = small_ints((by_rows ? rows : inner) * lda, gen), b = small_ints(inner * ldb, gen);
   auto c = small_ints(rows * ldc, gen);
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t col = width; col < ldc; ++col) c[r * ldc + col] = sentinel;
   auto want = c;
   product(a.data(), lda, b.data(), ldb, c.data(), ldc);
-  kernels::ref::matmul_accumulate(a.data(), lda, rows, inner, b.data(), ldb, want.data(), ldc,
-                                  width);
+  if (by_rows)
+    kernels::ref::matmul_accumulate(a.data(), lda, rows, inner, b.data(), ldb, want.data(), ldc,
+                                    width);
+  else
+    kernels::ref::matmul_at_accumulate(a.data(), lda, rows, inner, b.data(), ldb, want.data(), ldc,
+                                       width);
   CHECK(c == want);
 }
 
-template <std::size_t R, std::size_t C>
+template <std::size_t R, std::size_t C, kernels::layout L>
 void check_matmul_rows(rng& gen) {
   for (std::size_t inner : {1, 3, 17})
     for (std::size_t width = 1; width <= 70; ++width) {
       CAPTURE(R);
       CAPTURE(C);
+      CAPTURE(L == kernels::layout::rows ? "a by rows" : "a by columns");
       CAPTURE(inner);
       CAPTURE(width);
-      check_matmul(R, inner, width, gen,
-                   [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
-                       std::size_t ldc) {
-                     kernels::matmul_rows<R, C>(a, lda, inner, b, ldb, c, ldc, width);
-                   });
+      check_matmul(
+          R, inner, width, gen,
+          [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
+              std::size_t ldc) {
+            kernels::matmul_rows<R, C, L>(a, lda, inner, b, ldb, c, ldc, width);
+          },
+          L);
     }
 }
 
-template <std::size_t... R>
+template <kernels::layout L, std::size_t... R>
 void check_matmul_rows_1_to_9(rng& gen, std::index_sequence<R...>) {
-  (check_matmul_rows<R + 1, 1>(gen), ...);
-  (check_matmul_rows<R + 1, 2>(gen), ...);
-  (check_matmul_rows<R + 1, 4>(gen), ...);
+  (check_matmul_rows<R + 1, 1, L>(gen), ...);
+  (check_matmul_rows<R + 1, 2, L>(gen), ...);
+  (check_matmul_rows<R + 1, 4, L>(gen), ...);
 }
 
 }  // namespace
 
-TEST_CASE("matmul_rows<R, C> equals its reference for R 1..9, C 1, 2, 4 x widths 1..70") {
+TEST_CASE("matmul_rows<R, C, L> equals its reference for R 1..9, C 1, 2, 4 x widths 1..70") {
   rng gen(14);
-  check_matmul_rows_1_to_9(gen, std::make_index_sequence<9>{});
+  check_matmul_rows_1_to_9<kernels::layout::rows>(gen, std::make_index_sequence<9>{});
+  check_matmul_rows_1_to_9<kernels::layout::columns>(gen, std::make_index_sequence<9>{});
 }
 
-TEST_CASE("matmul_accumulate equals its reference for rows 1..9 x widths 1..70") {
-  rng gen(15);
+// matmul_accumulate (A by rows) or matmul_at_accumulate (A by columns, Aᵀ B)
+// over rows 1..9, a few inner sizes and widths 1..70: every tail of the blocks.
+template <kernels::layout L>
+void check_accumulate_as(rng& gen) {
   for (std::size_t rows = 1; rows <= 9; ++rows)
     for (std::size_t inner : {1, 2, 7, 33})
       for (std::size_t width = 1; width <= 70; ++width) {
         CAPTURE(rows);
         CAPTURE(inner);
         CAPTURE(width);
-        check_matmul(rows, inner, width, gen,
-                     [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
-                         std::size_t ldc) {
-                       kernels::matmul_accumulate(a, lda, rows, inner, b, ldb, c, ldc, width);
-                     });
+        check_matmul(
+            rows, inner, width, gen,
+            [&](const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
+                std::size_t ldc) {
+              kernels::matmul_accumulate_as<L>(a, lda, rows, inner, b, ldb, c, ldc, width);
+            },
+            L);
       }
+}
+
+TEST_CASE("matmul_accumulate equals its reference for rows 1..9 x widths 1..70") {
+  rng gen(15);
+  check_accumulate_as<kernels::layout::rows>(gen);
+}
+
+TEST_CASE("matmul_at_accumulate equals its reference for rows 1..9 x widths 1..70") {
+  rng gen(17);
+  check_accumulate_as<kernels::layout::columns>(gen);
 }
 
 TEST_CASE("matvec_accumulate equals its reference for inner 1..9 x widths 1..70") {

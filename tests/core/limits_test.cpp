@@ -278,10 +278,13 @@ TEST_CASE("the MoE sweeps refuse repeats, a dense width and work past the limits
   gpt::config c;
   c.layers = 1, c.d_model = 64, c.heads = 1, c.kv_heads = 1, c.d_ff = 1 << 16, c.max_seq = 1;
   c.tied = true, c.top_k = 1;
-  CHECK_THROWS_WITH_AS(experiments::run_moe_speed({c, {2}, 4, 0}),
+  experiments::moe_speed_config speed;
+  speed.model = c, speed.experts = {2}, speed.top_k = 1, speed.tokens = 4, speed.repeats = 0;
+  CHECK_THROWS_WITH_AS(experiments::run_moe_speed(speed),
                        "repeats = 0: expected an integer in [1, 100]", invalid_argument);
+  speed.experts = {1 << 15}, speed.repeats = 1;
   // The dense model of the same total size is d_ff · experts = 2^16 · 2^15 = 2^31 wide.
-  CHECK_THROWS_WITH_AS(experiments::run_moe_speed({c, {1 << 15}, 4, 1}),
+  CHECK_THROWS_WITH_AS(experiments::run_moe_speed(speed),
                        "d_ff · experts = 2147483648: expected at most 2^30 (the dense model)",
                        invalid_argument);
   // With 16 experts one model has 256 · 64 + 64 (embeddings) + 64 (norm_f) + one

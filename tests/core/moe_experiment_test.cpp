@@ -14,14 +14,13 @@ namespace {
 gpt::config tiny_moe() {
   gpt::config c;
   c.layers = 2, c.d_model = 16, c.heads = 2, c.kv_heads = 2, c.d_ff = 32, c.max_seq = 16;
-  c.top_k = 2;
   return c;
 }
 
 }  // namespace
 
 TEST_CASE("moe experiments: sizes are the tracked weights; active grows by the router only") {
-  const auto rows = experiments::run_moe_sizes({tiny_moe(), {2, 4, 8}});
+  const auto rows = experiments::run_moe_sizes({tiny_moe(), {2, 4, 8}, 2});
   REQUIRE(rows.size() == 3);
   const std::size_t expert = 2 * 16 * 32, router_column = 16, L = 2;
   for (const auto& r : rows) {
@@ -39,7 +38,7 @@ TEST_CASE("moe experiments: sizes are the tracked weights; active grows by the r
 TEST_CASE("moe experiments: balance counts every token's k choices in every layer") {
   experiments::moe_balance_config b;
   b.model = tiny_moe();
-  b.model.experts = 4;
+  b.experts = 4, b.top_k = 2;
   b.steps = 2, b.batch = 1, b.seq = 8;
   b.text = "a mixture of experts routes every token to a few of them";
   b.eval_text = "twenty-one bytes here";
@@ -59,14 +58,14 @@ TEST_CASE("moe experiments: balance counts every token's k choices in every laye
   }
   CHECK(f.without.aux_loss_coef == 0.0f);
   CHECK(f.with.aux_loss_coef == b.aux_loss_coef);
-  b.model.experts = 1;
+  b.experts = 1;
   CHECK_THROWS_WITH_AS(experiments::run_moe_balance(b),
                        "experts = 1: expected at least 2 (one expert has nothing to balance)",
                        invalid_argument);
 }
 
 TEST_CASE("moe experiments: speed sets each MoE against a dense model of the same total size") {
-  const auto rows = experiments::run_moe_speed({tiny_moe(), {2, 4}, 2, 1});
+  const auto rows = experiments::run_moe_speed({tiny_moe(), {2, 4}, 2, 2, 1});
   REQUIRE(rows.size() == 2);
   for (const auto& r : rows) {
     // dense d_ff · E holds the same expert weights, less the router's d · E
@@ -74,6 +73,6 @@ TEST_CASE("moe experiments: speed sets each MoE against a dense model of the sam
     CHECK(r.moe_ms_per_token > 0);
     CHECK(r.dense_ms_per_token > 0);
   }
-  CHECK_THROWS_WITH_AS(experiments::run_moe_speed({tiny_moe(), {1}, 2, 1}),
+  CHECK_THROWS_WITH_AS(experiments::run_moe_speed({tiny_moe(), {1}, 2, 2, 1}),
                        "top_k = 2: expected in [1, experts = 1]", invalid_argument);
 }

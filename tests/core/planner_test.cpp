@@ -10,6 +10,7 @@
 #include "base/random.hpp"
 #include "model/generate.hpp"
 #include "paged_kv_cache/paged_kv_cache.hpp"
+#include "planner/experiment.hpp"
 #include "quant/matrix.hpp"
 #include "train/lora.hpp"
 #include "train/train.hpp"
@@ -28,7 +29,7 @@ gpt::config tiny(int experts, bool tied = true, float capacity_factor = 0) {
   return c;
 }
 
-planner::recipe inference(const std::string& weights, std::int64_t seq) {
+planner::recipe inference(const std::string& weights, int seq) {
   planner::recipe r;
   r.weights = weights;
   r.embeddings = "fp32";  // memlab's quantized() keeps embeddings and norms fp32
@@ -133,7 +134,7 @@ TEST_CASE("planner: contiguous and paged KV caches after n tokens, exactly") {
     const gpt::config c = tiny(experts);
     const gpt::model m(c, 2);
     const auto shape = planner::shape_of(c);
-    for (std::int64_t n : {1, 16, 17, 40}) {
+    for (int n : {1, 16, 17, 40}) {
       INFO("experts ", experts, ", n ", n);
       // generation stores the prompt and every new token but the last: n in all
       const std::vector<int> prompt = gpt::encode(n == 1 ? "K" : "KV");
@@ -172,50 +173,68 @@ TEST_CASE("planner: contiguous and paged KV caches after n tokens, exactly") {
   CHECK(planner::plan(planner::shape_of(tiny(0)), r).kv_tokens == 3 * 48);
 }
 
-// Skipped for now: the replay (planner.cpp, training_step_values) follows the
-// trainer as it was before its attention moved to the shared kernels (split
-// heads, attention::naive with P, naive_backward); against today's naive kernel
-// it is 63,488 bytes short at every policy on this shape. To be replayed again.
-TEST_CASE("planner: one training step's peak (eager attention) under each checkpoint policy" *
-          doctest::skip()) {
+// The replay (planner.cpp, training_step_values) against the tracker: every
+// checkpoint policy, both attention kernels, dense and MoE (capacity or not), a
+// tied and an untied head; T = 63 spans one flash tile, 70 two (a partial one).
+TEST_CASE("planner: one training step's peak under each checkpoint policy and kernel, exactly") {
   struct setting {
     int experts;
     bool tied;
     float cf;
   };
-  const auto tokens =
-      gpt::encode("The planner predicts every byte of the trainer's step, exactly.");
-  for (const setting s :
-       {setting{0, true, 0}, setting{0, false, 0}, setting{4, true, 0}, setting{4, false, 1.25f}}) {
-    gpt::config c = tiny(s.experts, s.tied, s.cf);
-    c.layers = 5;
-    const gpt::weights w = gpt::model(c, 3).params();
-    const auto shape = planner::shape_of(c);
-    for (const char* policy : {"none", "sqrt", "every:2", "set:0,3"}) {
-      INFO("experts ", s.experts, ", tied ", s.tied, ", capacity factor ", s.cf, ", ", policy);
-      planner::recipe r;
-      r.train = "full", r.checkpoint = policy, r.seq = std::int64_t(tokens.size() - 1);
-      const auto p = planner::plan(shape, r);
-      gpt::weights g = train::zeros_like(w);
-      train::checkpoint_figures f;
-      train::loss_and_gradient(c, w, tokens, g, 1.0f, checkpoint::policy::parse(policy), &f,
-                               train::attention_kernel::naive);
-      CHECK(p.bytes.activations == f.peak_bytes);
+  const std::string text =
+      "The planner predicts every byte of the trainer's step, exactly, for flash and naive.";
+  for (const std::size_t length : {64u, 71u}) {
+    const auto tokens = gpt::encode(text.substr(0, length));
+    for (const setting s : {setting{0, true, 0}, setting{0, false, 0}, setting{4, true, 0},
+                            setting{4, false, 1.25f}}) {
+      gpt::config c = tiny(s.experts, s.tied, s.cf);
+      c.layers = 5, c.max_seq = 80;
+      const gpt::weights w = gpt::model(c, 3).params();
+      const auto shape = planner::shape_of(c);
+      for (const auto kernel : {train::attention_kernel::flash, train::attention_kernel::naive}) {
+        const char* kernel_name = kernel == train::attention_kernel::flash ? "flash" : "naive";
+        for (const char* policy : {"none", "sqrt", "every:2", "set:0,3"}) {
+          INFO("T ", tokens.size() - 1, ", experts ", s.experts, ", tied ", s.tied,
+               ", capacity factor ", s.cf, ", ", std::string(kernel_name), ", ",
+               std::string(policy));
+          planner::recipe r;
+          r.train = "full", r.checkpoint = policy, r.attention = kernel_name;
+          r.seq = int(tokens.size() - 1);
+          const auto p = planner::plan(shape, r);
+          gpt::weights g = train::zeros_like(w);
+          train::checkpoint_figures f;
+          const std::size_t start = memory::tracker().live_bytes();
+          memory::tracker().record_timeline(true);
+          memory::tracker().reset();
+          train::loss_and_gradient(c, w, tokens, g, 1.0f, checkpoint::policy::parse(policy), &f,
+                                   kernel);
+          memory::tracker().record_timeline(false);
+          CHECK(p.bytes.activations == f.peak_bytes);
+          // every turn of the step, not only its highest: each term of the replay shows
+          std::vector<std::uint64_t> live = {0};
+          for (const auto& e : memory::tracker().timeline()) live.push_back(e.live_bytes - start);
+          CHECK(planner::training_step_peaks(shape, r) == planner::local_peaks(live));
+        }
+        // the whole step: weights, gradients, AdamW's m and v, and the activations' peak
+        INFO("T ", tokens.size() - 1, ", experts ", s.experts, ", ", std::string(kernel_name),
+             ", whole step");
+        planner::recipe r;
+        r.train = "full", r.checkpoint = "sqrt", r.attention = kernel_name;
+        r.seq = int(tokens.size() - 1);
+        const auto p = planner::plan(shape, r);
+        memory::peak_scope scope;
+        gpt::weights trained = w;
+        gpt::weights g = train::zeros_like(trained);
+        train::adamw opt(trained, {});
+        train::checkpoint_figures f;
+        train::loss_and_gradient(c, trained, tokens, g, 1.0f, checkpoint::policy::sqrt_n(), &f,
+                                 kernel);
+        opt.step(trained, g);
+        CHECK(p.bytes.total() == scope.peak_bytes());
+        CHECK(p.bytes.weights + p.bytes.gradients + p.bytes.optimizer == 16 * p.params_total);
+      }
     }
-    // the whole step: weights, gradients, AdamW's m and v, and the activations' peak
-    planner::recipe r;
-    r.train = "full", r.checkpoint = "sqrt", r.seq = std::int64_t(tokens.size() - 1);
-    const auto p = planner::plan(shape, r);
-    memory::peak_scope scope;
-    gpt::weights trained = w;
-    gpt::weights g = train::zeros_like(trained);
-    train::adamw opt(trained, {});
-    train::checkpoint_figures f;
-    train::loss_and_gradient(c, trained, tokens, g, 1.0f, checkpoint::policy::sqrt_n(), &f,
-                             train::attention_kernel::naive);
-    opt.step(trained, g);
-    CHECK(p.bytes.total() == scope.peak_bytes());
-    CHECK(p.bytes.weights + p.bytes.gradients + p.bytes.optimizer == 16 * p.params_total);
   }
 }
 
@@ -254,6 +273,10 @@ TEST_CASE("planner: bad input is named") {
   CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
                        "train = dpo: expected one of none, full, lora, qlora", invalid_argument);
   r = {};
+  r.attention = "eager";
+  CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
+                       "attention = eager: expected one of flash, naive", invalid_argument);
+  r = {};
   r.seq = 0;
   CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
                        "seq = 0: expected a positive integer", invalid_argument);
@@ -265,8 +288,60 @@ TEST_CASE("planner: bad input is named") {
   r.train = "full", r.checkpoint = "every:0";
   CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
                        "k = 0: expected a positive number of blocks per segment", invalid_argument);
+  r = {};
+  r.seq = 2000000;
+  CHECK_THROWS_WITH_AS(planner::plan(planner::preset("gpt2"), r),
+                       "seq = 2000000: expected at most 1048576", invalid_argument);
+  // sizes past 2^64 are refused, not wrapped: naive attention's 2^20 heads · (2^20
+  // tokens)² per layer (flash keeps no [heads, T, T] and plans the same shape)
+  planner::model_shape huge = planner::preset("llama-2-70b");
+  huge.d_model = huge.heads = huge.kv_heads = 1 << 20;
+  r = {};
+  r.train = "full", r.seq = 1 << 20;
+  CHECK(planner::plan(huge, r).bytes.activations > 0);
+  r.attention = "naive";
+  CHECK_THROWS_WITH_AS(planner::plan(huge, r),
+                       "activations = over 2^64 values: expected a step that can be counted (a "
+                       "smaller seq or model)",
+                       invalid_argument);
   planner::model_shape m = planner::preset("llama-2-70b");
   m.kv_heads = 7;
   CHECK_THROWS_WITH_AS(planner::plan(m, {}), "kv_heads = 7: expected a divisor of heads = 64",
                        invalid_argument);
+}
+
+TEST_CASE("planner: the tiny-GPT check runs a preset's recipe and measures what it predicts") {
+  struct setting {
+    const char* preset;
+    const char* train;
+    const char* weights;
+    const char* kv;
+    bool paged;
+    const char* checkpoint;
+  };
+  for (const setting s : {setting{"llama-2-7b", "none", "q4_0", "fp16", true, "none"},
+                          setting{"llama-2-70b", "none", "fp16", "fp32", false, "none"},
+                          setting{"mixtral-8x7b", "none", "q8_0", "fp32", true, "none"},
+                          setting{"llama-2-7b", "full", "fp32", "fp32", false, "sqrt"},
+                          setting{"mixtral-8x7b", "full", "fp32", "fp32", false, "every:2"},
+                          setting{"llama-2-7b", "lora", "fp32", "fp32", false, "sqrt"},
+                          setting{"gpt2", "qlora", "fp32", "fp32", false, "none"},
+                          setting{"mixtral-8x7b", "qlora", "fp32", "fp32", false, "sqrt"}}) {
+    INFO(std::string(s.preset), " ", std::string(s.train), " ", std::string(s.weights));
+    experiments::planner_check_config config;
+    const auto shape = planner::preset(s.preset);
+    config.like = shape;
+    config.recipe.train = s.train, config.recipe.weights = s.weights, config.recipe.kv = s.kv;
+    config.recipe.paged = s.paged, config.recipe.checkpoint = s.checkpoint;
+    config.recipe.seq = 4096, config.recipe.batch = 2;
+    const auto f = experiments::run_planner_check(config);
+    CHECK(f.all_equal);
+    for (const auto& row : f.rows)
+      if (row.was_measured) CHECK_MESSAGE(row.predicted == row.measured, row.name);
+    CHECK(f.recipe.seq == 128);  // capped at the tiny GPT's max_seq, and said so
+    CHECK(!f.adapted.empty());
+    CHECK(f.model.experts == (shape.experts ? 8 : 0));
+  }
+  // Llama-2-70B's 8 KV heads for 64 query heads: the tiny GPT's 4 heads share 1
+  CHECK(experiments::tiny_counterpart(planner::preset("llama-2-70b")).kv_heads == 1);
 }

@@ -4,8 +4,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "attention/experiment.hpp"
 #include "base/measure.hpp"
@@ -23,6 +25,7 @@ void add_paged_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_lora_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_moe_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_lsh_command(CLI::App& app);
@@ -42,7 +45,9 @@ void add_attention_options(CLI::App* cmd, attention_options& o);
 // The config the parsed options give.
 experiments::attention_config attention_config_of(const CLI::App* cmd, const attention_options& o);
 nlohmann::json to_json(const experiments::attention_config& c);
-// Time, GFLOP/s, tracked peak and peak RSS of naive and flash side by side.
+// Time, GFLOP/s, tracked peak and peak RSS of runs side by side, one column each.
+void print_runs(std::initializer_list<std::pair<const char*, const run_figures*>> runs);
+// The same for naive and flash.
 void print_naive_vs_flash(const run_figures& naive, const run_figures& flash);
 
 // "1.50 MiB"; "n/a" for negative (unknown) sizes.

@@ -1,7 +1,7 @@
 // memlab-bench — run core's experiments natively and print their figures.
 //
 //   memlab-bench attention --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
-//                          [--causal] [--block N] [--repeats N] [--json]
+//                          [--causal] [--block N] [--repeats N] [--threads N] [--json]
 //   memlab-bench flash-backward --seq 1024 --head-dim 64 --heads 4 [--kv-heads N]
 //                               [--causal] [--block N] [--repeats N] [--no-naive] [--json]
 //   memlab-bench io-bytes [--seq 256,512,1024,2048] [--fast-kib 128[,...]] [--head-dim 64]
@@ -22,6 +22,7 @@
 //   memlab-bench moe [--experts 2,4,8,16,32] [--top-k 2] [--steps 600] [--aux 0.01] [--json]
 //   memlab-bench plan --preset NAME [--weights FMT] [--kv FMT] [--seq N] [--batch N]
 //                     [--train none|full|lora|qlora] [--checkpoint POLICY] [--json]
+//   memlab-bench report [--threads N] [--no-naive] [--json]   the headline figures in one table
 //   memlab-bench <command> --help
 #include <iostream>
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   memlab::bench::add_precision_command(app);
   memlab::bench::add_moe_command(app);
   memlab::bench::add_plan_command(app);
+  memlab::bench::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,7 +20,7 @@ void add_moe_command(CLI::App& app) {
   struct options {
     gpt::config model;
     std::vector<int> experts = {2, 4, 8, 16, 32};
-    int balance_experts = 8, steps = 600, tokens = 32, repeats = 3;
+    int top_k = 2, balance_experts = 8, steps = 600, tokens = 32, repeats = 3;
     float aux = 0.01f;
     std::string text_path = "data/corpus.txt";
     bool json = false;
@@ -28,12 +28,11 @@ void add_moe_command(CLI::App& app) {
   auto o = std::make_shared<options>();
   auto& m = o->model;
   m.layers = 2, m.d_model = 64, m.heads = 4, m.kv_heads = 4, m.d_ff = 128, m.max_seq = 64;
-  m.top_k = 2;
   auto* cmd = app.add_subcommand("moe", "Mixture of Experts: sizes, balance, speed");
   cmd->add_option("--experts", o->experts, "numbers of experts for sizes and speed")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--top-k", m.top_k, "experts per token")->capture_default_str();
+  cmd->add_option("--top-k", o->top_k, "experts per token")->capture_default_str();
   cmd->add_option("--layers", m.layers, "decoder layers")->capture_default_str();
   cmd->add_option("--d-model", m.d_model, "model width")->capture_default_str();
   cmd->add_option("--d-ff", m.d_ff, "width of each expert (dense: d_ff · experts)")
@@ -48,18 +47,19 @@ void add_moe_command(CLI::App& app) {
   cmd->add_option("--repeats", o->repeats, "timed runs (median)")->capture_default_str();
   cmd->add_flag("--json", o->json, "print JSON instead of tables");
   cmd->callback([o] {
-    const auto sizes = experiments::run_moe_sizes({o->model, o->experts});
+    const auto sizes = experiments::run_moe_sizes({o->model, o->experts, o->top_k});
     experiments::moe_balance_config b;
     b.model = o->model;
     b.model.layers = 2, b.model.d_model = 32, b.model.d_ff = 64, b.model.max_seq = 32;
-    b.model.experts = o->balance_experts;
+    b.experts = o->balance_experts, b.top_k = o->top_k;
     b.aux_loss_coef = o->aux;
     b.steps = o->steps;
     std::ifstream in(o->text_path, std::ios::binary);
     require(bool(in), "text", o->text_path, "a readable file");
     b.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     const auto balance = experiments::run_moe_balance(b);
-    const auto speed = experiments::run_moe_speed({o->model, o->experts, o->tokens, o->repeats});
+    const auto speed =
+        experiments::run_moe_speed({o->model, o->experts, o->top_k, o->tokens, o->repeats});
 
     if (o->json) {
       nlohmann::json out;
@@ -88,7 +88,7 @@ void add_moe_command(CLI::App& app) {
       std::cout << out.dump(2) << '\n';
       return;
     }
-    std::printf("Total vs active (top_k %d, d_model %d, d_ff %d per expert)\n", o->model.top_k,
+    std::printf("Total vs active (top_k %d, d_model %d, d_ff %d per expert)\n", o->top_k,
                 o->model.d_model, o->model.d_ff);
     std::printf("%8s %14s %14s %14s %14s\n", "experts", "parameters", "active", "weight bytes",
                 "active bytes");
@@ -97,7 +97,7 @@ void add_moe_command(CLI::App& app) {
                   bytes_text(double(r.weight_bytes)).c_str(),
                   bytes_text(double(r.active_bytes)).c_str());
     std::printf("\nTokens per expert on %zu tokens after %d steps (%d experts, top %d)\n",
-                balance.eval_tokens, o->steps, b.model.experts, b.model.top_k);
+                balance.eval_tokens, o->steps, b.experts, b.top_k);
     for (const auto* r : {&balance.without, &balance.with}) {
       std::printf("  aux %.3g:", double(r->aux_loss_coef));
       for (std::size_t n : r->total) std::printf(" %zu", n);

@@ -4,11 +4,15 @@
 //   memlab-bench plan --preset NAME [--weights FMT] [--kv FMT] [--seq N] [--batch N]
 //                     [--train none|full|lora|qlora] [--checkpoint POLICY] [--json]
 //                     [--embeddings FMT] [--paged [--block N]] [--rank R]
-//                     [--activation-bytes 2|4]
+//                     [--activation-bytes 2|4] [--attention flash|naive] [--check]
+//
+// --check runs the same recipe on the tiny GPT standing in for the preset
+// (planner/experiment.hpp) and prints each predicted figure beside the tracker's.
 #include <iostream>
 #include <memory>
 
 #include "commands.hpp"
+#include "planner/experiment.hpp"
 #include "planner/planner.hpp"
 
 namespace memlab::bench {
@@ -29,7 +33,7 @@ void add_plan_command(CLI::App& app) {
   struct options {
     std::string preset = "llama-2-7b";
     planner::recipe how;
-    bool json = false;
+    bool json = false, check = false;
   };
   auto o = std::make_shared<options>();
   auto& r = o->how;
@@ -51,12 +55,19 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--train", r.train, "none, full, lora, qlora")->capture_default_str();
   cmd->add_option("--checkpoint", r.checkpoint, "none, sqrt, every:K, set:I,J (training)")
       ->capture_default_str();
+  cmd->add_option("--attention", r.attention,
+                  "training's attention: flash (keeps O, logsumexp) or naive (keeps P)")
+      ->capture_default_str();
   cmd->add_option("--rank", r.rank, "LoRA/QLoRA rank")->capture_default_str();
   cmd->add_option("--activation-bytes", r.activation_bytes, "bytes per activation: 4 fp32, 2 bf16")
       ->capture_default_str();
+  cmd->add_flag("--check", o->check, "also run the recipe on the tiny GPT and measure it");
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->callback([o] {
-    const auto p = planner::plan(planner::preset(o->preset), o->how);
+    const auto shape = planner::preset(o->preset);
+    const auto p = planner::plan(shape, o->how);
+    experiments::planner_check_figures check;
+    if (o->check) check = experiments::run_planner_check({shape, o->how, 1});
     const auto& b = p.bytes;
     std::vector<std::string> fits;
     for (const auto& d : planner::devices())
@@ -78,16 +89,25 @@ void add_plan_command(CLI::App& app) {
                             {"kv_tokens", p.kv_tokens},
                             {"fits", fits},
                             {"notes", p.notes}};
+      if (o->check) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (const auto& row : check.rows)
+          rows.push_back({{"name", row.name},
+                          {"predicted", row.predicted},
+                          {"measured", row.was_measured ? nlohmann::json(row.measured) : nullptr}});
+        out["tiny_gpt_check"] = {
+            {"adapted", check.adapted}, {"rows", rows}, {"all_equal", check.all_equal}};
+      }
       std::cout << out.dump(2) << '\n';
       return;
     }
     std::printf(
         "%s: %s parameters (%s active); weights %s, KV %s%s, seq %lld, batch %lld, "
-        "train %s, checkpoint %s\n",
+        "train %s, checkpoint %s, attention %s\n",
         o->preset.c_str(), count(p.params_total).c_str(), count(p.params_active).c_str(),
         o->how.weights.c_str(), o->how.kv.c_str(), o->how.paged ? " paged" : "",
         static_cast<long long>(o->how.seq), static_cast<long long>(o->how.batch),
-        o->how.train.c_str(), o->how.checkpoint.c_str());
+        o->how.train.c_str(), o->how.checkpoint.c_str(), o->how.attention.c_str());
     const std::pair<const char*, std::uint64_t> rows[] = {
         {"weights", b.weights},     {"  of which scales", b.weight_scales},
         {"KV cache", b.kv_cache},   {"activations", b.activations},
@@ -104,6 +124,16 @@ void add_plan_command(CLI::App& app) {
                                                }()
                                                    .c_str());
     for (const auto& n : p.notes) std::printf("  note: %s\n", n.c_str());
+    if (!o->check) return;
+    std::printf("\nThe same recipe on the tiny GPT (measured by the tracker):\n");
+    for (const auto& a : check.adapted) std::printf("  adapted: %s\n", a.c_str());
+    for (const auto& row : check.rows)
+      std::printf("  %-34s predicted %10llu  measured %10s  %s\n", row.name.c_str(),
+                  static_cast<unsigned long long>(row.predicted),
+                  row.was_measured ? std::to_string(row.measured).c_str() : "-",
+                  !row.was_measured               ? "(estimate)"
+                  : row.predicted == row.measured ? "equal"
+                                                  : "DIFFERENT");
   });
 }
 

@@ -12,8 +12,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const dist = path.join(here, '..', 'dist');
 export const shots = path.join(here, 'screenshots');
 
-/** Serves dist/, launches Chromium, loads the page and waits for the core. */
-export async function openPage({ coreTimeout = 30_000 } = {}) {
+/**
+ * Serves dist/, launches Chromium, loads the page and waits for the core. The
+ * sections' arrival runs are off (?autorun=0) unless `autorun`: a test that runs
+ * a section with its own inputs does not wait behind them. `query`: more of the
+ * page's URL parameters, e.g. { warmup: '0' }.
+ */
+export async function openPage({ coreTimeout = 30_000, autorun = false, query = {} } = {}) {
   assert.ok(existsSync(path.join(dist, 'index.html')), `${dist}/index.html missing: run \`npm run build\` first`);
   const server = await serveStatic(dist, '/some/sub/path/');
   const browser = await launchChromium();
@@ -23,13 +28,15 @@ export async function openPage({ coreTimeout = 30_000 } = {}) {
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
-  await page.goto(server.url);
+  const search = new URLSearchParams({ ...(autorun ? {} : { autorun: '0' }), ...query }).toString();
+  await page.goto(search ? `${server.url}?${search}` : server.url);
   await page.waitForSelector('#core-status[data-state=ready]', { timeout: coreTimeout }).catch(async () => {
     const s = page.locator('#core-status');
     throw new Error(`the core did not load: ${await s.textContent()} ${(await s.getAttribute('title')) ?? ''}`);
   });
   return {
     page,
+    browser,
     url: server.url,
     errors,
     close: async () => {

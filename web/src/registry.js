@@ -12,6 +12,9 @@
 //             a client that rejects any other (core/client.js, scope)
 //   warmUp    optional: untimed core calls run once before its first timed point
 //             (lib/warm-up.js), [{ fn, args }] or async (core) => { ... }
+//   arrival   optional: the inputs of the run made when the section first comes
+//             into view, e.g. { seqMax: 512, repeats: 1 } (input name -> value; a
+//             small sweep, a few seconds); without it, the controls' defaults
 //   run(values, core, onProgress) -> Promise<results>
 //             values: what the controls hold; core: the worker client, limited
 //             to `calls`; onProgress({ done, total, label, results }) after each

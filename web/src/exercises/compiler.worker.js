@@ -48,9 +48,12 @@ async function cachedFetch(input, init) {
     return networkFetch(input, init); // no Cache Storage here (e.g. not a secure context)
   }
   const response = await networkFetch(input, init);
-  if (response.ok) cache.put(url, response.clone()).catch(() => {}); // best effort: quota
+  // best effort (quota); awaited before the toolchain counts as loaded, so that
+  // a page closed or reloaded right after its first compile finds it offline
+  if (response.ok) storing.push(cache.put(url, response.clone()).catch(() => {}));
   return response;
 }
+const storing = []; // the cache.put promises of this load
 self.fetch = cachedFetch;
 
 async function pruneCache() {
@@ -98,7 +101,8 @@ function loadToolchain(progress) {
     fetchBytes(mainObjectUrl, ours),
     fetchBytes(preludePchUrl, ours),
     fetchBytes(preludeObjectUrl, ours),
-  ]).then(([runClang, doctest, mainObject, preludePch, preludeObject]) => {
+  ]).then(async ([runClang, doctest, mainObject, preludePch, preludeObject]) => {
+    await Promise.all(storing);
     pruneCache().catch(() => {});
     return { runClang, doctest, mainObject, preludePch, preludeObject };
   });

@@ -47,7 +47,8 @@ export function mountExercises(parent, { core, compare } = {}) {
   let aheadTimer = null;
 
   const list = el('ol', { className: 'exercise-list', role: 'tablist', 'aria-label': 'Exercises' });
-  const readme = el('article', { className: 'exercise-readme markdown' });
+  // focusable: it scrolls, and a keyboard must be able to scroll it
+  const readme = el('article', { className: 'exercise-readme markdown', tabIndex: 0, 'aria-label': 'The exercise' });
   const editorBox = el('div', { className: 'exercise-editor', dataset: { test: 'editor' } });
   const testButton = el('button', { type: 'button', className: 'run', textContent: 'Compile & Test', dataset: { action: 'test' },
     title: 'Compile your code with the tests and run them (Ctrl+Enter)' });
@@ -123,7 +124,7 @@ export function mountExercises(parent, { core, compare } = {}) {
       el('span', { className: 'exercise-title', textContent: exercise.title.split(':')[0] }), badge);
     tab.title = exercise.title;
     tab.addEventListener('click', () => select(exercise));
-    list.append(el('li', {}, tab));
+    list.append(el('li', { role: 'presentation' }, tab)); // the tablist's children are its tabs
     tabs.set(exercise.slug, { tab, badge });
   }
   function showStatus(exercise) {
@@ -168,6 +169,7 @@ export function mountExercises(parent, { core, compare } = {}) {
     for (const [slug, { tab }] of tabs) tab.setAttribute('aria-selected', String(slug === exercise.slug));
     section.dataset.exercise = exercise.slug;
     readme.innerHTML = readmeMarkdown.parse(exercise.readme);
+    for (const pre of readme.querySelectorAll('pre')) pre.tabIndex = 0; // wide code scrolls sideways
     renderHints(hintsBox, exercise, {
       shown: store.hintsShown(exercise),
       markdown: (text) => readmeMarkdown.parse(text),

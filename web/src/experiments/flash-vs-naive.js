@@ -33,6 +33,8 @@ export default {
   controls: attentionControls({ to: 2048 }),
   calls: ['runAttention'],
   warmUp: attentionWarmUp,
+  // on arrival: a shorter sweep, one repeat
+  arrival: { seqMax: 1024, repeats: 1 },
 
   run(v, core, onProgress) {
     return runSweep(attentionPoints(v), (p) => core.call('runAttention', p.config), onProgress);

@@ -35,6 +35,8 @@ export default {
   ],
   calls: ['runAttention'],
   warmUp: attentionWarmUp,
+  // on arrival: a shorter sweep, one repeat (the defaults take ~25 s here)
+  arrival: { seqMax: 512, repeats: 1 },
 
   run(v, core, onProgress) {
     const points = v.seq.flatMap((seq) => variants(v.heads).map(({ name, kvHeads }) => ({

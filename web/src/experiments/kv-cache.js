@@ -19,9 +19,11 @@ async function loadTrainedWeights() {
 const colors = { cache: '#1c7ed6', none: '#d9480f', MHA: '#d9480f', GQA: '#2b8a3e', MQA: '#1c7ed6' };
 const tokensAxis = { label: 'generated tokens', log2: true, format: String };
 
-// Bytes as text: printable ASCII as is, everything else as \xNN.
+// Bytes as text: printable ASCII and newlines; any other byte (the random model
+// samples all 256) is left out, and counted.
 function printable(bytes) {
-  return bytes.map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  const kept = bytes.filter((b) => (b >= 32 && b < 127) || b === 10);
+  return { text: String.fromCharCode(...kept), dropped: bytes.length - kept.length };
 }
 
 export default {
@@ -39,11 +41,12 @@ export default {
     <p>The price is memory: <code>2 · layers · kv_heads · head_dim</code> floats per
     token, for every token of every sequence being served. Grouped-query and
     multi-query attention cut it by <code>heads / kv_heads</code>.</p>
-    <p>The speed runs use memlab's tiny byte-level GPT with random (seeded) weights,
-    sampled at temperature 1 from the 40 likeliest bytes, so their text is noise; the
-    speeds and the bytes are real. The last run samples the same architecture trained on
-    a short text (<code>data/corpus.txt</code>, by <code>memlab-bench train</code>):
-    bytes that start to look like words. A decoding step does little arithmetic per weight it reads, so it
+    <p>The first text below is memlab's tiny byte-level GPT trained on a short text
+    (<code>data/corpus.txt</code>, by <code>memlab-bench train</code>), continuing
+    your prompt: bytes that start to look like words. The speed runs use the same
+    architecture with random (seeded) weights, sampled at temperature 1 from the 40
+    likeliest bytes, so their text is noise (only its printable bytes are shown); the
+    speeds and the bytes are real. A decoding step does little arithmetic per weight it reads, so it
     is bound by memory bandwidth: the cached curve stays nearly flat, while the
     uncached one falls roughly as 1/n.</p>`,
   controls: [
@@ -69,12 +72,14 @@ export default {
       maxSeq: 512, tied: true,
     });
     const longest = Math.max(...v.tokens);
-    const points = [{ label: 'KV cache sizes', kind: 'bytes' }, { label: 'reading the weights once', kind: 'weights' }];
+    // the trained model's text first: it is what the section shows first
+    const points = [...(v.trained ? [{ label: 'the trained model', kind: 'trained' }] : []),
+      { label: 'KV cache sizes', kind: 'bytes' }, { label: 'reading the weights once', kind: 'weights' }];
     for (const tokens of v.tokens)
       for (const useCache of v.noCache ? [true, false] : [true])
         points.push({ label: `${tokens} tokens, ${useCache ? 'cache' : 'no cache'}`, kind: 'run', tokens, useCache });
 
-    if (v.trained) points.push({ label: 'the trained model', kind: 'trained' });
+
     const sampler = { temperature: 1, topK: 40, seed: 1 };
     let index = 0;
     return runSweep(points, async (p) => {
@@ -116,15 +121,18 @@ export default {
       const m = trained.figures.config.model;
       view.text('trained', {
         title: `The trained tiny GPT (${m.layers} layers, d_model ${m.dModel}), 100 tokens after “${trained.figures.config.prompt}”`,
-        content: printable(trained.figures.tokens),
+        content: printable(trained.figures.tokens).text,
       });
     }
     const newest = [...runs].reverse().find((r) => r.useCache);
-    if (newest)
+    if (newest) {
+      const { text: content, dropped } = printable(newest.figures.tokens);
       view.text('generated', {
-        title: `Generated (${newest.tokens} tokens after “${newest.figures.config.prompt}”)`,
-        content: printable(newest.figures.tokens),
+        title: `Random weights: ${newest.tokens} tokens after “${newest.figures.config.prompt}”`
+          + (dropped ? ` (${dropped} non-printable bytes not shown)` : ''),
+        content,
       });
+    }
     await view.chart('speed', {
       title: 'Tokens per second',
       x: tokensAxis,

@@ -45,6 +45,8 @@ export default {
   warmUp: [{ fn: 'runLsh', args: [{ seq: 128, headDim: 64, heads: 1, nBuckets: 8, nRounds: 2,
     chunk: 32, causal: false, data: 'random', clusterSize: 16, repeats: 2, seed: 1,
     runExact: true, runNaive: true, runFlash: true }] }],
+  // on arrival: a shorter sweep, one repeat, a smaller error table
+  arrival: { seqMax: 2048, naiveMax: 1024, repeats: 1, gridSeq: 512 },
   controls: [
     pow2Range('seq', 'seq', { from: 256, to: 4096, max: 16384 }),
     int('headDim', 'head_dim', 64, 'values per head'),

@@ -68,6 +68,8 @@ export default {
     checkbox('matvec', 'time matvec', true, 'y = W x per format'),
   ],
   calls: ['runQuant', 'runQuantGrid', 'quantFormats'],
+  // on arrival: smaller matrices, fewer repeats (the defaults take ~45 s here)
+  arrival: { rows: 512, cols: 512, mvRows: 2048, mvCols: 2048, repeats: 3 },
   // every format's kernels, matvec included, at a small size
   async warmUp(core) {
     for (const format of await core.call('quantFormats'))

@@ -11,9 +11,12 @@
 // first. Each warm-up runs once per core (a shared list, once for all who share
 // it); one that failed runs again next time.
 const done = new WeakMap(); // core -> Map(warm-up -> promise)
+// ?warmup=0 on the page's URL skips every warm-up: for bench/first-points.mjs,
+// which shows what the warm-up changes in the first timed points.
+const skipped = typeof location !== 'undefined' && new URLSearchParams(location.search).get('warmup') === '0';
 
 export function warmUp(core, steps) {
-  if (!steps || (Array.isArray(steps) && steps.length === 0)) return Promise.resolve();
+  if (skipped || !steps || (Array.isArray(steps) && steps.length === 0)) return Promise.resolve();
   const key = core.root ?? core; // a scoped client (core.scope) shares its client's warm-ups
   if (!done.has(key)) done.set(key, new Map());
   const started = done.get(key);

@@ -67,7 +67,13 @@ function numberInput(name, value, ariaLabel) {
   return input;
 }
 
-/** Builds the inputs into `container`; returns { read() } (read throws on bad input). */
+/**
+ * Builds the inputs into `container`; returns
+ *   read()         the values object (throws on bad input)
+ *   params()       what the inputs hold as text, by input name, e.g. { seqMin: '128',
+ *                  causal: '0' }: what a share link or the kept results carry
+ *   fill(params)   sets inputs from such an object (throws on a name with no input)
+ */
 export function renderControls(container, specs) {
   const readers = [];
   for (const spec of specs) {
@@ -119,11 +125,27 @@ export function renderControls(container, specs) {
       throw new Error(`unknown control kind ${spec.kind}`);
     }
   }
+  const inputs = [...container.querySelectorAll('input[name]')];
+  const byName = new Map(inputs.map((input) => [input.name, input]));
   return {
     read() {
       const values = {};
       for (const r of readers) r(values);
       return values;
+    },
+    params() {
+      return Object.fromEntries(inputs.map((input) =>
+        [input.name, input.type === 'checkbox' ? (input.checked ? '1' : '0') : input.value]));
+    },
+    fill(params) {
+      const unknown = Object.keys(params).filter((name) => !byName.has(name));
+      if (unknown.length)
+        throw new Error(`${unknown.join(', ')}: not a parameter of this section (it has ${[...byName.keys()].join(', ')})`);
+      for (const [name, value] of Object.entries(params)) {
+        const input = byName.get(name);
+        if (input.type === 'checkbox') input.checked = value === '1' || value === 'true' || value === true;
+        else input.value = String(value);
+      }
     },
   };
 }

@@ -7,6 +7,9 @@ import { renderChart, destroyChart } from './charts.js';
 import { renderTable } from './table.js';
 import { el } from './dom.js';
 import { warmUp } from '../lib/warm-up.js';
+import { keepResults, keptResults, forgetResults } from './kept.js';
+import { sectionLink } from './share.js';
+import { enqueue } from './arrival.js';
 
 /** Output slots, created in the order render() first asks for them. */
 export function createView(output) {
@@ -60,7 +63,7 @@ export function createView(output) {
     text(key, { title, content }) {
       const box = slot('text', key, () => {
         const f = el('figure', { className: 'text-output', dataset: { text: key } },
-          el('figcaption'), el('pre'));
+          el('figcaption'), el('pre', { tabIndex: 0 })); // focusable: long text scrolls
         chartsBox.before(f);
         return f;
       });
@@ -81,7 +84,11 @@ export function mountExperiment(parent, experiment, core) {
   const headingId = `${experiment.id}-title`;
   const controlsBox = el('div', { className: 'fields' });
   const run = el('button', { type: 'submit', className: 'run', textContent: 'Run', dataset: { action: 'run' } });
-  const form = el('form', { className: 'controls', noValidate: true }, controlsBox, el('div', { className: 'actions' }, run));
+  const copyLink = el('button', { type: 'button', className: 'copy-link', textContent: 'Copy link', dataset: { action: 'copy-link' },
+    title: 'A link to this section with these parameters: whoever opens it sees them run' });
+  const shareBox = el('div', { className: 'share', hidden: true, role: 'status' });
+  const form = el('form', { className: 'controls', noValidate: true }, controlsBox,
+    el('div', { className: 'actions' }, run, copyLink), shareBox);
   const progressBox = el('div', { className: 'progress' });
   const errorBox = el('div', { className: 'error', role: 'alert', hidden: true });
   const output = el('div', { className: 'output' });
@@ -95,6 +102,10 @@ export function mountExperiment(parent, experiment, core) {
   const view = createView(output);
   // The experiment reaches the core only through what it declares it calls.
   const scoped = core.scope(experiment.calls, `${experiment.id}.js`);
+  // Runs other than the Run button's: the first one when the section comes into
+  // view (ui/arrival.js), the one a share link asks for. `claimed` is set once
+  // the section has shown anything, so an arrival run never replaces it.
+  let claimed = false;
 
   function showError(err) {
     errorBox.replaceChildren(el('strong', { textContent: 'Error: ' }), err.message);
@@ -107,8 +118,10 @@ export function mountExperiment(parent, experiment, core) {
    * experiment's warm-up (once per page), then its timed points, drawn as they
    * arrive. Returns when the section is done or failed.
    */
-  async function start(values) {
+  async function start(values, params = controls.params()) {
     if (section.dataset.state === 'running') return;
+    claimed = true;
+    shareBox.hidden = true;
     errorBox.hidden = true;
     errorBox.replaceChildren();
     section.dataset.state = 'running';
@@ -136,6 +149,7 @@ export function mountExperiment(parent, experiment, core) {
       await experiment.render(results, view, values);
       const s = ((performance.now() - t0) / 1000).toFixed(1);
       progress.finish(`${results.length} / ${results.length} done in ${s} s`);
+      keepResults(experiment.id, { params, values, results });
       section.dataset.state = 'done';
     } catch (err) {
       await rendering.catch(() => {});
@@ -150,23 +164,91 @@ export function mountExperiment(parent, experiment, core) {
     }
   }
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (section.dataset.state === 'running') return;
-    let values;
+  /** The controls' values, or null after showing why they cannot be read. */
+  function readControls() {
     try {
-      values = controls.read();
+      return controls.read();
     } catch (err) {
       errorBox.hidden = true;
       errorBox.replaceChildren();
       progress.hide();
       showError(err);
       section.dataset.state = 'error';
-      return;
+      return null;
     }
-    start(values);
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (section.dataset.state === 'running') return;
+    const values = readControls();
+    if (values) start(values);
   });
-  // start(values) is also how a run begins without the Run button (e.g. a
-  // default run when the section comes into view).
-  return { section, start };
+
+  copyLink.addEventListener('click', async () => {
+    if (!readControls()) return;
+    const link = sectionLink(experiment.id, controls.params());
+    const field = el('input', { type: 'text', readOnly: true, value: link, className: 'share-link',
+      'aria-label': `Link to ${experiment.title} with these parameters` });
+    let copied = false;
+    try { await navigator.clipboard.writeText(link); copied = true; } catch { /* no clipboard permission: the field is there */ }
+    shareBox.replaceChildren(el('span', { textContent: `${copied ? 'Link copied' : 'Copy this link'}: it runs this section with these parameters (nothing is uploaded). ` }), field);
+    shareBox.hidden = false;
+    field.focus();
+    field.select();
+  });
+
+  /** Fills the controls from `params` (input name -> text) and runs them. */
+  function runParams(params) {
+    claimed = true;
+    try {
+      controls.fill(params);
+    } catch (err) {
+      showError(new Error(`this link's parameters do not fit: ${err.message}`));
+      section.dataset.state = 'error';
+      return Promise.resolve();
+    }
+    const values = readControls();
+    return values ? start(values) : Promise.resolve();
+  }
+
+  /** Draws the results kept from the last run, if any; whether it did. */
+  async function showKept() {
+    const kept = keptResults(experiment.id);
+    if (!kept) return false;
+    try {
+      controls.fill(kept.params);
+      await experiment.render(kept.results, view, kept.values);
+    } catch {
+      view.clear(); // kept by a page whose controls or results differed: run afresh
+      forgetResults(experiment.id);
+      return false;
+    }
+    const when = new Date(kept.at).toLocaleString();
+    progress.finish(`your last results (${when}), kept in this browser: Run measures again`);
+    section.dataset.state = 'done';
+    section.dataset.kept = 'true';
+    return true;
+  }
+
+  return {
+    section,
+    start,
+    /** True the first time, false once the section ran or was claimed. */
+    claim: () => !claimed && section.dataset.state === 'idle' && (claimed = true),
+    showKept,
+    /** Marks the section as waiting its turn for an arrival run. */
+    waiting: () => { if (section.dataset.state === 'idle') progress.busy('queued: runs its default sweep after the sections before it'); },
+    /** The arrival run: the experiment's `arrival` inputs (else the defaults), unless the learner ran it meanwhile. */
+    runDefaults: () => (section.dataset.state === 'idle'
+      ? (experiment.arrival ? runParams(experiment.arrival) : start(controls.read()))
+      : Promise.resolve()),
+    /** A share link's run: fills the controls, shows the section and queues the run. */
+    openLink(params) {
+      claimed = true;
+      section.scrollIntoView();
+      progress.busy('queued: runs the link\'s parameters');
+      return enqueue(() => runParams(params));
+    },
+  };
 }
