@@ -129,9 +129,9 @@ EMSCRIPTEN_BINDINGS(memlab_planner) {
       .field("like", &experiments::planner_check_config::like)
       .field("recipe", &experiments::planner_check_config::recipe)
       .field("seed", &experiments::planner_check_config::seed);
-  wasm::def<&plan>("plan");
+  wasm::def<&plan>("plan", "model", "recipe");
   wasm::def<&planner_presets>("plannerPresets");
-  wasm::def<&planner_preset>("plannerPreset");
+  wasm::def<&planner_preset>("plannerPreset", "name");
   wasm::def<&planner_devices>("plannerDevices");
-  wasm::def<&run_planner_check>("runPlannerCheck");
+  wasm::def<&run_planner_check>("runPlannerCheck", "config");
 }
