@@ -205,8 +205,8 @@ u64 layer_forward(replay& m, const step_shape& z, bool input_kept) {
   project(m, T * z.kv), kept += T * z.kv;  // v
   if (z.flash) {
     keep(Tq), keep(z.heads * T);  // out, the logsumexp [heads, T]
-    // a tile of scores, m and l of its rows, a K tile transposed (if the tile has
-    // rows enough for the blocked kernel: attention/attention.cpp)
+    // one worker's scratch: a tile of scores, m and l of its rows, the Q tile
+    // transposed (if it has rows enough for the blocked kernel: attention.cpp)
     const u64 br = z.br(), bc = z.bc();
     scratch(m, br * bc + 2 * br + (br >= kernels::block_rows ? z.hd * bc : 0));
   } else {

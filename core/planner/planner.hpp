@@ -31,7 +31,10 @@
 //                logsumexp [heads, T] (tiles of 64 as scratch) or with "naive"
 //                the probabilities [heads, T, T]; the MLP or MoE buffers; the
 //                logits' softmax; the backward's transients), under the
-//                checkpoint policy; per sequence, times batch.
+//                checkpoint policy; per sequence, times batch. Flash attention
+//                keeps one scratch set per worker of core's thread pool: the
+//                replay is of one thread (parallel::threads() = 1, core's
+//                default and wasm's only).
 //                Inference: an estimate of one prefill's working set (not measured).
 //   gradients    full: one per parameter (4 bytes); LoRA/QLoRA: one per adapter
 //                parameter.

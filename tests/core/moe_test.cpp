@@ -136,11 +136,6 @@ reference_result reference(const reference_block& b) {
 }
 
 std::vector<double> to_double(const tensor<2>& t) { return {t.begin(), t.end()}; }
-tensor<2> to_float(const std::vector<double>& v, std::size_t rows, std::size_t cols) {
-  auto t = tensor<2>::from_shape({rows, cols});
-  std::copy(v.begin(), v.end(), t.begin());
-  return t;
-}
 
 }  // namespace
 

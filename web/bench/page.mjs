@@ -20,6 +20,6 @@ export async function benchSection(sectionId, values, tableSelector) {
 }
 
 export function printTable(header, rows) {
-  console.log(header.map((h) => h.padStart(15)).join(''));
-  for (const r of rows) console.log(r.map((c) => c.padStart(15)).join(''));
+  console.log(header.map((h) => h.padStart(15)).join('  '));
+  for (const r of rows) console.log(r.map((c) => c.padStart(15)).join('  '));
 }

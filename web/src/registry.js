@@ -35,6 +35,8 @@ export const experiments = Object.entries(modules)
     if (!Array.isArray(exp.calls) || !exp.calls.every((fn) => typeof fn === 'string'))
       throw new Error(`${file}: calls must be a list of core function names`);
     checkWarmUp(exp.warmUp, file);
+    if (exp.arrival !== undefined && (typeof exp.arrival !== 'object' || exp.arrival === null || Array.isArray(exp.arrival)))
+      throw new Error(`${file}: arrival must be an object of input names and values, e.g. { seqMax: 512 }`);
     const undeclared = Array.isArray(exp.warmUp) ? exp.warmUp.filter(({ fn }) => !exp.calls.includes(fn)) : [];
     if (undeclared.length) throw new Error(`${file}: warmUp calls ${undeclared.map((s) => s.fn).join(', ')}, not in calls`);
     return exp;

@@ -3,7 +3,7 @@ import { checkbox, int, intList, text } from '../ui/controls.js';
 import { formatBytes, formatNumber } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
 import { variants } from '../lib/attention.js';
-// The tiny GPT trained on data/corpus.txt by `memlab-bench train` (2 layers, d_model 64).
+// The tiny GPT trained on data/gospels.txt by `memlab-bench train` (2 layers, d_model 64; data/README.md).
 import trainedWeightsUrl from '../../../data/tiny-gpt.bin?url';
 
 let trainedWeights = null; // fetched once, on first use
@@ -41,9 +41,10 @@ export default {
     <p>The price is memory: <code>2 · layers · kv_heads · head_dim</code> floats per
     token, for every token of every sequence being served. Grouped-query and
     multi-query attention cut it by <code>heads / kv_heads</code>.</p>
-    <p>The first text below is memlab's tiny byte-level GPT trained on a short text
-    (<code>data/corpus.txt</code>, by <code>memlab-bench train</code>), continuing
-    your prompt: bytes that start to look like words. The speed runs use the same
+    <p>The first text below is memlab's tiny byte-level GPT trained on five books of the
+    World English Bible (<code>data/gospels.txt</code>, public domain, by
+    <code>memlab-bench train</code>), continuing your prompt: bytes that mostly form words.
+    The speed runs use the same
     architecture with random (seeded) weights, sampled at temperature 1 from the 40
     likeliest bytes, so their text is noise (only its printable bytes are shown); the
     speeds and the bytes are real. A decoding step does little arithmetic per weight it reads, so it

@@ -44,6 +44,8 @@ export default {
     int('tokens', 'decoded tokens', 32, 'per timed run'),
   ],
   calls: ['runMoeSizes', 'runMoeBalance', 'runMoeSpeed'],
+  // on arrival: shorter training runs, fewer decoded tokens (the defaults take ~15 s here)
+  arrival: { steps: 150, tokens: 16 },
   warmUp: [{ fn: 'runMoeSpeed', args: [{ layers: 2, dModel: 64, heads: 4, kvHeads: 4, dFf: 128, maxSeq: 64, tied: true }, [4], 2, 8, 2] }],
 
   async run(v, core, onProgress) {

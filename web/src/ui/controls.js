@@ -24,10 +24,15 @@ export function pow2Range(key, label, { from, to, max }) {
   return { kind: 'pow2Range', key, label, from, to, max };
 }
 
-/** A free-text input (e.g. a prompt). */
-export function text(key, label, value, hint = '') {
-  return { kind: 'text', key, label, value, hint };
+/**
+ * A free-text input (e.g. a prompt). `options`, when given, are offered as the
+ * input's suggestions (a datalist: the browser's dropdown), any other text still typed.
+ */
+export function text(key, label, value, hint = '', options = []) {
+  return { kind: 'text', key, label, value, hint, options };
 }
+
+let datalists = 0; // unique ids for the suggestion lists
 
 /** A comma-separated list of whole numbers, e.g. "10, 25, 50". */
 export function intList(key, label, values, hint = '') {
@@ -87,6 +92,13 @@ export function renderControls(container, specs) {
       input.setAttribute('aria-label', spec.label);
       const f = field(spec.label, spec.hint, input);
       f.classList.add(`field-${spec.kind}`);
+      if (spec.options?.length) {
+        const list = document.createElement('datalist');
+        list.id = `options-${spec.key}-${++datalists}`;
+        list.append(...spec.options.map((o) => Object.assign(document.createElement('option'), { value: o })));
+        input.setAttribute('list', list.id);
+        f.append(list);
+      }
       container.append(f);
       readers.push((v) => {
         if (spec.kind === 'text') { v[spec.key] = input.value; return; }

@@ -198,13 +198,13 @@ export function mountExperiment(parent, experiment, core) {
     field.select();
   });
 
-  /** Fills the controls from `params` (input name -> text) and runs them. */
-  function runParams(params) {
+  /** Fills the controls from `params` (input name -> text) and runs them; `source` names where they came from. */
+  function runParams(params, source) {
     claimed = true;
     try {
       controls.fill(params);
     } catch (err) {
-      showError(new Error(`this link's parameters do not fit: ${err.message}`));
+      showError(new Error(`${source} do not fit: ${err.message}`));
       section.dataset.state = 'error';
       return Promise.resolve();
     }
@@ -241,14 +241,14 @@ export function mountExperiment(parent, experiment, core) {
     waiting: () => { if (section.dataset.state === 'idle') progress.busy('queued: runs its default sweep after the sections before it'); },
     /** The arrival run: the experiment's `arrival` inputs (else the defaults), unless the learner ran it meanwhile. */
     runDefaults: () => (section.dataset.state === 'idle'
-      ? (experiment.arrival ? runParams(experiment.arrival) : start(controls.read()))
+      ? (experiment.arrival ? runParams(experiment.arrival, `${experiment.id}.js's arrival inputs`) : start(controls.read()))
       : Promise.resolve()),
     /** A share link's run: fills the controls, shows the section and queues the run. */
     openLink(params) {
       claimed = true;
       section.scrollIntoView();
       progress.busy('queued: runs the link\'s parameters');
-      return enqueue(() => runParams(params));
+      return enqueue(() => runParams(params, 'this link\'s parameters'));
     },
   };
 }
