@@ -52,6 +52,14 @@ const lshOptions = { nBuckets: 8, nRounds: 2, chunk: 4, causal: false, seed: 1 }
 const serving = { stream, budget: 64, blockSize: 4, maxBatch: 4, watermark: 0.01, preemption: 'recompute',
   kvBytesPerToken: 1024, runContiguous: true, check: true };
 
+// A small dense shape and a recipe for the memory planner (planner/planner.hpp).
+const plannerShape = { name: 'tiny', layers: 2, dModel: 32, heads: 4, kvHeads: 2, dFf: 64, vocab: 256, positions: 64,
+  mlp: 'gelu', norm: 'rms', tied: true, biases: false, experts: 0, topK: 1, capacityFactor: 0 };
+const recipe = { weights: 'fp16', embeddings: '', kv: 'fp16', paged: false, block: 16, seq: 64, context: 0, batch: 2,
+  train: 'none', checkpoint: 'none', attention: 'flash', rank: 8, activationBytes: 4 };
+const moeBalance = { model, experts: 4, topK: 2, capacityFactor: 0, auxLossCoef: 0.01, steps: 2, batch: 1, seq: 8,
+  lr: 0.01, text: corpus.slice(0, 200), evalText: '', seed: 1 };
+
 // name: a function returning a list of calls (each a list of arguments).
 export const examples = {
   memoryStats: () => [[]],
@@ -94,4 +102,16 @@ export const examples = {
   runPrecision: () => [[{ seq: 16, headDim: 8, heads: 1, logitScale: 1, causal: true, repeats: 1, seed: 1 }]],
   runRounding: () => [[{ values: 500, bins: 8, stddev: 1, seed: 1 }]],
   precisionRound: () => [['bf16', 1 + 2 ** -8], ['fp16', 65520], ['bf16', NaN]],
+  runMoeSizes: () => [[model, [2, 4], 2]],
+  runMoeBalance: () => [[moeBalance, undefined],
+    [{ ...moeBalance, capacityFactor: 1.25, evalText: 'a mixture of experts' }, () => {}]],
+  runMoeSpeed: () => [[model, [2], 2, 2, 1]],
+  plan: () => [[plannerShape, recipe], [{ ...plannerShape, experts: 4, topK: 2, mlp: 'swiglu' },
+    { ...recipe, weights: 'q4_0', kv: 'fp32', paged: true, block: 8, seq: 20, train: 'full', checkpoint: 'sqrt' }]],
+  plannerPresets: () => [[]],
+  plannerPreset: () => [['gpt2'], ['mixtral-8x7b']],
+  plannerDevices: () => [[]],
+  runPlannerCheck: () => [[{ like: plannerShape, recipe: { ...recipe, train: 'full', seq: 16 }, seed: 1 }]],
+  runFlashTrace: () => [[{ seq: 12, headDim: 4, blockQ: 4, blockKv: 4, causal: false, seed: 1 }],
+    [{ seq: 10, headDim: 3, blockQ: 3, blockKv: 4, causal: true, seed: 2 }]],
 };

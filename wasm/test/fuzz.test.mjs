@@ -72,17 +72,18 @@ function namesOf(params, into = new Set()) {
 const derived = ['arguments', 'length', 'head_dim', 'seq_q', 'seq_kv', 'prompt length', 'max_new_tokens', 'position',
   'file size', 'magic', 'vocab', 'token_embedding', 'position_embedding', 'norm1', 'wq', 'wk', 'wv', 'wo', 'norm2',
   'w1', 'w2', 'norm_f', 'lm_head', 'weights', 'budget / block_size', 'requests[i]', 'k', 'blocks', 'every', 'set',
-  'policy', 'cols', 'tokens', 'block', 'x', 'unknown_field'];
+  'policy', 'cols', 'tokens', 'block', 'x', 'unknown_field', 'preset'];
 // A weights file's header holds a model config: runGenerationFrom names its fields.
 const fileHolds = { runGenerationFrom: [{ name: 'model', kind: 'object', type: 'GptConfig' }] };
 const allowed = Object.fromEntries(Object.entries(schema.functions).map(([name, params]) => [name,
   new Set([...namesOf([...params, ...(fileHolds[name] ?? [])]), ...derived])]));
 
-// "config.sampler.topK" -> "top_k"; "q.length" -> "length"; "layers[0].wq[5]" -> "wq".
+// "config.sampler.topK" -> "top_k"; "q.length" -> "length"; "layers[0].wq[5]" -> "wq";
+// "experts.size()" -> "experts".
 function citedName(message) {
   const match = /^(.+?) = [^]*?: expected [^]+$/.exec(message);
   if (!match) return null;
-  const name = match[1];
+  const name = match[1].replace(/\.size\(\)$/, '');  // "experts.size()": a count of experts
   if (allowedWhole(name)) return name;
   const last = name.replace(/\[[^\]]*\]/g, '').split('.').pop();
   return snake(last);
@@ -330,6 +331,75 @@ const oracles = {
   precisionRound: (r, [format, x]) => {
     if (format === 'fp32') assert.ok(Object.is(r.value, Math.fround(x)) || (Number.isNaN(r.value) && Number.isNaN(x)));
     else if (Number.isFinite(x) && Math.abs(x) < 60000) assert.ok(Math.abs(r.value - x) <= Math.abs(x) * 2 ** -7 + 2 ** -24);
+  },
+  runMoeSizes: (r, [m, experts, k]) => {
+    assert.deepEqual(r.map((row) => row.experts), experts);
+    r.forEach((row, i) => {
+      assert.equal(row.weightBytes, 4 * row.parameters, 'tracked weight bytes = 4 · parameters (fp32)');
+      assert.equal(row.activeBytes, 4 * row.activeParameters);
+      // the E - k idle experts of every layer are two [d_model, d_ff] matrices each
+      assert.equal(row.parameters - row.activeParameters, m.layers * (row.experts - k) * 2 * m.dModel * m.dFf);
+      // one more expert per layer: its two matrices and a router column
+      const e0 = r[0];
+      assert.equal(row.parameters - e0.parameters, m.layers * (row.experts - e0.experts) * (2 * m.dModel * m.dFf + m.dModel), `row ${i}`);
+    });
+  },
+  runMoeBalance: (r, [c]) => {
+    for (const run of [r.without, r.with]) {
+      assert.equal(run.losses.length, c.steps);
+      assert.equal(run.perLayer.length, c.model.layers);
+      // every token chooses top_k experts in every layer (counted before capacity)
+      for (const layer of run.perLayer) assert.equal(layer.reduce((a, b) => a + b, 0), c.topK * r.evalTokens);
+      run.total.forEach((t, e) => assert.equal(t, run.perLayer.reduce((a, layer) => a + layer[e], 0)));
+      const mean = run.total.reduce((a, b) => a + b, 0) / c.experts;
+      if (mean > 0) assert.ok(close(run.maxOverMean, Math.max(...run.total) / mean, 1e-9), `maxOverMean ${run.maxOverMean}`);
+    }
+    assert.equal(r.without.auxLossCoef, 0);
+    assert.equal(r.with.auxLossCoef, Math.fround(c.auxLossCoef));
+  },
+  runMoeSpeed: (r, [m, experts, , , ]) => {
+    assert.deepEqual(r.map((row) => row.experts), experts);
+    // the dense model is d_ff · E wide: the same parameters but the E router columns per layer
+    for (const row of r) assert.equal(row.moeParameters - row.denseParameters, m.layers * m.dModel * row.experts);
+  },
+  plan: (r, [, how]) => {
+    const b = r.bytes;
+    assert.ok(close(b.total, b.weights + b.kvCache + b.activations + b.gradients + b.optimizer + b.adapters, 1e-12));
+    assert.ok(b.weightScales <= b.weights && r.paramsActive <= r.paramsTotal);
+    assert.ok(close(b.optimizer, 8 * r.paramsTrainable, 1e-12), 'AdamW: m and v per trainable parameter');
+    if (how.train === 'none') {
+      assert.equal(r.paramsTrainable, 0);
+      const m = r.model;
+      const perValue = { fp32: 4, fp16: 2, bf16: 2 }[how.kv];
+      const perSeq = how.paged ? Math.ceil(how.seq / how.block) * how.block : how.context || how.seq;
+      if (perValue) assert.ok(close(b.kvCache, 2 * m.layers * m.kvHeads * (m.dModel / m.heads) * perValue * perSeq * how.batch,
+        1e-12), `kvCache ${b.kvCache}`);
+    }
+    if (how.train === 'full') assert.equal(r.paramsTrainable, r.paramsTotal);
+  },
+  plannerPresets: (r) => assert.deepEqual(r, ['gpt2', 'gpt3-175b', 'llama-2-7b', 'llama-2-13b', 'llama-2-70b', 'mixtral-8x7b']),
+  plannerPreset: (r, [name]) => {
+    assert.equal(r.name, name);
+    // published shapes: GPT-2 small 12 × 768, Mixtral 8 experts of which 2 active
+    if (name === 'gpt2') assert.deepEqual([r.layers, r.dModel, r.heads, r.vocab], [12, 768, 12, 50257]);
+    if (name === 'mixtral-8x7b') assert.deepEqual([r.layers, r.dModel, r.experts, r.topK], [32, 4096, 8, 2]);
+  },
+  plannerDevices: (r) => assert.deepEqual(r.map((d) => d.bytes), [8, 24, 80].map((g) => g * 2 ** 30)),
+  runPlannerCheck: (r) => {
+    assert.ok(r.allEqual, JSON.stringify(r.rows));
+    for (const row of r.rows) if (row.measured !== null) assert.equal(row.measured, row.predicted, row.name);
+  },
+  runFlashTrace: (r, [c]) => {
+    const tiles = (n, b) => Math.ceil(n / b);
+    let steps = 0;  // causal: a Q tile visits the K/V tiles up to its last row
+    for (let t = 0; t < tiles(c.seq, c.blockQ); t++)
+      steps += c.causal ? tiles(Math.min(c.seq, (t + 1) * c.blockQ), c.blockKv) : tiles(c.seq, c.blockKv);
+    assert.equal(r.steps.length, steps);
+    assert.ok(close(r.scale, 1 / Math.sqrt(c.headDim), 1e-6));
+    const shape = { heads: 1, kvHeads: 1, seqQ: c.seq, seqKv: c.seq, headDim: c.headDim };
+    const expected = attentionReference(r.q, r.k, r.v, shape, c.causal);
+    const scale = Math.max(1, ...Array.from(r.v, Math.abs));
+    r.out.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) <= 1e-4 * scale, `out[${i}] = ${x}, reference ${expected[i]}`));
   },
 };
 
