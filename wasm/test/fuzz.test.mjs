@@ -72,7 +72,7 @@ function namesOf(params, into = new Set()) {
 const derived = ['arguments', 'length', 'head_dim', 'seq_q', 'seq_kv', 'prompt length', 'max_new_tokens', 'position',
   'file size', 'magic', 'vocab', 'token_embedding', 'position_embedding', 'norm1', 'wq', 'wk', 'wv', 'wo', 'norm2',
   'w1', 'w2', 'norm_f', 'lm_head', 'weights', 'budget / block_size', 'requests[i]', 'k', 'blocks', 'every', 'set',
-  'policy', 'cols', 'tokens', 'block', 'x', 'unknown_field', 'preset'];
+  'policy', 'cols', 'tokens', 'block', 'x', 'unknown_field'];
 // A weights file's header holds a model config: runGenerationFrom names its fields.
 const fileHolds = { runGenerationFrom: [{ name: 'model', kind: 'object', type: 'GptConfig' }] };
 const allowed = Object.fromEntries(Object.entries(schema.functions).map(([name, params]) => [name,
