@@ -147,8 +147,11 @@ std::vector<int> checkpoints(const policy& p, int layers) {
       break;
     case policy::kind::set:
       for (int b : p.blocks) {
-        require(b >= 0 && b < layers, "checkpoint block", b,
-                [&] { return "a block index in [0, " + std::to_string(layers) + ")"; });
+        // Named by the policy the caller passed ("set:9"), not by an internal name.
+        require(b >= 0 && b < layers, "policy", p.name(), [&] {
+          return "block indices in [0, " + std::to_string(layers) + ") (block " +
+                 std::to_string(b) + " is not)";
+        });
         c.push_back(b);
       }
       std::sort(c.begin(), c.end());
