@@ -381,6 +381,17 @@ result run(const std::string& text, const options& o,
       sum += loss_and_gradient(o.model, w, window(at), g, 1.0f / float(batch));
     }
     opt.step(w, g);
+    // A rate that blows the weights up (lr 1e9) is refused here, naming lr, and not
+    // later by attention's check of its inputs ("q[0] = nan") on the next pass.
+    const auto ws = slots(w);
+    const bool finite =
+        std::isfinite(sum) && std::all_of(ws.begin(), ws.end(), [](const slot& s) {
+          return std::all_of(s.data, s.data + s.size, [](float x) { return std::isfinite(x); });
+        });
+    require(finite, "lr", o.adam.lr, [&] {
+      return "a learning rate at which training stays finite (loss or weights overflowed at step " +
+             std::to_string(step + 1) + ")";
+    });
     r.losses.push_back(sum / double(batch));
     if (progress) progress(int(step) + 1, r.losses.back());
   }

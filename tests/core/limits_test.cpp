@@ -196,7 +196,19 @@ TEST_CASE("training refuses NaN learning rates and runs past the work limit") {
   o.adam.lr = NAN;
   CHECK_THROWS_WITH_AS(train::run(text, o), "lr = nan: expected a positive finite learning rate",
                        invalid_argument);
+  // A rate that blows the weights up is named as the cause once a step overflows,
+  // not by attention's input check on the next pass ("q[0] = nan", fuzz seed 2).
+  std::string words;
+  while (words.size() < 400) words += "memory is the limit of a model; ";
+  o.adam.lr = 1e9f;
+  o.steps = 4;
+  CHECK_THROWS_WITH_AS(
+      train::run(words, o),
+      doctest::Contains("expected a learning rate at which training stays finite (loss or weights "
+                        "overflowed at step "),
+      invalid_argument);
   o.adam.lr = 0.01f;
+  CHECK(train::run(words, o).losses.size() == 4);
   o.steps = 10000000;
   // A forward pass over 8 tokens (gpt::cost): per token the linear layers
   // 2 · (2 · 16² + 2 · 16 · 8 + 2 · 16 · 32) = 3584 and element-wise 20 · (4 · 16
