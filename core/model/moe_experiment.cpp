@@ -22,6 +22,11 @@ void require_experts(const std::vector<int>& experts) {
   require(!experts.empty(), "experts", "[]", "at least one number of experts");
 }
 
+// The largest entry of experts, for a message (experts is not empty).
+long long most_experts(const std::vector<int>& experts) {
+  return *std::max_element(experts.begin(), experts.end());
+}
+
 }  // namespace
 
 std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
@@ -30,7 +35,14 @@ std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
   double work = 0;
   for (int e : config.experts)
     work += 50 * gpt::parameters(with_experts(config.model, e, config.top_k)).as_double();
-  require_work(work, {{"experts.size()", static_cast<long long>(config.experts.size())}},
+  const gpt::config& m = config.model;
+  require_work(work,
+               {{"experts.size()", static_cast<long long>(config.experts.size())},
+                {"max(experts)", most_experts(config.experts)},
+                {"layers", m.layers},
+                {"d_model", m.d_model},
+                {"d_ff", m.d_ff},
+                {"max_seq", m.max_seq}},
                "the models' random weights");
   std::vector<moe_size_row> rows;
   for (int e : config.experts) {
@@ -121,7 +133,11 @@ std::vector<moe_speed_row> run_moe_speed(const moe_speed_config& config) {
   require_work((config.repeats + 1.0) * work,
                {{"repeats", config.repeats},
                 {"experts.size()", static_cast<long long>(config.experts.size())},
-                {"tokens", config.tokens}},
+                {"max(experts)", most_experts(config.experts)},
+                {"tokens", config.tokens},
+                {"layers", config.model.layers},
+                {"d_model", config.model.d_model},
+                {"d_ff", config.model.d_ff}},
                "the timed generations");
   const std::vector<int> prompt = {'T'};
   std::vector<moe_speed_row> rows;

@@ -345,11 +345,9 @@ result run(const std::string& text, const options& o,
   // Work: a step runs batch sequences forward and backward (3 forward passes,
   // naive attention) and evaluation 8 more forward passes.
   const gpt::config& c = o.model;
-  const std::initializer_list<sized> sizes{{"steps", o.steps},
-                                           {"batch", o.batch},
-                                           {"seq", o.seq},
-                                           {"layers", c.layers},
-                                           {"d_model", c.d_model}};
+  const std::initializer_list<sized> sizes{
+      {"steps", o.steps},     {"batch", o.batch}, {"seq", o.seq},        {"layers", c.layers},
+      {"d_model", c.d_model}, {"d_ff", c.d_ff},   {"max_seq", c.max_seq}};
   require_bytes(gpt::parameters(c) * sizeof(float) * 6 + count(text.size()) * 5 +
                     count(c.layers) * gpt::forward_bytes(c, seq + 1) +
                     count(c.layers) * c.heads * 2 * (seq + 1) * (seq + 1) * sizeof(float),

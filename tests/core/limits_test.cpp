@@ -215,10 +215,11 @@ TEST_CASE("training refuses NaN learning rates and runs past the work limit") {
   // + 32) + 2000 = 3920; per pair 4 · 2 · 8 + 24 · 2 = 112, 8 · 4 + 36 pairs
   // (naive attention counted as start = seq / 2); per row the head 2 · 16 · 256:
   // 8 · 7504 + 68 · 112 + 8 · 8192 = 133184. 3 · 10^7 + 8 passes: 4.0e12.
-  CHECK_THROWS_WITH_AS(train::run(text, o),
-                       "steps = 10000000, batch = 1, seq = 8, layers = 1, d_model = 16: expected "
-                       "at most 2.7e+11 flops of work in one call (the training steps: 4e+12)",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      train::run(text, o),
+      "steps = 10000000, batch = 1, seq = 8, layers = 1, d_model = 16, d_ff = 32, "
+      "max_seq = 8: expected at most 2.7e+11 flops of work in one call (the training steps: 4e+12)",
+      invalid_argument);
   // Activation checkpointing: a stack of 4 blocks of 32768 x 32768, weights and
   // gradients 2 · 4 · 2 · 2^30 floats: 64 GiB.
   CHECK_THROWS_WITH_AS(checkpoint::mlp_stack(4, 32768, 32768, 1),
@@ -309,10 +310,12 @@ TEST_CASE("the MoE sweeps refuse repeats, a dense width and work past the limits
           return e;
         }())
             .value() == 134251776);
-  CHECK_THROWS_WITH_AS(experiments::run_moe_sizes({c, std::vector<int>(41, 16)}),
-                       "experts.size() = 41: expected at most 2.7e+11 flops of work in one call "
-                       "(the models' random weights: 2.8e+11)",
-                       invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      experiments::run_moe_sizes({c, std::vector<int>(41, 16)}),
+      "experts.size() = 41, max(experts) = 16, layers = 1, d_model = 64, "
+      "d_ff = 65536, max_seq = 1: expected at most 2.7e+11 flops of work in one call "
+      "(the models' random weights: 2.8e+11)",
+      invalid_argument);
 }
 
 TEST_CASE("a value's control characters are escaped, so a NUL cannot cut the message short") {

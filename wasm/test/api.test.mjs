@@ -78,7 +78,8 @@ const failures = {
     'repeats = 100, seq = 4096, head_dim = 64, heads = 4: expected at most 2.7e+11 flops of work in one call ' +
       '(runs of flash and naive attention: 3.8e+12)'],
     [() => memlab.runTraining({ ...training, steps: 1e7 }, undefined),
-      'steps = 10000000, batch = 1, seq = 8, layers = 1, d_model = 16: expected at most 2.7e+11 flops of work ' +
+      'steps = 10000000, batch = 1, seq = 8, layers = 1, d_model = 16, d_ff = 32, max_seq = 8: expected at most ' +
+      '2.7e+11 flops of work ' +
       'in one call (the training steps: 4e+12)'],
     [() => memlab.runServing({ ...serving, stream: { ...serving.stream, requests: 1e7 } }, 4),
       'requests = 10000000, max_seq = 16: expected at most 1.00 GiB held by one call (the requests and ' +

@@ -29,7 +29,7 @@ const attention = { seq: 64, headDim: 16, heads: 2, kvHeads: 2, causal: false, b
   repeats: 1, seed: 1, runNaive: true };
 const checkpoint = { layers: 4, batch: 4, width: 8, hidden: 16, repeats: 1, policy: 'sqrt', timeline: false };
 const training = { model: { ...model, layers: 1, maxSeq: 16 }, steps: 2, batch: 2, seq: 8, lr: 0.01, seed: 1,
-  text: 'the quick brown fox jumps over the lazy dog', prompt: 'th' };
+  text: 'the quick brown fox jumps over the lazy dog', prompt: 'th', sampleTokens: 4, sampler };
 const stream = { requests: 20, rate: 0.25, promptMean: 16, promptSigma: 1, outputMean: 16, outputSigma: 1,
   maxSeq: 128, sharedPrefix: 0, seed: 1 };
 const serving = { stream, budget: 1024, blockSize: 16, maxBatch: 16, watermark: 0.01, preemption: 'recompute',
