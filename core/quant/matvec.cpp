@@ -28,7 +28,8 @@ tensor<1> output(std::size_t rows) { return tensor<1>::from_shape({rows}); }
 // `scale(b)` its scale.
 template <class Chunk, class Scale>
 float sum_blocks(std::size_t nb, Chunk chunk, Scale scale) {
-  fvec a0 = qkernels::zero(), a1 = qkernels::zero();
+  using vec = decltype(chunk(0));  // qkernels::bsum or fvec
+  vec a0{}, a1{};
   std::size_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     a0 = qkernels::fmadd(a0, chunk(b), scale(b));
@@ -44,7 +45,7 @@ float sum_blocks(std::size_t nb, Chunk chunk, Scale scale) {
 // conversion inline; one code path (and the same tracked scratch) for both wins.
 template <class Block>
 void row_scales(const Block* row, const buffer<float>& dx, buffer<float>& s) {
-  for (std::size_t b = 0; b < s.size(); ++b) s[b] = fp16::to_float(row[b].d) * dx[b];
+  for (std::size_t b = 0; b < s.size(); ++b) s[b] = qkernels::half_to_float(row[b].d) * dx[b];
 }
 
 // The activations' block scales as fp32 (converted once, not once per row).

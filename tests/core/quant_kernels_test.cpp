@@ -56,6 +56,19 @@ TEST_CASE("Q8_0 and Q4_0/Q4_1 block dot products equal the integer references") 
   }
 }
 
+TEST_CASE("a block scale's fp16 -> fp32 conversion equals fp16::to_float for every value") {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const float expected = fp16::to_float(static_cast<fp16::half>(h));
+    const float got = qkernels::half_to_float(static_cast<fp16::half>(h));
+    if (std::isnan(expected)) {
+      CHECK(std::isnan(got));
+    } else if (fp16::bits_of(got) != fp16::bits_of(expected)) {
+      CAPTURE(h);  // captured only on a failure: 65536 checks would swamp doctest's counts
+      CHECK(got == expected);
+    }
+  }
+}
+
 TEST_CASE("affine int8/int4 and NF4 chunk dot products equal their references") {
   rng gen(22);
   for (int trial = 0; trial < 300; ++trial) {
