@@ -1,5 +1,6 @@
 #include "quant/matvec.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "base/error.hpp"
@@ -23,36 +24,43 @@ void check_x(const tensor<1>& x, std::size_t cols) {
 
 tensor<1> output(std::size_t rows) { return tensor<1>::from_shape({rows}); }
 
-// Σ over a row's blocks of scale_b · chunk_b, with two accumulators so that two
-// blocks are in flight; `chunk(b)` returns block b's vector of partial sums and
-// `scale(b)` its scale.
-template <class Chunk, class Scale>
-float sum_blocks(std::size_t nb, Chunk chunk, Scale scale) {
-  using vec = decltype(chunk(0));  // qkernels::bsum or fvec
-  vec a0{}, a1{};
-  std::size_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    a0 = qkernels::fmadd(a0, chunk(b), scale(b));
-    a1 = qkernels::fmadd(a1, chunk(b + 1), scale(b + 1));
+// x as Q8_0 for the block kernels: per block of 32 values the codes, in the type
+// the kernels take (qkernels::act: int8 as stored, int16 in wasm), and the scale
+// as fp32 (converted once, not once per row). The same values as
+// quantize_activations, laid out for the products.
+struct q8_activations {
+  buffer<qkernels::act> q;  // [cols]
+  buffer<float> d;          // [cols / 32]
+};
+
+q8_activations activations(const tensor<1>& x) {
+  const std::size_t nb = x.size() / qk;
+  q8_activations a{buffer<qkernels::act>(x.size()), buffer<float>(nb)};
+  for (std::size_t b = 0; b < nb; ++b) {
+    block_q8_0 block;
+    ggml::quantize_row_q8_0_ref(x.data() + b * qk, &block, qk);
+    std::copy_n(block.qs, qk, a.q.data() + b * qk);
+    a.d[b] = fp16::to_float(block.d);
   }
-  if (b < nb) a0 = qkernels::fmadd(a0, chunk(b), scale(b));
+  return a;
+}
+
+// Σ_b d_w[b]·d_x[b] · dot(b) over a row's nb blocks, dot(b) the block's integer
+// dot product as a vector of partial sums. Four blocks at a time, so that their
+// four fp16 scales convert together, into two accumulators (two blocks in flight).
+template <class Block, class Dot>
+float sum_blocks(const Block* row, const float* dx, std::size_t nb, Dot dot) {
+  qkernels::bsum a0{}, a1{};
+  std::size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const qkernels::f32x4 s = qkernels::block_scales(row + b, dx + b);
+    a0 = qkernels::fmadd(a0, dot(b), s[0]);
+    a1 = qkernels::fmadd(a1, dot(b + 1), s[1]);
+    a0 = qkernels::fmadd(a0, dot(b + 2), s[2]);
+    a1 = qkernels::fmadd(a1, dot(b + 3), s[3]);
+  }
+  for (; b < nb; ++b) a0 = qkernels::fmadd(a0, dot(b), qkernels::half_to_float(row[b].d) * dx[b]);
   return qkernels::hsum(qkernels::add(a0, a1));
-}
-
-// s[b] = d_w[b] · d_x[b] for one row of weight blocks, in a loop of its own: GCC
-// vectorizes it, and Q4_0 at 4096 x 4096 went from 2.4 to 1.85 ms natively. In
-// wasm the loop stays scalar and the products are ~10% slower than with the
-// conversion inline; one code path (and the same tracked scratch) for both wins.
-template <class Block>
-void row_scales(const Block* row, const buffer<float>& dx, buffer<float>& s) {
-  for (std::size_t b = 0; b < s.size(); ++b) s[b] = qkernels::half_to_float(row[b].d) * dx[b];
-}
-
-// The activations' block scales as fp32 (converted once, not once per row).
-buffer<float> activation_scales(const buffer<block_q8_0>& xq) {
-  buffer<float> dx(xq.size());
-  for (std::size_t b = 0; b < xq.size(); ++b) dx[b] = fp16::to_float(xq[b].d);
-  return dx;
 }
 
 }  // namespace
@@ -85,20 +93,18 @@ tensor<1> fp16(const fp16::fp16_matrix& w, const tensor<1>& x) {
 namespace {
 
 // The ggml products: x as Q8_0 blocks, then per row
-//   y[r] = extra(r, row) + Σ_b d_w[b]·d_x[b] · dot(row[b], xq[b])
+//   y[r] = extra(row) + Σ_b d_w[b]·d_x[b] · dot(row[b], codes of x's block b)
 // where dot is the block's integer dot product and extra adds what a format
 // needs besides (Q4_1: its minimums).
 template <class Block, class Dot, class Extra>
-tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const buffer<block_q8_0>& xq,
-                       const buffer<float>& dx, Dot dot, Extra extra) {
+tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const q8_activations& x, Dot dot,
+                       Extra extra) {
   tensor<1> y = output(w.rows);
-  buffer<float> s(w.blocks_per_row());
+  const std::size_t nb = w.blocks_per_row();
   for (std::size_t r = 0; r < w.rows; ++r) {
     const Block* row = w.row(r);
-    row_scales(row, dx, s);
-    y[r] = extra(row) + sum_blocks(
-                            s.size(), [&](std::size_t b) { return dot(row[b], xq[b]); },
-                            [&](std::size_t b) { return s[b]; });
+    y[r] = extra(row) + sum_blocks(row, x.d.data(), nb,
+                                   [&](std::size_t b) { return dot(row[b], x.q.data() + b * qk); });
   }
   return y;
 }
@@ -109,39 +115,37 @@ constexpr auto no_extra = [](const auto*) { return 0.0f; };
 
 tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
   return ggml_product(
-      w, xq, activation_scales(xq),
-      [](const block_q8_0& a, const block_q8_0& b) { return qkernels::dot_q8_q8(a.qs, b.qs); },
+      w, activations(x),
+      [](const block_q8_0& a, const qkernels::act* b) { return qkernels::dot_q8_q8(a.qs, b); },
       no_extra);
 }
 
 tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
   return ggml_product(
-      w, xq, activation_scales(xq),
-      [](const block_q4_0& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 8); },
+      w, activations(x),
+      [](const block_q4_0& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b, 8); },
       no_extra);
 }
 
 tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
-  const buffer<float> dx = activation_scales(xq);
+  const q8_activations xa = activations(x);
   // d_x · Σ_j q_x[j] per block: what the min m of a weight block multiplies.
-  buffer<float> sx(xq.size());
-  for (std::size_t b = 0; b < xq.size(); ++b) {
+  buffer<float> sx(xa.d.size());
+  for (std::size_t b = 0; b < sx.size(); ++b) {
     int sum = 0;
-    for (std::size_t j = 0; j < qk; ++j) sum += xq[b].qs[j];
-    sx[b] = dx[b] * static_cast<float>(sum);
+    for (std::size_t j = 0; j < qk; ++j) sum += xa.q[b * qk + j];
+    sx[b] = xa.d[b] * static_cast<float>(sum);
   }
   return ggml_product(
-      w, xq, dx,
-      [](const block_q4_1& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 0); },
+      w, xa,
+      [](const block_q4_1& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b, 0); },
       [&](const block_q4_1* row) {
         float mins = 0;
-        for (std::size_t b = 0; b < sx.size(); ++b) mins += fp16::to_float(row[b].m) * sx[b];
+        for (std::size_t b = 0; b < sx.size(); ++b)
+          mins += qkernels::half_to_float(row[b].m) * sx[b];
         return mins;
       });
 }
