@@ -73,14 +73,35 @@ inline bsum dot_q8_q8(const std::int8_t* a, const act* b) {
       wasm_i32x4_add(dot16(wasm_v128_load(a), b), dot16(wasm_v128_load(a + 16), b + 16)));
 }
 
-// Σ_j (q[j] - offset)·b[j], j < 32, for ggml's nibble order: byte j holds q[j] in
-// its low nibble and q[j + 16] in its high one (Q4_0: offset 8, Q4_1: offset 0).
-inline bsum dot_q4_q8(const std::uint8_t* qs, const act* b, int offset) {
-  const v128_t q = wasm_v128_load(qs);
-  const v128_t off = wasm_i8x16_splat(static_cast<std::int8_t>(offset));
-  const v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, wasm_i8x16_splat(0x0F)), off);
-  const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), off);
-  return wasm_f32x4_convert_i32x4(wasm_i32x4_add(dot16(lo, b), dot16(hi, b + 16)));
+// A Q4 block's nibbles read as 8 int16 lanes give four sets of 8 values with a
+// mask and a shift each (byte 2k low/high nibble: values 2k and 16 + 2k; byte
+// 2k + 1: values 2k + 1 and 17 + 2k), where widening bytes to int16 takes a
+// shuffle per half. So the Q4 kernels take the activations in that order:
+// per block, b[2k], then b[2k + 1], then b[16 + 2k], then b[17 + 2k] (k < 8).
+// Q4_0 at 4096 x 4096 in Chromium: 2.0 ms, against 2.4 ms widening bytes.
+inline void arrange_for_q4(const std::int8_t* q, act* out) {
+  for (std::size_t k = 0; k < 8; ++k) {
+    out[k] = q[2 * k];
+    out[8 + k] = q[2 * k + 1];
+    out[16 + k] = q[16 + 2 * k];
+    out[24 + k] = q[17 + 2 * k];
+  }
+}
+
+// Σ_j q[j]·b[j], j < 32, q the unsigned nibbles (0..15) in ggml's order (byte j
+// holds q[j] in its low nibble and q[j + 16] in its high one), b arranged by
+// arrange_for_q4.
+inline bsum dot_q4_q8(const std::uint8_t* qs, const act* b) {
+  const v128_t v = wasm_v128_load(qs), low4 = wasm_i16x8_splat(0x000F);
+  const v128_t even_lo = wasm_v128_and(v, low4);
+  const v128_t odd_lo = wasm_v128_and(wasm_u16x8_shr(v, 8), low4);
+  const v128_t even_hi = wasm_v128_and(wasm_u16x8_shr(v, 4), low4);
+  const v128_t odd_hi = wasm_u16x8_shr(v, 12);
+  const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_lo, wasm_v128_load(b)),
+                                   wasm_i32x4_dot_i16x8(odd_lo, wasm_v128_load(b + 8)));
+  const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_hi, wasm_v128_load(b + 16)),
+                                   wasm_i32x4_dot_i16x8(odd_hi, wasm_v128_load(b + 24)));
+  return wasm_f32x4_convert_i32x4(wasm_i32x4_add(lo, hi));
 }
 
 // Σ_j (c[j] - zero)·x[j], j < 16, for 16 codes in the bytes of v. The codes are
@@ -201,6 +222,9 @@ inline fvec to_float(ubvec v, int zero) {
 
 using act = std::int8_t;  // the activations' Q8_0 codes, as stored
 
+// The Q4 kernels take the activations as stored (see the wasm version).
+inline void arrange_for_q4(const std::int8_t* q, act* out) { std::memcpy(out, q, 32); }
+
 #if defined(__AVX2__) && defined(__FMA__)
 
 // x86 with AVX2 (x86-64-v3 and later): ggml's kernels, 8 float lanes per block.
@@ -234,13 +258,15 @@ inline bsum dot_q8_q8(const std::int8_t* a, const act* b) {
   return sum_i8_pairs(load256(a), load256(b));
 }
 
-inline bsum dot_q4_q8(const std::uint8_t* qs, const act* b, int offset) {
+// Σ_j q[j]·b[j], the nibbles unsigned: vpmaddubsw takes them as they are
+// (pair sums up to 2·15·128, exact in int16).
+inline bsum dot_q4_q8(const std::uint8_t* qs, const act* b) {
   // low nibbles (values 0..15) in the low half, high nibbles (16..31) in the high half
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
   const __m256i nibbles =
       _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
-  return sum_i8_pairs(_mm256_sub_epi8(nibbles, _mm256_set1_epi8(static_cast<std::int8_t>(offset))),
-                      load256(b));
+  const __m256i pairs = _mm256_maddubs_epi16(nibbles, load256(b));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
 #else
@@ -264,14 +290,13 @@ inline bsum dot_q8_q8(const std::int8_t* a, const act* b) {
   return products_to_float(load<bvec32>(a), load<bvec32>(b));
 }
 
-inline bsum dot_q4_q8(const std::uint8_t* qs, const act* b, int offset) {
+inline bsum dot_q4_q8(const std::uint8_t* qs, const act* b) {
   const ubvec q = load<ubvec>(qs);
   const bvec lo = reinterpret_cast<bvec>(q & 0x0F), hi = reinterpret_cast<bvec>(q >> 4);
   // values 0..15 in the low nibbles, 16..31 in the high ones: side by side they are in order
   const bvec32 w =
       __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
-                              18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) -
-      static_cast<std::int8_t>(offset);
+                              18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
   return products_to_float(w, load<bvec32>(b));
 }
 
@@ -398,13 +423,13 @@ inline int dot_q8_q8(const std::int8_t* a, const std::int8_t* b) {
   return sum;
 }
 
-// Σ_j (q[j] - offset)·b[j], j < 32, q[j] in the low nibble of byte j, q[j + 16]
-// in its high nibble (ggml's order).
-inline int dot_q4_q8(const std::uint8_t* qs, const std::int8_t* b, int offset) {
+// Σ_j q[j]·b[j], j < 32, q[j] in the low nibble of byte j, q[j + 16] in its
+// high nibble (ggml's order), unsigned.
+inline int dot_q4_q8(const std::uint8_t* qs, const std::int8_t* b) {
   int sum = 0;
   for (std::size_t j = 0; j < 16; ++j) {
-    sum += ((qs[j] & 0x0F) - offset) * b[j];
-    sum += ((qs[j] >> 4) - offset) * b[j + 16];
+    sum += (qs[j] & 0x0F) * b[j];
+    sum += (qs[j] >> 4) * b[j + 16];
   }
   return sum;
 }

@@ -1,6 +1,7 @@
 #include "quant/matvec.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "base/error.hpp"
@@ -25,42 +26,75 @@ void check_x(const tensor<1>& x, std::size_t cols) {
 tensor<1> output(std::size_t rows) { return tensor<1>::from_shape({rows}); }
 
 // x as Q8_0 for the block kernels: per block of 32 values the codes, in the type
-// the kernels take (qkernels::act: int8 as stored, int16 in wasm), and the scale
-// as fp32 (converted once, not once per row). The same values as
-// quantize_activations, laid out for the products.
+// and order the format's kernel takes (qkernels::act: int8 as stored, int16 in
+// wasm, where the Q4 kernels want them rearranged), the scale as fp32 (converted
+// once, not once per row) and, for the Q4 formats, the sum of the codes. The
+// same values as quantize_activations, laid out for the products.
 struct q8_activations {
   buffer<qkernels::act> q;  // [cols]
   buffer<float> d;          // [cols / 32]
+  buffer<float> sum;        // [cols / 32] Σ_j q[b, j], exact; empty for Q8_0
 };
 
-q8_activations activations(const tensor<1>& x) {
+enum class kernel { q8, q4 };
+
+q8_activations activations(const tensor<1>& x, kernel k) {
   const std::size_t nb = x.size() / qk;
-  q8_activations a{buffer<qkernels::act>(x.size()), buffer<float>(nb)};
+  q8_activations a{buffer<qkernels::act>(x.size()), buffer<float>(nb),
+                   buffer<float>(k == kernel::q4 ? nb : 0)};
   for (std::size_t b = 0; b < nb; ++b) {
     block_q8_0 block;
     ggml::quantize_row_q8_0_ref(x.data() + b * qk, &block, qk);
-    std::copy_n(block.qs, qk, a.q.data() + b * qk);
     a.d[b] = fp16::to_float(block.d);
+    if (k == kernel::q8) {
+      std::copy_n(block.qs, qk, a.q.data() + b * qk);
+      continue;
+    }
+    qkernels::arrange_for_q4(block.qs, a.q.data() + b * qk);
+    int sum = 0;
+    for (std::size_t j = 0; j < qk; ++j) sum += block.qs[j];
+    a.sum[b] = static_cast<float>(sum);
   }
   return a;
 }
 
-// Σ_b d_w[b]·d_x[b] · dot(b) over a row's nb blocks, dot(b) the block's integer
-// dot product as a vector of partial sums. Four blocks at a time, so that their
-// four fp16 scales convert together, into two accumulators (two blocks in flight).
+// Over a row's nb blocks, with s_b = d_w[b]·d_x[b] and dot(b) the block's
+// integer dot product (a vector of partial sums):
+//   dots = Σ_b s_b · dot(b),   sums = Σ_b s_b · Σ_j q_x[b, j]  (if x has the sums)
+// Four blocks at a time, so that their four fp16 scales convert together, into
+// two accumulators (two blocks in flight).
+struct row_sums {
+  float dots = 0;
+  float sums = 0;
+};
+
 template <class Block, class Dot>
-float sum_blocks(const Block* row, const float* dx, std::size_t nb, Dot dot) {
+row_sums sum_blocks(const Block* row, const q8_activations& x, Dot dot) {
+  const std::size_t nb = x.d.size();
+  const bool with_sums = !x.sum.empty();
   qkernels::bsum a0{}, a1{};
+  qkernels::f32x4 sums{};
   std::size_t b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const qkernels::f32x4 s = qkernels::block_scales(row + b, dx + b);
+    const qkernels::f32x4 s = qkernels::block_scales(row + b, x.d.data() + b);
     a0 = qkernels::fmadd(a0, dot(b), s[0]);
     a1 = qkernels::fmadd(a1, dot(b + 1), s[1]);
     a0 = qkernels::fmadd(a0, dot(b + 2), s[2]);
     a1 = qkernels::fmadd(a1, dot(b + 3), s[3]);
+    if (with_sums) {
+      qkernels::f32x4 q;
+      std::memcpy(&q, x.sum.data() + b, sizeof q);
+      sums += s * q;
+    }
   }
-  for (; b < nb; ++b) a0 = qkernels::fmadd(a0, dot(b), qkernels::half_to_float(row[b].d) * dx[b]);
-  return qkernels::hsum(qkernels::add(a0, a1));
+  float tail_sums = 0;
+  for (; b < nb; ++b) {
+    const float s = qkernels::half_to_float(row[b].d) * x.d[b];
+    a0 = qkernels::fmadd(a0, dot(b), s);
+    if (with_sums) tail_sums += s * x.sum[b];
+  }
+  return {qkernels::hsum(qkernels::add(a0, a1)),
+          (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail_sums};
 }
 
 }  // namespace
@@ -93,60 +127,56 @@ tensor<1> fp16(const fp16::fp16_matrix& w, const tensor<1>& x) {
 namespace {
 
 // The ggml products: x as Q8_0 blocks, then per row
-//   y[r] = extra(row) + Σ_b d_w[b]·d_x[b] · dot(row[b], codes of x's block b)
-// where dot is the block's integer dot product and extra adds what a format
-// needs besides (Q4_1: its minimums).
-template <class Block, class Dot, class Extra>
+//   y[r] = combine(row, sum_blocks(row, x, dot))
+// where dot is the block's integer dot product and combine adds what a format
+// needs besides (Q4_0: its offset, Q4_1: its minimums).
+template <class Block, class Dot, class Combine>
 tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const q8_activations& x, Dot dot,
-                       Extra extra) {
+                       Combine combine) {
   tensor<1> y = output(w.rows);
-  const std::size_t nb = w.blocks_per_row();
   for (std::size_t r = 0; r < w.rows; ++r) {
     const Block* row = w.row(r);
-    y[r] = extra(row) + sum_blocks(row, x.d.data(), nb,
-                                   [&](std::size_t b) { return dot(row[b], x.q.data() + b * qk); });
+    const qkernels::act* q = x.q.data();
+    y[r] = combine(row, sum_blocks(row, x, [&](std::size_t b) { return dot(row[b], q + b * qk); }));
   }
   return y;
 }
-
-constexpr auto no_extra = [](const auto*) { return 0.0f; };
 
 }  // namespace
 
 tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
   return ggml_product(
-      w, activations(x),
+      w, activations(x, kernel::q8),
       [](const block_q8_0& a, const qkernels::act* b) { return qkernels::dot_q8_q8(a.qs, b); },
-      no_extra);
+      [](const block_q8_0*, const row_sums& r) { return r.dots; });
 }
 
+// Q4_0 and Q4_1 multiply the unsigned nibbles q (0..15); a weight is d·(q - 8)
+// (Q4_0) or d·q + m (Q4_1), so per block
+//   Σ_j w[j]·x[j] = d_x · (d·Σ_j q[j]·q_x[j] - 8·d·Σ_j q_x[j])      (Q4_0)
+//                 = d_x · (d·Σ_j q[j]·q_x[j] + m·Σ_j q_x[j])         (Q4_1)
+// (ggml's Q8_1 activations store d_x·Σ_j q_x[j] for the second term). The
+// kernels skip a subtraction per value; Q4_0's two sums are rounded apart.
 tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
   return ggml_product(
-      w, activations(x),
-      [](const block_q4_0& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b, 8); },
-      no_extra);
+      w, activations(x, kernel::q4),
+      [](const block_q4_0& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b); },
+      [](const block_q4_0*, const row_sums& r) { return r.dots - 8.0f * r.sums; });
 }
 
 tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const q8_activations xa = activations(x);
-  // d_x · Σ_j q_x[j] per block: what the min m of a weight block multiplies.
-  buffer<float> sx(xa.d.size());
-  for (std::size_t b = 0; b < sx.size(); ++b) {
-    int sum = 0;
-    for (std::size_t j = 0; j < qk; ++j) sum += xa.q[b * qk + j];
-    sx[b] = xa.d[b] * static_cast<float>(sum);
-  }
+  const q8_activations xa = activations(x, kernel::q4);
   return ggml_product(
       w, xa,
-      [](const block_q4_1& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b, 0); },
-      [&](const block_q4_1* row) {
+      [](const block_q4_1& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b); },
+      [&](const block_q4_1* row, const row_sums& r) {
         float mins = 0;
-        for (std::size_t b = 0; b < sx.size(); ++b)
-          mins += qkernels::half_to_float(row[b].m) * sx[b];
-        return mins;
+        for (std::size_t b = 0; b < xa.d.size(); ++b)
+          mins += qkernels::half_to_float(row[b].m) * (xa.d[b] * xa.sum[b]);
+        return mins + r.dots;
       });
 }
 

@@ -45,16 +45,16 @@ TEST_CASE("Q8_0 and Q4_0/Q4_1 block dot products equal the integer references") 
     if (trial == 0) a.assign(32, 127), b.assign(32, 127);   // the largest sums,
     if (trial == 1) a.assign(32, -127), b.assign(32, 127);  // of both signs
     const auto qs = trial == 2 ? std::vector<std::uint8_t>(16, 0xFF) : bytes(16, gen);
-    // the activations' codes as the kernels take them (int16 in wasm)
+    // the activations' codes as the kernels take them (int16 in wasm, and
+    // rearranged for the Q4 kernels there)
     const std::vector<qkernels::act> bx(b.begin(), b.end());
+    std::vector<qkernels::act> b4(32);
+    qkernels::arrange_for_q4(b.data(), b4.data());
     // Integers below 2^24: the float lanes sum to them exactly.
     CHECK(qkernels::hsum(qkernels::dot_q8_q8(a.data(), bx.data())) ==
           static_cast<float>(qkernels::ref::dot_q8_q8(a.data(), b.data())));
-    for (int offset : {8, 0}) {
-      CAPTURE(offset);
-      CHECK(qkernels::hsum(qkernels::dot_q4_q8(qs.data(), bx.data(), offset)) ==
-            static_cast<float>(qkernels::ref::dot_q4_q8(qs.data(), b.data(), offset)));
-    }
+    CHECK(qkernels::hsum(qkernels::dot_q4_q8(qs.data(), b4.data())) ==
+          static_cast<float>(qkernels::ref::dot_q4_q8(qs.data(), b.data())));
   }
 }
 
