@@ -9,6 +9,7 @@
 #include "api.hpp"
 #include "attention/experiment.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 
 using namespace emscripten;
 using namespace memlab;
@@ -27,12 +28,14 @@ attention::shape to_shape(const js_shape& s) {
           require_positive(s.head_dim, "head_dim")};
 }
 
-// A Float32Array of heads·seq·head_dim floats as a [heads, seq, head_dim] tensor.
+// A Float32Array of heads·seq·head_dim floats as a [heads, seq, head_dim] tensor
+// (memlab.mjs checked the length; checked again here, in 64 bits).
 tensor<3> to_tensor(const val& array, const char* name, std::size_t heads, std::size_t seq,
                     std::size_t head_dim) {
+  const count expected = count(heads) * seq * head_dim;
   const std::vector<float> values = convertJSArrayToNumberVector<float>(array);
-  require(values.size() == heads * seq * head_dim, name, values.size(), [&] {
-    return "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats";
+  require(count(values.size()) == expected, name, values.size(), [&] {
+    return "heads · seq · head_dim = " + std::to_string(expected.value()) + " floats";
   });
   tensor<3> t = tensor<3>::from_shape({heads, seq, head_dim});
   std::copy(values.begin(), values.end(), t.begin());
@@ -61,9 +64,8 @@ val naive_attention(val q, val k, val v, js_shape s, bool causal) {
   return attention_js(q, k, v, s, causal, 1, 1, false);
 }
 
-val flash_attention(val q, val k, val v, js_shape s, bool causal, val block_q, val block_kv) {
-  return attention_js(q, k, v, s, causal, wasm::integer<int>(block_q, "block_q"),
-                      wasm::integer<int>(block_kv, "block_kv"), true);
+val flash_attention(val q, val k, val v, js_shape s, bool causal, int block_q, int block_kv) {
+  return attention_js(q, k, v, s, causal, block_q, block_kv, true);
 }
 
 }  // namespace
@@ -96,7 +98,11 @@ EMSCRIPTEN_BINDINGS(memlab_attention) {
       .field("kvBytes", &experiments::attention_figures::kv_bytes)
       .field("flops", &experiments::attention_figures::flops);
 
-  def<&experiments::run_attention>("runAttention");
-  def<&naive_attention>("naiveAttention");
-  def<&flash_attention>("flashAttention");
+  def<&experiments::run_attention>("runAttention", "config");
+  // q [heads, seq_q, head_dim], k and v [kv_heads, seq_kv, head_dim], flattened.
+  const auto q = wasm::float32_array("q", {"shape.heads", "shape.seqQ", "shape.headDim"});
+  const auto k = wasm::float32_array("k", {"shape.kvHeads", "shape.seqKv", "shape.headDim"});
+  const auto v = wasm::float32_array("v", {"shape.kvHeads", "shape.seqKv", "shape.headDim"});
+  def<&naive_attention>("naiveAttention", q, k, v, "shape", "causal");
+  def<&flash_attention>("flashAttention", q, k, v, "shape", "causal", "blockQ", "blockKv");
 }

@@ -16,5 +16,5 @@ EMSCRIPTEN_BINDINGS(memlab_flash_backward) {
       .field("maxRelDiff", &figures::max_rel_diff)
       .field("flops", &figures::flops);
 
-  def<&experiments::run_flash_backward>("runFlashBackward");
+  def<&experiments::run_flash_backward>("runFlashBackward", "config");
 }

@@ -70,5 +70,5 @@ EMSCRIPTEN_BINDINGS(memlab_flash_trace) {
       .field("causal", &config::causal)
       .field("seed", &config::seed);
 
-  def<&run_flash_trace>("runFlashTrace");
+  def<&run_flash_trace>("runFlashTrace", "config");
 }

@@ -43,5 +43,5 @@ EMSCRIPTEN_BINDINGS(memlab_io_bytes) {
       .field("n2d2OverM", &figures::n2d2_over_m)
       .field("ndPlusN2", &figures::nd_plus_n2);
 
-  def<&experiments::run_io_bytes>("runIoBytes");
+  def<&experiments::run_io_bytes>("runIoBytes", "config");
 }

@@ -27,11 +27,6 @@ struct js_generation_figures {
   std::size_t peak_bytes = 0;
 };
 
-progress_callback progress_of(const val& on_token) {
-  if (on_token.typeOf().as<std::string>() != "function") return {};
-  return [on_token](int done) { on_token(done); };
-}
-
 js_generation_figures to_js(const experiments::generation_figures& f) {
   js_generation_figures js;
   js.config = f.config;
@@ -48,15 +43,15 @@ js_generation_figures to_js(const experiments::generation_figures& f) {
 // onToken: a JS function called after each token with the count so far (or
 // undefined for none).
 js_generation_figures run_generation(experiments::generation_config config, val on_token) {
-  return to_js(experiments::run_generation(config, progress_of(on_token)));
+  return to_js(experiments::run_generation(config, wasm::callback_of<int>(on_token)));
 }
 
 // The same with weights saved by memlab-bench train (gpt::model::save's format),
-// given as a Uint8Array; the model's config comes from the file.
-js_generation_figures run_generation_from(val weights, experiments::generation_config config,
+// given as a Uint8Array.
+js_generation_figures run_generation_from(val weights, experiments::generation_from_config config,
                                           val on_token) {
-  const gpt::model m = gpt::model::from_bytes(convertJSArrayToNumberVector<std::uint8_t>(weights));
-  return to_js(experiments::run_generation(m, config, progress_of(on_token)));
+  return to_js(experiments::run_generation_from(convertJSArrayToNumberVector<std::uint8_t>(weights),
+                                                config, wasm::callback_of<int>(on_token)));
 }
 
 struct js_weight_read {
@@ -65,21 +60,20 @@ struct js_weight_read {
 };
 
 // The fastest of `repeats` passes reading the weights a decoding step multiplies.
-js_weight_read time_weight_read(gpt::config c, val model_seed, val repeats) {
-  const auto read =
-      experiments::time_weight_read(c, wasm::integer<std::uint32_t>(model_seed, "model_seed"),
-                                    wasm::integer<int>(repeats, "repeats"));
+js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
+  const auto read = experiments::time_weight_read(c, model_seed, repeats);
   return {static_cast<double>(read.bytes), read.us};
 }
 
-double kv_cache_bytes(gpt::config c, val tokens) {
-  return static_cast<double>(experiments::kv_cache_bytes(c, wasm::integer<int>(tokens, "tokens")));
+// In 64 bits, exact as a JS number up to 2^53 bytes.
+double kv_cache_bytes(gpt::config c, int tokens) {
+  return static_cast<double>(experiments::kv_cache_bytes(c, tokens));
 }
 
 // [{kvHeads, tokens, bytes}]: every kv_heads in kvHeads at every length in tokens.
 val kv_cache_sizes(gpt::config c, val kv_heads, val tokens) {
-  const auto rows = experiments::kv_cache_sizes(c, wasm::integers<int>(kv_heads, "kv_heads"),
-                                                wasm::integers<int>(tokens, "tokens"));
+  const auto rows =
+      experiments::kv_cache_sizes(c, wasm::integers<int>(kv_heads), wasm::integers<int>(tokens));
   val out = val::array();
   for (const auto& r : rows) {
     val row = val::object();
@@ -123,15 +117,23 @@ EMSCRIPTEN_BINDINGS(memlab_kv_cache) {
       .field("weightBytes", &js_generation_figures::weight_bytes)
       .field("peakBytes", &js_generation_figures::peak_bytes);
 
-  wasm::def<&run_generation>("runGeneration");
-  wasm::def<&run_generation_from>("runGenerationFrom");
+  wasm::object<experiments::generation_from_config>("GenerationFromConfig")
+      .field("prompt", &experiments::generation_from_config::prompt)
+      .field("tokens", &experiments::generation_from_config::tokens)
+      .field("useCache", &experiments::generation_from_config::use_cache)
+      .field("sampler", &experiments::generation_from_config::sampler);
+  wasm::def<&run_generation>("runGeneration", "config", wasm::callback("onToken"));
+  wasm::def<&run_generation_from>("runGenerationFrom", wasm::uint8_array("weights"), "config",
+                                  wasm::callback("onToken"));
   wasm::object<js_weight_read>("WeightRead")
       .field("bytes", &js_weight_read::bytes)
       .field("us", &js_weight_read::us);
 
-  wasm::def<&kv_cache_bytes>("kvCacheBytes");
-  wasm::def<&kv_cache_sizes>("kvCacheSizes");
-  wasm::def<&time_weight_read>("timeWeightRead");
+  wasm::def<&kv_cache_bytes>("kvCacheBytes", "model", "tokens");
+  wasm::def<&kv_cache_sizes>("kvCacheSizes", "model",
+                             wasm::integer_array("kvHeads", -2147483648.0, 2147483647.0),
+                             wasm::integer_array("tokens", -2147483648.0, 2147483647.0));
+  wasm::def<&time_weight_read>("timeWeightRead", "model", "modelSeed", "repeats");
 
   wasm::object<experiments::cache_decode_config>("CacheDecodeConfig")
       .field("tokens", &experiments::cache_decode_config::tokens)
@@ -146,5 +148,5 @@ EMSCRIPTEN_BINDINGS(memlab_kv_cache) {
       .field("cacheBytes", &experiments::cache_decode_figures::cache_bytes)
       .field("maxAbsDiff", &experiments::cache_decode_figures::max_abs_diff);
 
-  wasm::def<&experiments::run_cache_decode>("runCacheDecode");
+  wasm::def<&experiments::run_cache_decode>("runCacheDecode", "config");
 }

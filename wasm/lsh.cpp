@@ -8,6 +8,7 @@
 #include "api.hpp"
 #include "attention/experiment.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 
 using namespace emscripten;
 using namespace memlab;
@@ -15,26 +16,18 @@ using memlab::wasm::def;
 
 namespace {
 
-// {seq, headDim, chunk, causal, clusterSize, buckets: [...], rounds: [...], seed}
-// -> [{data, nBuckets, nRounds, maxAbsError, relativeError}]
-val lsh_errors(val js) {
-  experiments::lsh_errors_config c;
-  c.seq = wasm::integer<int>(js["seq"], "seq");
-  c.head_dim = wasm::integer<int>(js["headDim"], "headDim");
-  c.chunk = wasm::integer<int>(js["chunk"], "chunk");
-  c.causal = js["causal"].as<bool>();
-  c.cluster_size = wasm::integer<int>(js["clusterSize"], "clusterSize");
-  c.buckets = wasm::integers<int>(js["buckets"], "buckets");
-  c.rounds = wasm::integers<int>(js["rounds"], "rounds");
-  c.seed = wasm::integer<std::uint32_t>(js["seed"], "seed");
-  return wasm::array_of(experiments::run_lsh_errors(c));
+// [{data, nBuckets, nRounds, maxAbsError, relativeError}]
+val lsh_errors(const experiments::lsh_errors_config& config) {
+  return wasm::array_of(experiments::run_lsh_errors(config));
 }
 
-// A Float32Array of heads·seq·head_dim floats as a [heads, seq, head_dim] tensor.
+// A Float32Array of heads·seq·head_dim floats as a [heads, seq, head_dim] tensor
+// (memlab.mjs checked the length; checked again here, in 64 bits).
 tensor<3> to_tensor(const val& array, std::size_t heads, std::size_t seq, std::size_t head_dim) {
+  const count expected = count(heads) * seq * head_dim;
   const std::vector<float> values = convertJSArrayToNumberVector<float>(array);
-  require(values.size() == heads * seq * head_dim, "qk.length", values.size(), [&] {
-    return "heads · seq · head_dim = " + std::to_string(heads * seq * head_dim) + " floats";
+  require(count(values.size()) == expected, "qk.length", values.size(), [&] {
+    return "heads · seq · head_dim = " + std::to_string(expected.value()) + " floats";
   });
   tensor<3> t = tensor<3>::from_shape({heads, seq, head_dim});
   std::copy(values.begin(), values.end(), t.begin());
@@ -48,19 +41,16 @@ val typed_array(const T* data, std::size_t n) {
 }
 
 // The rotations [heads, n_rounds, head_dim, n_buckets / 2] as a Float32Array.
-val lsh_rotations(val heads, val head_dim, attention::lsh_options options) {
-  const tensor<4> r = attention::lsh_rotations(
-      require_positive(wasm::integer<int>(heads, "heads"), "heads"),
-      require_positive(wasm::integer<int>(head_dim, "headDim"), "headDim"), options);
+val lsh_rotations(int heads, int head_dim, attention::lsh_options options) {
+  const tensor<4> r = attention::lsh_rotations(require_positive(heads, "heads"),
+                                               require_positive(head_dim, "head_dim"), options);
   return typed_array(r.data(), r.size());
 }
 
 // Buckets [heads, n_rounds, seq] of qk (a Float32Array [heads, seq, head_dim]) as a Uint32Array.
-val lsh_buckets(val qk, val heads, val seq, val head_dim, attention::lsh_options options) {
-  const tensor<3> t =
-      to_tensor(qk, require_positive(wasm::integer<int>(heads, "heads"), "heads"),
-                require_positive(wasm::integer<int>(seq, "seq"), "seq"),
-                require_positive(wasm::integer<int>(head_dim, "headDim"), "headDim"));
+val lsh_buckets(val qk, int heads, int seq, int head_dim, attention::lsh_options options) {
+  const tensor<3> t = to_tensor(qk, require_positive(heads, "heads"), require_positive(seq, "seq"),
+                                require_positive(head_dim, "head_dim"));
   const buffer<std::uint32_t> b = attention::lsh_buckets(t, options);
   return typed_array(b.data(), b.size());
 }
@@ -108,8 +98,20 @@ EMSCRIPTEN_BINDINGS(memlab_lsh) {
       .field("maxAbsError", &experiments::lsh_error_row::max_abs_error)
       .field("relativeError", &experiments::lsh_error_row::relative_error);
 
-  def<&experiments::run_lsh>("runLsh");
-  def<&lsh_errors>("runLshErrors");
-  def<&lsh_rotations>("lshRotations");
-  def<&lsh_buckets>("lshBuckets");
+  using experiments::lsh_errors_config;
+  wasm::object<lsh_errors_config>("LshErrorsConfig")
+      .field("seq", &lsh_errors_config::seq)
+      .field("headDim", &lsh_errors_config::head_dim)
+      .field("chunk", &lsh_errors_config::chunk)
+      .field("causal", &lsh_errors_config::causal)
+      .field("clusterSize", &lsh_errors_config::cluster_size)
+      .field("buckets", &lsh_errors_config::buckets)
+      .field("rounds", &lsh_errors_config::rounds)
+      .field("seed", &lsh_errors_config::seed);
+
+  def<&experiments::run_lsh>("runLsh", "config");
+  def<&lsh_errors>("runLshErrors", "config");
+  def<&lsh_rotations>("lshRotations", "heads", "headDim", "options");
+  def<&lsh_buckets>("lshBuckets", wasm::float32_array("qk", {"heads", "seq", "headDim"}), "heads",
+                    "seq", "headDim", "options");
 }

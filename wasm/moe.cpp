@@ -15,9 +15,8 @@ using namespace memlab;
 namespace {
 
 // [{experts, parameters, activeParameters, weightBytes, activeBytes}]
-val run_moe_sizes(gpt::config model, val experts, val top_k) {
-  const auto rows = experiments::run_moe_sizes(
-      {model, wasm::integers<int>(experts, "experts"), wasm::integer<int>(top_k, "top_k")});
+val run_moe_sizes(gpt::config model, val experts, int top_k) {
+  const auto rows = experiments::run_moe_sizes({model, wasm::integers<int>(experts), top_k});
   val out = val::array();
   for (const auto& r : rows) {
     val row = val::object();
@@ -63,10 +62,9 @@ val run_moe_balance(experiments::moe_balance_config config, val on_step) {
 }
 
 // [{experts, moeParameters, denseParameters, moeMsPerToken, denseMsPerToken}]
-val run_moe_speed(gpt::config model, val experts, val top_k, val tokens, val repeats) {
-  const auto rows = experiments::run_moe_speed(
-      {model, wasm::integers<int>(experts, "experts"), wasm::integer<int>(top_k, "top_k"),
-       wasm::integer<int>(tokens, "tokens"), wasm::integer<int>(repeats, "repeats")});
+val run_moe_speed(gpt::config model, val experts, int top_k, int tokens, int repeats) {
+  const auto rows =
+      experiments::run_moe_speed({model, wasm::integers<int>(experts), top_k, tokens, repeats});
   val out = val::array();
   for (const auto& r : rows) {
     val row = val::object();
@@ -96,7 +94,9 @@ EMSCRIPTEN_BINDINGS(memlab_moe) {
       .field("text", &experiments::moe_balance_config::text)
       .field("evalText", &experiments::moe_balance_config::eval_text)
       .field("seed", &experiments::moe_balance_config::seed);
-  wasm::def<&run_moe_sizes>("runMoeSizes");
-  wasm::def<&run_moe_balance>("runMoeBalance");
-  wasm::def<&run_moe_speed>("runMoeSpeed");
+  wasm::def<&run_moe_sizes>("runMoeSizes", "model", wasm::integer_array("experts", 0, 2147483647),
+                            "topK");
+  wasm::def<&run_moe_balance>("runMoeBalance", "config", wasm::callback("onStep"));
+  wasm::def<&run_moe_speed>("runMoeSpeed", "model", wasm::integer_array("experts", 0, 2147483647),
+                            "topK", "tokens", "repeats");
 }

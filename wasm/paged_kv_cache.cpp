@@ -57,8 +57,8 @@ val server(const serving::server_figures& f) {
 }
 
 // points: how many points each server's timeline is averaged down to.
-val run_serving(serving::serving_config config, val points) {
-  const auto r = serving::run_serving(config, wasm::integer<int>(points, "points"));
+val run_serving(serving::serving_config config, int points) {
+  const auto r = serving::run_serving(config, points);
   val out = val::object();
   out.set("config", r.config);
   out.set("requests", double(r.requests));
@@ -124,7 +124,7 @@ EMSCRIPTEN_BINDINGS(memlab_paged) {
       .field("blockSize", &serving::serving_config::block_size)
       .field("maxBatch", &serving::serving_config::max_batch)
       .field("watermark", &serving::serving_config::watermark)
-      .field("preemption", &serving::serving_config::preemption)
+      .field("preemption", &serving::serving_config::preemption, {"recompute", "swap"})
       .field("kvBytesPerToken", &serving::serving_config::kv_bytes_per_token)
       .field("runContiguous", &serving::serving_config::run_contiguous)
       .field("check", &serving::serving_config::check);
@@ -138,6 +138,6 @@ EMSCRIPTEN_BINDINGS(memlab_paged) {
       .field("sharedBlocks", &slot_figures::shared_blocks)
       .field("logicalBlocks", &slot_figures::logical_blocks);
 
-  def<&run_serving>("runServing");
-  def<&paged_snapshots>("pagedSnapshots");
+  def<&run_serving>("runServing", "config", "points");
+  def<&paged_snapshots>("pagedSnapshots", "config");
 }

@@ -46,7 +46,7 @@ val plan(planner::model_shape model, planner::recipe recipe) {
 
 val planner_presets() { return wasm::array_of(planner::preset_names()); }
 
-planner::model_shape planner_preset(std::string name) { return planner::preset(name); }
+planner::model_shape planner_preset(std::string preset) { return planner::preset(preset); }
 
 // [{label, bytes}]
 val planner_devices() {
@@ -129,9 +129,9 @@ EMSCRIPTEN_BINDINGS(memlab_planner) {
       .field("like", &experiments::planner_check_config::like)
       .field("recipe", &experiments::planner_check_config::recipe)
       .field("seed", &experiments::planner_check_config::seed);
-  wasm::def<&plan>("plan");
+  wasm::def<&plan>("plan", "model", "recipe");
   wasm::def<&planner_presets>("plannerPresets");
-  wasm::def<&planner_preset>("plannerPreset");
+  wasm::def<&planner_preset>("plannerPreset", "preset");
   wasm::def<&planner_devices>("plannerDevices");
-  wasm::def<&run_planner_check>("runPlannerCheck");
+  wasm::def<&run_planner_check>("runPlannerCheck", "config");
 }

@@ -87,7 +87,7 @@ EMSCRIPTEN_BINDINGS(memlab_precision) {
       .field("stddev", &experiments::rounding_config::stddev)
       .field("seed", &experiments::rounding_config::seed);
 
-  def<&precision_run>("runPrecision");
-  def<&rounding_run>("runRounding");
-  def<&precision_round>("precisionRound");
+  def<&precision_run>("runPrecision", "config");
+  def<&rounding_run>("runRounding", "config");
+  def<&precision_round>("precisionRound", "format", wasm::any_number("x"));
 }

@@ -41,10 +41,8 @@ val quant_grid(experiments::quant_grid_config config) {
 }
 
 // {ms, peakBytes, quantizedBytes, outputBytes}: see run_quant_round_trip.
-val quant_round_trip(std::string format, val n, val repeats, val seed) {
-  const auto f = experiments::run_quant_round_trip(format, wasm::integer<int>(n, "n"),
-                                                   wasm::integer<int>(repeats, "repeats"),
-                                                   wasm::integer<std::uint32_t>(seed, "seed"));
+val quant_round_trip(std::string format, int n, int repeats, std::uint32_t seed) {
+  const auto f = experiments::run_quant_round_trip(format, n, repeats, seed);
   val out = val::object();
   out.set("ms", f.run.median_ms);
   out.set("peakBytes", double(f.run.peak_bytes));
@@ -72,10 +70,10 @@ EMSCRIPTEN_BINDINGS(memlab_quant) {
   wasm::object<experiments::quant_config>("QuantConfig")
       .field("rows", &experiments::quant_config::rows)
       .field("cols", &experiments::quant_config::cols)
-      .field("format", &experiments::quant_config::format)
-      .field("granularity", &experiments::quant_config::granularity)
+      .field("format", &experiments::quant_config::format, quant::format_names())
+      .field("granularity", &experiments::quant_config::granularity, {"tensor", "channel", "group"})
       .field("group", &experiments::quant_config::group)
-      .field("distribution", &experiments::quant_config::distribution)
+      .field("distribution", &experiments::quant_config::distribution, {"gaussian", "heavy"})
       .field("runMatvec", &experiments::quant_config::run_matvec)
       .field("repeats", &experiments::quant_config::repeats)
       .field("seed", &experiments::quant_config::seed);
@@ -101,12 +99,14 @@ EMSCRIPTEN_BINDINGS(memlab_quant) {
 
   wasm::object<experiments::quant_grid_config>("QuantGridConfig")
       .field("cols", &experiments::quant_grid_config::cols)
-      .field("distribution", &experiments::quant_grid_config::distribution)
+      .field("distribution", &experiments::quant_grid_config::distribution, {"gaussian", "heavy"})
       .field("seed", &experiments::quant_grid_config::seed);
 
-  def<&experiments::run_quant>("runQuant");
-  def<&quant_grid>("runQuantGrid");
+  def<&experiments::run_quant>("runQuant", "config");
+  def<&quant_grid>("runQuantGrid", "config");
   def<&quant_formats>("quantFormats");
-  def<&quant_block_bytes>("quantBlockBytes");
-  def<&quant_round_trip>("quantRoundTrip");
+  def<&quant_block_bytes>("quantBlockBytes", wasm::one_of("format", {"q8_0", "q4_0", "q4_1"}),
+                          wasm::float32_array("values"));
+  def<&quant_round_trip>("quantRoundTrip", wasm::one_of("format", quant::format_names()), "n",
+                         "repeats", "seed");
 }

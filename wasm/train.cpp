@@ -45,15 +45,15 @@ val run_checkpoint(experiments::checkpoint_config config) {
   return out;
 }
 
-// onStep({step, loss}) after every step, when it is a function.
+// onStep({step, loss}) after every step (or undefined for none).
 val run_training(experiments::training_config config, val on_step) {
   std::function<void(int, double)> progress;
-  if (on_step.typeOf().as<std::string>() == "function")
-    progress = [&on_step](int step, double loss) {
+  if (auto report = wasm::callback_of<val>(on_step))
+    progress = [report](int step, double loss) {
       val p = val::object();
       p.set("step", step);
       p.set("loss", loss);
-      on_step(p);
+      report(p);
     };
   const auto f = experiments::run_training(config, progress);
   val out = val::object();
@@ -128,7 +128,7 @@ EMSCRIPTEN_BINDINGS(memlab_train) {
       .field("batch", &lora_config::batch)
       .field("seq", &lora_config::seq)
       .field("text", &lora_config::text);
-  wasm::def<&run_checkpoint>("runCheckpoint");
-  wasm::def<&run_training>("runTraining");
-  wasm::def<&run_lora>("runLora");
+  wasm::def<&run_checkpoint>("runCheckpoint", "config");
+  wasm::def<&run_training>("runTraining", "config", wasm::callback("onStep"));
+  wasm::def<&run_lora>("runLora", "config");
 }

@@ -1,7 +1,7 @@
 // Vite config for memlab's static page.
 //
 // The page runs the C++ core compiled to WebAssembly. Its build output (memlab.mjs,
-// memlab-core.js, memlab-core.wasm) lives outside web/, in the CMake build tree; the
+// schema.mjs, memlab-core.js, memlab-core.wasm) lives outside web/, in the CMake build tree; the
 // source reaches it through the alias `@memlab/wasm`. Override the folder with
 // MEMLAB_WASM_DIR (absolute, or relative to web/).
 //
@@ -17,7 +17,7 @@ import { memlabIcons, iconSizes } from './plugins/icons.js';
 
 const webDir = path.dirname(fileURLToPath(import.meta.url));
 const wasmDir = path.resolve(webDir, process.env.MEMLAB_WASM_DIR || '../build/wasm/wasm');
-const wasmFiles = ['memlab.mjs', 'memlab-core.js', 'memlab-core.wasm'];
+const wasmFiles = ['memlab.mjs', 'schema.mjs', 'memlab-core.js', 'memlab-core.wasm'];
 // The exercises: their folders (README.md, exercise.cpp, test.cpp — never
 // solution.cpp) and what plugins/exercises.js generates for the in-browser compiler.
 const exercisesDir = path.resolve(webDir, '..', 'exercises');

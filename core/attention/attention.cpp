@@ -45,6 +45,29 @@ std::size_t visible_keys(const shape& s, bool causal, std::size_t i) {
   return causal ? i + (s.seq_kv - s.seq_q) + 1 : s.seq_kv;
 }
 
+// A call's bytes and work against the limits, its sizes named.
+void check_limits(const shape& s, count bytes, double work, const char* what) {
+  const std::initializer_list<sized> sizes{{"heads", static_cast<long long>(s.heads)},
+                                           {"seq_q", static_cast<long long>(s.seq_q)},
+                                           {"seq_kv", static_cast<long long>(s.seq_kv)},
+                                           {"head_dim", static_cast<long long>(s.head_dim)}};
+  require_bytes(bytes, sizes, what);
+  require_work(work, sizes, what);
+}
+
+// Finite inputs, and scores that fp32 holds: |q · k| / sqrt(d) is at most
+// sqrt(d) · max |q| · max |k|, and an overflowing score would turn the softmax
+// into NaN (inf - inf). The weighted sums of v stay within max |v|.
+void check_inputs(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v) {
+  require_finite(q.data(), q.size(), "q");
+  require_finite(k.data(), k.size(), "k");
+  require_finite(v.data(), v.size(), "v");
+  const double bound =
+      std::sqrt(static_cast<double>(q.shape(2))) * xt::amax(xt::abs(q))() * xt::amax(xt::abs(k))();
+  require(bound <= std::numeric_limits<float>::max(), "max |q| · max |k| · sqrt(head_dim)", bound,
+          "at most 3.4e+38, the largest score fp32 holds");
+}
+
 void check_blocks(const flash_options& options) {
   require(options.block_q > 0, "block_q", options.block_q, "at least 1 query row per tile");
   require(options.block_kv > 0, "block_kv", options.block_kv, "at least 1 key per tile");
@@ -85,6 +108,8 @@ shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, b
 tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal,
                 tensor<3>* probs_out, io_bytes* io) {
   const shape s = check_shapes(q, k, v, causal);
+  check_inputs(q, k, v);
+  check_limits(s, naive_bytes(s), work(s, causal, {causal, 1, s.seq_kv}), "naive attention");
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const std::size_t d = s.head_dim, n_q = s.seq_q, n_kv = s.seq_kv;
 
@@ -127,7 +152,9 @@ tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool
 tensor<3> flash(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v,
                 const flash_options& options) {
   check_blocks(options);
-  check_shapes(q, k, v, options.causal);
+  const shape s = check_shapes(q, k, v, options.causal);
+  check_inputs(q, k, v);
+  check_limits(s, flash_bytes(s, options), work(s, options.causal, options), "flash attention");
   return flash(q, tensor_kv(k, v), options);
 }
 
@@ -404,14 +431,36 @@ std::size_t flash_tiles_visited(const shape& s, const flash_options& options) {
   return tiles * s.heads;
 }
 
-std::size_t kv_bytes(std::size_t kv_heads, std::size_t seq, std::size_t head_dim) {
-  return 2 * kv_heads * seq * head_dim * sizeof(float);
+std::uint64_t kv_bytes(count kv_heads, count seq, count head_dim) {
+  return (count(2) * kv_heads * seq * head_dim * sizeof(float)).value();
+}
+
+count naive_bytes(const shape& s) {
+  const count rows = count(s.heads) * s.seq_q;
+  return (count(2) * rows * s.seq_kv + rows * s.head_dim) * sizeof(float);
+}
+
+count flash_bytes(const shape& s, const flash_options& options) {
+  const count br = std::min(options.block_q, s.seq_q), bc = std::min(options.block_kv, s.seq_kv);
+  return (count(s.heads) * s.seq_q * s.head_dim + br * bc + count(2) * br + bc * s.head_dim) *
+         sizeof(float);
+}
+
+double work(const shape& s, bool causal, const flash_options& options) {
+  const double pairs = flops(s, causal) / (4.0 * static_cast<double>(s.head_dim));
+  const double br =
+      static_cast<double>(std::max<std::size_t>(1, std::min(options.block_q, s.seq_q)));
+  const double bc =
+      static_cast<double>(std::max<std::size_t>(1, std::min(options.block_kv, s.seq_kv)));
+  const double tiles = pairs / (br * bc) + static_cast<double>(s.heads) * s.seq_q / br;
+  return flops(s, causal) + 24 * pairs + 500 * tiles;
 }
 
 double flops(const shape& s, bool causal) {
-  double pairs = 0;
-  for (std::size_t i = 0; i < s.seq_q; ++i)
-    pairs += static_cast<double>(visible_keys(s, causal, i));
+  // Keys seen summed over the queries: seq_q · seq_kv, or with the end-aligned
+  // mask sum_i (i + seq_kv - seq_q + 1) = seq_q · (seq_kv - seq_q + 1) + seq_q (seq_q - 1) / 2.
+  const double q = static_cast<double>(s.seq_q), kv = static_cast<double>(s.seq_kv);
+  const double pairs = causal ? q * (kv - q + 1) + q * (q - 1) / 2 : q * kv;
   return 4.0 * static_cast<double>(s.heads) * pairs * static_cast<double>(s.head_dim);
 }
 

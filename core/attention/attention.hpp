@@ -46,8 +46,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "attention/io_bytes.hpp"
+#include "base/limits.hpp"
 #include "base/memory.hpp"
 
 namespace memlab::attention {
@@ -130,6 +132,9 @@ shape check_shapes(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, b
 // The reference: materialises the [heads, seq_q, seq_kv] scores. probs, if given,
 // receives P = softmax(S) [heads, seq_q, seq_kv] (kept for the backward pass, as
 // eager autograd keeps it); io, if given, counts the bytes moved.
+// naive() and flash() on tensors refuse NaN or infinite values in q, k or v
+// (naming the first one), scores past fp32's range, and a call past the limits
+// of base/limits.hpp: the bytes of naive_bytes() / flash_bytes(), the work of work().
 tensor<3> naive(const tensor<3>& q, const tensor<3>& k, const tensor<3>& v, bool causal = false,
                 tensor<3>* probs = nullptr, io_bytes* io = nullptr);
 
@@ -146,11 +151,25 @@ tensor<3> flash(const tensor<3>& q, const kv_source& kv, const flash_options& op
 // causal mask, only those on or below the diagonal with one.
 std::size_t flash_tiles_visited(const shape& s, const flash_options& options);
 
-// Bytes of K and V together for one layer: 2 · kv_heads · seq · head_dim · 4.
-std::size_t kv_bytes(std::size_t kv_heads, std::size_t seq, std::size_t head_dim);
+// Bytes of K and V together for one layer: 2 · kv_heads · seq · head_dim · 4,
+// in 64 bits (saturating at 2^64 - 1).
+std::uint64_t kv_bytes(count kv_heads, count seq, count head_dim);
+
+// Bytes naive() allocates: scores and probabilities 2 · heads · seq_q · seq_kv
+// and the output heads · seq_q · head_dim; fp32.
+count naive_bytes(const shape& s);
+// Bytes flash() allocates: the output, one tile of scores, m and l per tile
+// row, and one K tile transposed (block_kv · head_dim).
+count flash_bytes(const shape& s, const flash_options& options);
 
 // Multiply-adds of QKᵀ and PV counted as 2 flops each: 4 · heads · seq_q · seq_kv · head_dim,
 // counting only the (query, key) pairs the causal mask allows when causal.
 double flops(const shape& s, bool causal);
+
+// The work a forward pass costs for the limits, in flops of time: flops() and
+// an exponential and a scaling per (query, key) pair (about 24 flops, which
+// count once head_dim is small), and a tile's own bookkeeping (about 500 per
+// (Q tile, K/V tile) pair; naive counts as tiles of one row).
+double work(const shape& s, bool causal, const flash_options& options);
 
 }  // namespace memlab::attention

@@ -15,26 +15,30 @@
 #include "attention/lsh.hpp"
 #include "base/difference.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/parallel.hpp"
 #include "base/random.hpp"
 
 namespace memlab::experiments {
 namespace {
 
-// The shape of a training step's attention (seq_q = seq_kv = seq), checked, with
-// the naive run's [seq, seq] matrices bounded in 64-bit before anything is allocated.
+// The shape of a training step's attention (seq_q = seq_kv = seq), checked, and
+// its bytes against base/limits.hpp before anything is allocated: q, k, v, dO,
+// the output, the gradients dq, dk, dv, and with naive its P and dP
+// (2 · heads · seq² floats), or flash's logsumexp and tiles.
 attention::shape step_shape(int heads, int kv_heads, int seq, int head_dim, bool causal,
                             bool run_naive) {
   const attention::shape s{require_positive(heads, "heads"), require_positive(kv_heads, "kv_heads"),
                            require_positive(seq, "seq"), require_positive(seq, "seq"),
                            require_positive(head_dim, "head_dim")};
   attention::check_shape(s, causal);
-  const std::uint64_t p_bytes = 8ull * s.heads * s.seq_q * s.seq_kv;  // P and dP
-  if (run_naive)
-    require(p_bytes <= (4ull << 30), "seq", seq, [&] {
-      return "heads · seq² · 8 bytes (naive's P and dP) at most 4 GiB, not " +
-             std::to_string(p_bytes >> 20) + " MiB: a smaller seq, or flash alone";
-    });
+  const count q = count(s.heads) * s.seq_q * s.head_dim,
+              kv = count(s.kv_heads) * s.seq_kv * s.head_dim;
+  const count p = run_naive ? count(2) * s.heads * s.seq_q * s.seq_kv : count(s.heads) * s.seq_q;
+  require_bytes((count(3) * q + count(4) * kv + q + p + count(4) * 4096) * sizeof(float),
+                {{"seq", seq}, {"heads", heads}, {"head_dim", head_dim}},
+                run_naive ? "q, k, v, dO, the gradients and naive's P and dP"
+                          : "q, k, v, dO, the gradients and flash's tiles");
   return s;
 }
 
@@ -67,8 +71,26 @@ attention_figures run_attention(const attention_config& config) {
                            require_positive(config.head_dim, "head_dim")};
   const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
                                          require_positive(config.block_kv, "block_kv")};
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
   attention::check_shape(s, config.causal);
+  // Held at once: q, k, v, the kept flash output and the running pass's
+  // allocations (naive's include its output). Runs: a warm-up and the repeats.
+  const count inputs = (count(s.heads) + count(2) * s.kv_heads) * s.seq_q * s.head_dim * 4;
+  const count output = count(s.heads) * s.seq_q * s.head_dim * 4;
+  const count pass =
+      config.run_naive ? attention::naive_bytes(s) + output : attention::flash_bytes(s, options);
+  const std::initializer_list<sized> sizes{
+      {"seq", config.seq}, {"head_dim", config.head_dim}, {"heads", config.heads}};
+  require_bytes(inputs + output + std::max(pass, attention::flash_bytes(s, options)), sizes,
+                "q, k, v, outputs and scores");
+  const double naive_work =
+      config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
+  require_work((config.repeats + 1.0) * (attention::work(s, config.causal, options) + naive_work),
+               {{"repeats", config.repeats},
+                {"seq", config.seq},
+                {"head_dim", config.head_dim},
+                {"heads", config.heads}},
+               config.run_naive ? "runs of flash and naive attention" : "runs of flash attention");
   parallel::scoped_threads threads(config.threads);
 
   rng gen(config.seed);
@@ -111,7 +133,17 @@ flash_backward_figures run_flash_backward(const attention_config& config) {
                                         config.causal, config.run_naive);
   const attention::flash_options options{config.causal, require_positive(config.block_q, "block_q"),
                                          require_positive(config.block_kv, "block_kv")};
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
+  // Forward and backward: about three forward passes each, a warm-up and the repeats.
+  const double naive_work =
+      config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
+  require_work(
+      (config.repeats + 1.0) * 3 * (attention::work(s, config.causal, options) + naive_work),
+      {{"repeats", config.repeats},
+       {"seq", config.seq},
+       {"head_dim", config.head_dim},
+       {"heads", config.heads}},
+      "runs of the forward and backward passes");
   parallel::scoped_threads threads(config.threads);
   const step_inputs x = random_step_inputs(s, config.seed);
 
@@ -166,6 +198,18 @@ attention::lsh_options lsh_options_of(int n_buckets, int n_rounds, int chunk, bo
   return o;
 }
 
+// An LSH pass's work, in flops of time: per head, round and position a
+// rotation (2 · head_dim · n_buckets / 2), a sort (~50 · log2 seq), and its chunk
+// against itself and the one before (2 · chunk keys, 4 · head_dim each, and an
+// exponential).
+double lsh_work(std::size_t heads, std::size_t seq, std::size_t d,
+                const attention::lsh_options& o) {
+  const double n = double(seq), rounds = double(o.n_rounds);
+  const double per = double(d) * double(o.n_buckets) + 50 * std::log2(n + 1) +
+                     2.0 * double(o.chunk) * (4.0 * double(d) + 24);
+  return double(heads) * rounds * n * per;
+}
+
 }  // namespace
 
 io_bytes_figures run_io_bytes(const io_bytes_config& config) {
@@ -174,6 +218,26 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
   const std::uint64_t m = require_positive(config.fast_bytes, "fast_bytes");
   const attention::flash_options forward = attention::forward_tiles(m, s.head_dim, config.causal);
   const attention::flash_options backward = attention::backward_tiles(m, s.head_dim, config.causal);
+  // One forward and backward pass each (tiles from M: as small as 4 rows).
+  // LSH's options under this config's names (check_lsh_options would say n_buckets).
+  require(config.lsh_buckets == 1 || (config.lsh_buckets >= 2 && config.lsh_buckets % 2 == 0 &&
+                                      config.lsh_buckets <= 65536),
+          "lsh_buckets", config.lsh_buckets, "1 or an even number up to 65536");
+  require(config.lsh_rounds >= 1 && config.lsh_rounds <= 64, "lsh_rounds", config.lsh_rounds,
+          "in [1, 64]");
+  require_positive(config.lsh_chunk, "lsh_chunk");
+  attention::lsh_options lsh = lsh_options_of(config.lsh_buckets, config.lsh_rounds,
+                                              config.lsh_chunk, config.causal, config.seed);
+  const double naive_work =
+      config.run_naive ? attention::work(s, config.causal, {config.causal, 1, s.seq_kv}) : 0;
+  require_work(3 * (attention::work(s, config.causal, forward) + naive_work) +
+                   3 * attention::work(s, config.causal, backward) +
+                   lsh_work(s.heads, s.seq_q, s.head_dim, lsh),
+               {{"seq", config.seq},
+                {"head_dim", config.head_dim},
+                {"heads", config.heads},
+                {"fast_bytes", static_cast<long long>(m)}},
+               "the counted forward and backward passes and LSH's");
   const step_inputs x = random_step_inputs(s, config.seed);
 
   io_bytes_figures figures;
@@ -207,8 +271,6 @@ io_bytes_figures run_io_bytes(const io_bytes_config& config) {
 
   // LSH attends with one projection for queries and keys: q serves as qk, and
   // dout (q's shape) as v; the counts do not depend on the values.
-  attention::lsh_options lsh = lsh_options_of(config.lsh_buckets, config.lsh_rounds,
-                                              config.lsh_chunk, config.causal, config.seed);
   attention::io_bytes lsh_counted;
   lsh.io = &lsh_counted;
   attention::lsh(x.q, x.dout, lsh);
@@ -245,11 +307,22 @@ lsh_figures run_lsh(const lsh_config& config) {
   const std::size_t seq = require_positive(config.seq, "seq");
   const std::size_t d = require_positive(config.head_dim, "head_dim");
   const std::size_t cluster_size = require_positive(config.cluster_size, "cluster_size");
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
   const attention::lsh_options options =
       lsh_options_of(config.n_buckets, config.n_rounds, config.chunk, config.causal, config.seed);
   require(std::uint64_t{heads} * seq * d <= (std::uint64_t{1} << 26), "heads · seq · head_dim",
           std::uint64_t{heads} * seq * d, "at most 2^26 values (256 MiB a tensor)");
+  // Each method a warm-up and the repeats: LSH, and exact, naive, flash as asked.
+  const attention::shape s{heads, heads, seq, seq, d};
+  const double exact = attention::work(s, config.causal, {config.causal, 1, seq});
+  require_work(
+      (config.repeats + 1.0) * (lsh_work(heads, seq, d, options) +
+                                (config.run_exact + config.run_naive + config.run_flash) * exact),
+      {{"repeats", config.repeats},
+       {"seq", config.seq},
+       {"heads", config.heads},
+       {"head_dim", config.head_dim}},
+      "the timed runs");
 
   tensor<3> qk, v;
   lsh_inputs(config.data, heads, seq, d, cluster_size, config.seed, qk, v);
@@ -257,7 +330,6 @@ lsh_figures run_lsh(const lsh_config& config) {
   lsh_figures figures;
   figures.config = config;
   figures.scratch_bytes = attention::lsh_scratch_bytes(heads, seq, d, options);
-  const attention::shape s{heads, heads, seq, seq, d};
   const double flops = attention::flops(s, config.causal);
 
   tensor<3> lsh_out;
@@ -293,6 +365,16 @@ std::vector<lsh_error_row> run_lsh_errors(const lsh_errors_config& config) {
           "at most 8192 (the exact attention keeps seq² scores)");
   require(!config.buckets.empty(), "buckets", "[]", "at least one bucket count");
   require(!config.rounds.empty(), "rounds", "[]", "at least one round count");
+  // Per data set the exact attention and every (buckets, rounds) pair's LSH.
+  double work = attention::work({1, 1, seq, seq, d}, config.causal, {config.causal, 1, seq});
+  for (const int b : config.buckets)
+    for (const int r : config.rounds)
+      work += lsh_work(1, seq, d, lsh_options_of(b, r, config.chunk, config.causal, config.seed));
+  require_work(2 * work,
+               {{"seq", config.seq},
+                {"buckets.size()", static_cast<long long>(config.buckets.size())},
+                {"rounds.size()", static_cast<long long>(config.rounds.size())}},
+               "the error table");
 
   std::vector<lsh_error_row> rows;
   for (const char* data : {"random", "clustered"}) {

@@ -8,6 +8,7 @@
 
 #include "base/error.hpp"
 #include "base/kernels.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 
 namespace memlab::attention {
@@ -89,7 +90,8 @@ void check_lsh_options(const lsh_options& o) {
 
 tensor<4> lsh_rotations(std::size_t heads, std::size_t head_dim, const lsh_options& o) {
   check_lsh_options(o);
-  const std::uint64_t values = std::uint64_t{heads} * o.n_rounds * head_dim * (o.n_buckets / 2);
+  // (count: the product saturates instead of wrapping past 2^64.)
+  const std::uint64_t values = (count(heads) * o.n_rounds * head_dim * (o.n_buckets / 2)).value();
   require(values <= (std::uint64_t{1} << 28), "heads · n_rounds · head_dim · n_buckets / 2", values,
           "at most 2^28 rotation values");
   rng gen(o.seed);

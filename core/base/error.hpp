@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace memlab {
@@ -17,6 +20,28 @@ class invalid_argument : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
+
+namespace detail {
+// A value as a message shows it; text with its control characters escaped
+// ("\x00"), so that a NUL from JS cannot cut the message short.
+template <class T>
+void show(std::ostream& out, const T& value) {
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    for (const char c : std::string_view(value)) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte >= 0x20 && byte != 0x7f) {
+        out << c;
+        continue;
+      }
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      out << escaped;
+    }
+  } else {
+    out << value;
+  }
+}
+}  // namespace detail
 
 // Throws invalid_argument("<name> = <value>: expected <expected>") unless ok.
 // `expected` is text, or a callable returning text: checks sit on hot paths, so
@@ -33,7 +58,7 @@ void require(bool ok, const char* name, const T& value, Expected&& expected) {
   if constexpr (std::is_invocable_v<const T&>)
     message << value();
   else
-    message << value;
+    detail::show(message, value);
   message << ": expected ";
   if constexpr (std::is_invocable_v<Expected>)
     message << expected();
@@ -46,7 +71,8 @@ void require(bool ok, const char* name, const T& value, Expected&& expected) {
 template <class T>
 std::string named(const char* name, const T& value) {
   std::ostringstream text;
-  text << name << " = " << value;
+  text << name << " = ";
+  detail::show(text, value);
   return text.str();
 }
 

@@ -6,17 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "base/limits.hpp"
 #include "base/memory.hpp"
 
 namespace memlab {
 
 run_figures measure(int repeats, const std::function<void()>& fn, double flops) {
+  require_repeats(repeats);
   run_figures figures;
   const bool rss = reset_peak_rss();
   std::vector<double> times;
   // Run 0 is a warm-up, not timed: the first call pays for cold caches, page
   // faults and (in wasm) lazy compilation tiers, which a median should not see.
-  for (int r = 0; r <= std::max(repeats, 1); ++r) {
+  for (int r = 0; r <= repeats; ++r) {
     memory::peak_scope scope;
     const auto start = std::chrono::steady_clock::now();
     fn();

@@ -22,8 +22,9 @@ struct run_figures {
   double gflops = 0;                 // flops / median time, when the work is given
 };
 
-// Runs fn once untimed (a warm-up), then `repeats` times (at least once) timed; `flops` is the work
-// of one run, for the rate (0: not counted).
+// Runs fn once untimed (a warm-up), then `repeats` times timed; `flops` is the work of one run,
+// for the rate (0: not counted). repeats must be in [1, limits::repeats] (base/limits.hpp); the
+// caller checks the work of repeats + 1 runs against the limit before it allocates.
 run_figures measure(int repeats, const std::function<void()>& fn, double flops = 0);
 
 // measure(), with each timed run a batch of calls lasting at least min_batch_ms

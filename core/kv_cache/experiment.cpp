@@ -12,6 +12,7 @@
 #include "attention/attention.hpp"
 #include "base/error.hpp"
 #include "base/kernels.hpp"
+#include "base/limits.hpp"
 #include "base/memory.hpp"
 #include "base/random.hpp"
 #include "kv_cache/kv_cache.hpp"
@@ -42,8 +43,26 @@ generation_figures run_generation(const gpt::model& m, const generation_config& 
   return f;
 }
 
+generation_figures run_generation_from(const std::vector<std::uint8_t>& file,
+                                       const generation_from_config& config,
+                                       const progress_callback& on_token) {
+  const gpt::model m = gpt::model::from_bytes(file);
+  generation_config c;
+  c.model = m.cfg();
+  c.prompt = config.prompt;
+  c.tokens = config.tokens;
+  c.use_cache = config.use_cache;
+  c.sampler = config.sampler;
+  return run_generation(m, c, on_token);
+}
+
 weight_read time_weight_read(const gpt::model& m, int repeats) {
-  require_positive(repeats, "repeats");
+  require_repeats(repeats);
+  // Each repeat is a batch of at least 2 ms (counted as 2e7 flops) of passes
+  // summing every weight (2 flops each), after three batches sizing it.
+  require_work((repeats + 3) * (2e7 + 2.0 * double(m.parameter_count())),
+               {{"repeats", repeats}, {"layers", m.cfg().layers}, {"d_model", m.cfg().d_model}},
+               "the timed passes over the weights");
   const gpt::weights& w = m.params();
   require(m.weight_format() == nullptr, "model", "quantized",
           "an fp32 model (a quantized model's matrices are read by its own kernels)");
@@ -114,7 +133,20 @@ generation_figures fastest(const gpt::model& model, const generation_config& con
 generation_table run_generation_table(const generation_config& config,
                                       const std::vector<int>& tokens, int repeats) {
   generation_table table;
-  table.repeats = require_positive(repeats, "repeats");
+  table.repeats = repeats;
+  require_repeats(repeats);
+  // Every length with and without the cache, `repeats` times each.
+  double work = 0;
+  const double prompt = double(std::max<std::size_t>(1, config.prompt.size()));
+  for (int n : tokens)
+    work += repeats * (generation_flops(config.model, prompt, n, false) +
+                       generation_flops(config.model, prompt, n, true));
+  require_work(work,
+               {{"repeats", repeats},
+                {"lengths", static_cast<long long>(tokens.size())},
+                {"layers", config.model.layers},
+                {"d_model", config.model.d_model}},
+               "the table's generations");
   const gpt::model model(config.model, config.model_seed);
   table.read = time_weight_read(model);
   for (int n : tokens) {
@@ -133,13 +165,17 @@ generation_table run_generation_table(const generation_config& config,
   return table;
 }
 
-std::size_t kv_cache_bytes(const gpt::config& model, int tokens) {
+std::uint64_t kv_cache_bytes(const gpt::config& model, int tokens) {
   return gpt::kv_cache_bytes(model, require_positive(tokens, "tokens"));
 }
 
 std::vector<kv_cache_size> kv_cache_sizes(const gpt::config& model,
                                           const std::vector<int>& kv_heads,
                                           const std::vector<int>& tokens) {
+  require_bytes(count(kv_heads.size()) * tokens.size() * sizeof(kv_cache_size),
+                {{"kv_heads.size()", static_cast<long long>(kv_heads.size())},
+                 {"tokens.size()", static_cast<long long>(tokens.size())}},
+                "the table's rows");
   std::vector<kv_cache_size> rows;
   for (int k : kv_heads) {
     gpt::config c = model;
@@ -153,9 +189,27 @@ cache_decode_figures run_cache_decode(const cache_decode_config& config) {
   const attention::shape s{
       require_positive(config.heads, "heads"), require_positive(config.kv_heads, "kv_heads"), 1,
       require_positive(config.tokens, "tokens"), require_positive(config.head_dim, "head_dim")};
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
   const attention::flash_options causal{true, 64, 64};
   attention::check_shape(s, causal.causal);
+  // Held: every step's q, k and v (a small tensor each, 64-byte aligned, with
+  // its bookkeeping), the cache, and K and V again for the naive check. Work:
+  // step t attends over t keys, a warm-up and the repeats, and the check.
+  const count per_step = (count(s.heads) + count(2) * s.kv_heads) * s.head_dim * 4 + 3 * 256;
+  const std::initializer_list<sized> sizes{
+      {"tokens", config.tokens}, {"heads", config.heads}, {"head_dim", config.head_dim}};
+  require_bytes(
+      count(s.seq_kv) * per_step + count(4) * attention::kv_bytes(s.kv_heads, s.seq_kv, s.head_dim),
+      sizes, "every step's q, k, v and the cache");
+  const attention::shape all{s.heads, s.kv_heads, s.seq_kv, s.seq_kv, s.head_dim};
+  // A decoding step's attention call, its append and its allocations: ~10^4 flops of time.
+  require_work((config.repeats + 1.0) * (attention::work(all, true, causal) + 1e4 * s.seq_kv) +
+                   attention::work(s, false, causal),
+               {{"repeats", config.repeats},
+                {"tokens", config.tokens},
+                {"heads", config.heads},
+                {"head_dim", config.head_dim}},
+               "the decoding steps");
 
   // Every step's q, k and v made before the timed runs.
   rng gen(config.seed);

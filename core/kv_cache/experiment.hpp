@@ -49,6 +49,19 @@ generation_figures run_generation(const generation_config& config,
 generation_figures run_generation(const gpt::model& m, const generation_config& config,
                                   const progress_callback& on_token = {});
 
+// The same with a model read from a weights file (gpt::model::to_bytes's
+// format, checked by from_bytes): its config comes from the file, so the
+// generation is configured without one.
+struct generation_from_config {
+  std::string prompt = "The cache ";
+  int tokens = 100;
+  bool use_cache = true;
+  sampling sampler;
+};
+generation_figures run_generation_from(const std::vector<std::uint8_t>& file,
+                                       const generation_from_config& config,
+                                       const progress_callback& on_token = {});
+
 // What a decoding step cannot do without: read every weight it multiplies once
 // (each layer's matrices and norms, and the output head). Plain passes summing
 // them in the model's order, timed in batches of at least 2 ms, the fastest of
@@ -90,16 +103,16 @@ generation_table run_generation_table(const generation_config& config,
                                       const std::vector<int>& tokens, int repeats);
 
 // Bytes of K and V a model with this config keeps for `tokens` tokens (one
-// sequence): 2 · layers · kv_heads · tokens · head_dim · 4. Throws for a bad
-// config or tokens <= 0.
-std::size_t kv_cache_bytes(const gpt::config& model, int tokens);
+// sequence): 2 · layers · kv_heads · tokens · head_dim · 4, in 64 bits. Throws
+// for a bad config or tokens <= 0.
+std::uint64_t kv_cache_bytes(const gpt::config& model, int tokens);
 
 // kv_cache_bytes of `model` with each of `kv_heads` (MHA, GQA, MQA: heads, a
 // divisor, 1) at each of `tokens`: the table the page charts, in one call.
 struct kv_cache_size {
   int kv_heads = 0;
   int tokens = 0;
-  std::size_t bytes = 0;
+  std::uint64_t bytes = 0;
 };
 std::vector<kv_cache_size> kv_cache_sizes(const gpt::config& model,
                                           const std::vector<int>& kv_heads,

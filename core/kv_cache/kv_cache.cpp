@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "base/limits.hpp"
 
 namespace memlab {
 
@@ -33,6 +34,12 @@ contiguous_kv_cache::contiguous_kv_cache(std::size_t layers, std::size_t kv_head
   require(kv_heads > 0, "kv_heads", kv_heads, "at least 1");
   require(max_seq > 0, "max_seq", max_seq, "at least 1");
   require(head_dim > 0, "head_dim", head_dim, "at least 1");
+  require_bytes(bytes_for(layers, kv_heads, max_seq, head_dim),
+                {{"layers", static_cast<long long>(layers)},
+                 {"kv_heads", static_cast<long long>(kv_heads)},
+                 {"max_seq", static_cast<long long>(max_seq)},
+                 {"head_dim", static_cast<long long>(head_dim)}},
+                "a contiguous KV cache");
   layers_.resize(layers);
   for (auto& store : layers_) {
     store.keys = tensor<3>::from_shape({kv_heads, head_dim, max_seq});
@@ -73,9 +80,9 @@ std::size_t contiguous_kv_cache::bytes() const {
   return bytes_for(layers_.size(), kv_heads_, max_seq_, head_dim_);
 }
 
-std::size_t contiguous_kv_cache::bytes_for(std::size_t layers, std::size_t kv_heads,
-                                           std::size_t max_seq, std::size_t head_dim) {
-  return layers * attention::kv_bytes(kv_heads, max_seq, head_dim);
+std::uint64_t contiguous_kv_cache::bytes_for(std::uint64_t layers, std::uint64_t kv_heads,
+                                             std::uint64_t max_seq, std::uint64_t head_dim) {
+  return (count(layers) * attention::kv_bytes(kv_heads, max_seq, head_dim)).value();
 }
 
 }  // namespace memlab

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "attention/attention.hpp"
@@ -54,7 +55,8 @@ class kv_cache {
 
 class contiguous_kv_cache final : public kv_cache {
  public:
-  // Allocates 2 · layers · kv_heads · max_seq · head_dim floats.
+  // Allocates 2 · layers · kv_heads · max_seq · head_dim floats; refuses more
+  // than one call may hold (base/limits.hpp).
   contiguous_kv_cache(std::size_t layers, std::size_t kv_heads, std::size_t max_seq,
                       std::size_t head_dim);
 
@@ -69,9 +71,10 @@ class contiguous_kv_cache final : public kv_cache {
 
   std::size_t bytes() const;  // of the preallocated K and V storage
 
-  // Bytes a contiguous cache of this size takes: 2 · layers · kv_heads · max_seq · head_dim · 4.
-  static std::size_t bytes_for(std::size_t layers, std::size_t kv_heads, std::size_t max_seq,
-                               std::size_t head_dim);
+  // Bytes a contiguous cache of this size takes: 2 · layers · kv_heads · max_seq · head_dim · 4,
+  // in 64 bits (saturating at 2^64 - 1).
+  static std::uint64_t bytes_for(std::uint64_t layers, std::uint64_t kv_heads,
+                                 std::uint64_t max_seq, std::uint64_t head_dim);
 
  private:
   // One layer. K is kept transposed, [kv_heads, head_dim, max_seq], so that

@@ -8,13 +8,23 @@
 
 #include "base/error.hpp"
 #include "base/kernels.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 
 namespace memlab {
 
 void check(const sampling& s) {
-  require(s.temperature >= 0.0f, "temperature", s.temperature, "0 (greedy) or positive");
+  require(std::isfinite(s.temperature) && s.temperature >= 0.0f, "temperature", s.temperature,
+          "0 (greedy) or a positive finite number");
   require(s.top_k >= 0, "top_k", s.top_k, "0 (all tokens) or positive");
+}
+
+double generation_flops(const gpt::config& c, double p, double n, bool cached) {
+  const gpt::forward_cost k = gpt::cost(c);
+  if (cached) return (p + n) * k.token + (p * (p + 1) / 2 + n * (p + n)) * k.pair + n * k.logits;
+  const auto squares = [](double j) { return j * (j + 1) * (2 * j + 1) / 6; };  // sum 1..j of i²
+  const double sum = n * p + n * (n - 1) / 2, sum_squares = squares(p + n - 1) - squares(p - 1);
+  return sum * k.token + (sum_squares + sum) / 2 * k.pair + n * k.logits;
 }
 
 int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
@@ -65,6 +75,12 @@ generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_
   require(static_cast<std::size_t>(max_new_tokens) <= room, "max_new_tokens", max_new_tokens,
           [&] { return "at most max_seq - prompt length = " + std::to_string(room); });
   if (cache) require(cache->length() == 0, "cache length", cache->length(), "0 (an empty cache)");
+  require_work(generation_flops(c, double(prompt.size()), max_new_tokens, cache != nullptr),
+               {{"max_new_tokens", max_new_tokens},
+                {"prompt length", static_cast<long long>(prompt.size())},
+                {"layers", c.layers},
+                {"d_model", c.d_model}},
+               cache ? "generation with a KV cache" : "generation without a cache");
 
   generation out;
   rng gen(s.seed);

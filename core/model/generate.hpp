@@ -39,6 +39,12 @@ struct generation {
 // Called after each new token with the number generated so far.
 using progress_callback = std::function<void(int done)>;
 
+// The work of generating n tokens after a prompt of p, in flops of time
+// (gpt::cost): with a cache the prompt runs once and each new token once,
+// seeing at most p + n positions; without, step t runs all m = p + t tokens
+// again (m (m + 1) / 2 pairs). generate() refuses more than base/limits.hpp allows.
+double generation_flops(const gpt::config& c, double p, double n, bool cached);
+
 // Generates max_new_tokens after prompt. The prompt and the new tokens must fit
 // in max_seq positions. Throws memlab::invalid_argument on a bad prompt or length.
 generation generate(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,

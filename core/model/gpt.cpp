@@ -136,23 +136,20 @@ void for_each_tensor(Weights& w, const config& c, F&& f) {
   if (!c.tied) f("lm_head", w.lm_head, std::vector<std::size_t>{d, u(vocab)});
 }
 
+// The sizes of a config, for the messages of its limits.
+void check_fits(const config& c, count bytes, const char* what) {
+  require_bytes(
+      bytes,
+      {{"layers", c.layers}, {"d_model", c.d_model}, {"d_ff", c.d_ff}, {"max_seq", c.max_seq}},
+      what);
+}
+
 // Weights with the config's layers and experts, their tensors still empty.
 weights sized(const config& c) {
   weights w;
   w.layers.resize(u(c.layers));
   for (auto& l : w.layers) l.experts.resize(u(c.experts));
   return w;
-}
-
-std::size_t parameters_of(const config& c) {
-  std::size_t n = 0;
-  weights none = sized(c);
-  for_each_tensor(none, c, [&](const char*, const auto&, const std::vector<std::size_t>& shape) {
-    std::size_t size = 1;
-    for (std::size_t e : shape) size *= e;
-    n += size;
-  });
-  return n;
 }
 
 std::string config_text(const config& c) {
@@ -164,6 +161,41 @@ std::string config_text(const config& c) {
 }
 
 }  // namespace
+
+count parameters(const config& c) {
+  // As for_each_tensor lays them out (q = heads · head_dim = d_model).
+  const count d = c.d_model, kv = count(c.kv_heads) * c.head_dim(), ff = c.d_ff;
+  const count mlp = c.experts == 0 ? count(2) * d * ff  // w1 w2, or a router and E experts
+                                   : d * c.experts + count(c.experts) * 2 * d * ff;
+  const count layer = count(2) * d + d * d + count(2) * d * kv + d * d + mlp;
+  return count(vocab) * d + count(c.max_seq) * d + count(c.layers) * layer + d +
+         (c.tied ? count(0) : d * vocab);
+}
+
+count forward_bytes(const config& c, count n) {
+  const count d = c.d_model, kv = count(c.kv_heads) * c.head_dim();
+  // x, norm, q, attention output and the projection back (d each), k and v
+  // (kv each), the MLP hidden; flash's tile of scores; the logits.
+  // (With experts: router logits and the top_k experts' inputs and hidden.)
+  const count moe = c.experts ? count(c.experts) + count(c.top_k) * (d + c.d_ff) : count(0);
+  const count rows = n * (count(5) * d + count(2) * kv + c.d_ff + vocab + moe);
+  return (rows + count(64) * 64) * sizeof(float);
+}
+
+forward_cost cost(const config& c) {
+  const double d = c.d_model, kv = double(c.kv_heads) * c.head_dim(), ff = c.d_ff;
+  // wq wo, wk wv, and w1 w2 (with experts: top_k experts' and the router's)
+  const double mlp = c.experts ? c.top_k * 2 * d * ff + d * c.experts : 2 * d * ff;
+  const double linear = 2 * (2 * d * d + 2 * d * kv + mlp);
+  const double elementwise = 20 * (4 * d + ff) + 2000;
+  const double attention = 4.0 * c.heads * c.head_dim() + 24.0 * c.heads;
+  return {c.layers * (linear + elementwise), c.layers * attention, 2 * d * vocab};
+}
+
+double forward_flops(const config& c, double n, double start, double logits) {
+  const forward_cost k = cost(c);
+  return n * k.token + (n * start + n * (n + 1) / 2) * k.pair + logits * k.logits;
+}
 
 void check(const config& c) {
   require_positive(c.layers, "layers");
@@ -184,6 +216,7 @@ void check(const config& c) {
 
 model::model(const config& c, std::uint32_t seed) : config_(c) {
   check(c);
+  check_fits(c, parameters(c) * sizeof(float), "the model's fp32 weights");
   rng gen(seed);
   const float stddev = 0.02f;
   const float residual = stddev / std::sqrt(2.0f * static_cast<float>(c.layers));
@@ -206,6 +239,7 @@ model::model(const config& c, std::uint32_t seed) : config_(c) {
 
 model::model(const config& c, weights w) : config_(c), weights_(std::move(w)) {
   check(c);
+  check_fits(c, parameters(c) * sizeof(float), "the model's fp32 weights");
   require(weights_.layers.size() == u(c.layers), "weights.layers.size()", weights_.layers.size(),
           [&] { return named("layers", c.layers); });
   for (const auto& l : weights_.layers)
@@ -217,7 +251,7 @@ model::model(const config& c, weights w) : config_(c), weights_(std::move(w)) {
   });
 }
 
-std::size_t model::parameter_count() const { return parameters_of(config_); }
+std::size_t model::parameter_count() const { return parameters(config_).size(); }
 
 std::size_t model::active_parameter_count() const {
   const config& c = config_;
@@ -314,6 +348,11 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache,
   }
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });
+  check_fits(c, forward_bytes(c, n), "a forward pass's activations");
+  require_work(
+      forward_flops(c, double(n), double(start), double(n)),
+      {{"tokens", static_cast<long long>(n)}, {"layers", c.layers}, {"d_model", c.d_model}},
+      "a forward pass");
 
   const std::size_t d = u(c.d_model);
   auto x = tensor<2>::from_shape({n, d});
@@ -437,19 +476,28 @@ model model::from_bytes(const std::vector<std::uint8_t>& bytes) {
   c.max_seq = static_cast<int>(fields[5]);
   c.tied = fields[6] != 0;
   check(c);
-  const std::size_t expected = header_bytes + parameters_of(c) * sizeof(float);
-  require(bytes.size() == expected, "file size", bytes.size(), [&] {
-    return "exactly " + std::to_string(expected) + " bytes for " + config_text(c) +
-           (bytes.size() < expected ? " (truncated)" : " (trailing bytes)");
+  const count expected = count(header_bytes) + parameters(c) * sizeof(float);
+  require(count(bytes.size()) == expected, "file size", bytes.size(), [&] {
+    return "exactly " + std::to_string(expected.value()) + " bytes for " + config_text(c) +
+           (count(bytes.size()) < expected ? " (truncated)" : " (trailing bytes)");
   });
+  check_fits(c, parameters(c) * sizeof(float), "the model's fp32 weights");
   weights w;
   w.layers.resize(u(c.layers));
-  std::size_t offset = header_bytes;
-  for_each_tensor(w, c, [&](const char*, auto& t, const std::vector<std::size_t>& extents) {
+  std::size_t offset = header_bytes, layer = 0;
+  for_each_tensor(w, c, [&](const char* name, auto& t, const std::vector<std::size_t>& extents) {
     using tensor_type = std::decay_t<decltype(t)>;
     t = tensor_type::from_shape(shape_of<tensor_type>(extents));
     std::memcpy(t.data(), bytes.data() + offset, t.size() * sizeof(float));
     offset += t.size() * sizeof(float);
+    // Named as in the file: "layers[1].wq[5] = nan: expected a finite value".
+    const bool per_layer = std::strcmp(name, "token_embedding") &&
+                           std::strcmp(name, "position_embedding") && std::strcmp(name, "norm_f") &&
+                           std::strcmp(name, "lm_head");
+    if (!std::strcmp(name, "norm1")) ++layer;  // each layer's first tensor
+    const std::string label =
+        per_layer ? "layers[" + std::to_string(layer - 1) + "]." + name : std::string(name);
+    require_finite(t.data(), t.size(), label.c_str());
   });
   return model(c, std::move(w));
 }
@@ -470,9 +518,15 @@ model model::load(const std::string& path) {
   return from_bytes(bytes);
 }
 
-std::size_t kv_cache_bytes(const config& c, std::size_t tokens) {
+std::uint64_t kv_cache_bytes(const config& c, std::uint64_t tokens) {
   check(c);
-  return contiguous_kv_cache::bytes_for(u(c.layers), u(c.kv_heads), tokens, u(c.head_dim()));
+  const std::uint64_t bytes =
+      contiguous_kv_cache::bytes_for(u(c.layers), u(c.kv_heads), tokens, u(c.head_dim()));
+  // Exact as a double (a JS number) up to 2^53; a product that saturated is past it too.
+  require(bytes <= (std::uint64_t{1} << 53), "2 · layers · kv_heads · tokens · head_dim · 4",
+          8.0 * c.layers * c.kv_heads * double(tokens) * c.head_dim(),
+          "at most 2^53 bytes (8 PiB, exact as a JS number)");
+  return bytes;
 }
 
 std::vector<int> encode(const std::string& text) {

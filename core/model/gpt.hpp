@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "base/limits.hpp"
 #include "base/memory.hpp"
 #include "kv_cache/kv_cache.hpp"
 #include "model/moe.hpp"
@@ -59,6 +60,29 @@ struct config {
 // Throws memlab::invalid_argument naming the first bad field.
 void check(const config& c);
 
+// What a model of this config costs, in 64 bits (base/limits.hpp), for the
+// checks of every function that builds or runs one:
+// parameters (embeddings, every layer's weights and norms, the head unless tied);
+count parameters(const config& c);
+// bytes a forward pass over n tokens allocates at most at once: x, the norm, q,
+// k, v, the attention output and the MLP hidden ([n, ·] each, fp32), attention's
+// own (flash: the output and one tile of scores) and the logits [n, vocab];
+count forward_bytes(const config& c, count n);
+// the work of a forward pass, in flops of time: per token (all layers) the
+// linear layers' 2 per weight and the element-wise passes (norms, GELU,
+// residuals, head splits: ~20 per value of a token's activations and 2000 for
+// the calls themselves, per layer); per (token, position) pair (all layers)
+// attention's 4 · heads · head_dim and an exponential per head; per row of
+// logits the output head, 2 · d_model · vocab;
+struct forward_cost {
+  double token, pair, logits;
+};
+forward_cost cost(const config& c);
+// and of a pass over n new tokens after `start` stored ones (token i sees
+// start + i + 1 positions) with `logits` rows of logits (1 when only the last
+// token's are needed).
+double forward_flops(const config& c, double n, double start, double logits);
+
 struct layer_weights {
   tensor<1> norm1;                   // [d_model] RMSNorm gains before attention
   tensor<2> wq;                      // [d_model, heads · head_dim]
@@ -82,6 +106,8 @@ struct weights {
 
 class model {
  public:
+  // Both constructors refuse a config whose fp32 weights (4 · parameters) are
+  // more than one call may hold (base/limits.hpp).
   // Random weights from a seed.
   model(const config& c, std::uint32_t seed);
   // Given weights; their shapes are checked against c.
@@ -124,7 +150,9 @@ class model {
   //   layers d_model heads kv_heads d_ff max_seq tied vocab   8 × uint32
   //   token_embedding, position_embedding, then per layer norm1 wq wk wv wo
   //   norm2 w1 w2, then norm_f, then lm_head unless tied    fp32, row-major
-  // load() checks the magic, the config, and that the size is exactly right.
+  // load() checks the magic, the config, that the size is exactly right (in 64
+  // bits, before allocating), the limit on weight bytes, and that every weight is
+  // finite; each refusal names the field, tensor or size.
   // Dense models only: version 1 has no field for experts (to_bytes refuses MoE).
   std::vector<std::uint8_t> to_bytes() const;
   static model from_bytes(const std::vector<std::uint8_t>& bytes);
@@ -161,8 +189,9 @@ class model {
 };
 
 // Bytes of K and V a model with this config keeps for `tokens` tokens:
-// 2 · layers · kv_heads · tokens · head_dim · 4. Checks the config.
-std::size_t kv_cache_bytes(const config& c, std::size_t tokens);
+// 2 · layers · kv_heads · tokens · head_dim · 4, in 64 bits. Checks the config,
+// and refuses more than 2^53 bytes (8 PiB: past it a JS number is not exact).
+std::uint64_t kv_cache_bytes(const config& c, std::uint64_t tokens);
 
 // Text <-> byte tokens.
 std::vector<int> encode(const std::string& text);

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/measure.hpp"
 #include "model/generate.hpp"
 #include "train/train.hpp"
@@ -21,10 +22,28 @@ void require_experts(const std::vector<int>& experts) {
   require(!experts.empty(), "experts", "[]", "at least one number of experts");
 }
 
+// The largest entry of experts, for a message (experts is not empty).
+long long most_experts(const std::vector<int>& experts) {
+  return *std::max_element(experts.begin(), experts.end());
+}
+
 }  // namespace
 
 std::vector<moe_size_row> run_moe_sizes(const moe_size_config& config) {
   require_experts(config.experts);
+  // Building a model draws every weight: ~50 flops of time each (base/limits.hpp).
+  double work = 0;
+  for (int e : config.experts)
+    work += 50 * gpt::parameters(with_experts(config.model, e, config.top_k)).as_double();
+  const gpt::config& m = config.model;
+  require_work(work,
+               {{"experts.size()", static_cast<long long>(config.experts.size())},
+                {"max(experts)", most_experts(config.experts)},
+                {"layers", m.layers},
+                {"d_model", m.d_model},
+                {"d_ff", m.d_ff},
+                {"max_seq", m.max_seq}},
+               "the models' random weights");
   std::vector<moe_size_row> rows;
   for (int e : config.experts) {
     const gpt::config c = with_experts(config.model, e, config.top_k);
@@ -98,13 +117,34 @@ moe_balance_figures run_moe_balance(const moe_balance_config& config,
 std::vector<moe_speed_row> run_moe_speed(const moe_speed_config& config) {
   require_experts(config.experts);
   require_positive(config.tokens, "tokens");
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
+  // Per entry of experts: the MoE and the dense model, each a warm-up and the
+  // repeats of a cached generation (each model's bytes are checked as it is built).
+  double work = 0;
+  for (int e : config.experts) {
+    gpt::config dense = with_experts(config.model, e, config.top_k);
+    work += generation_flops(dense, 1, config.tokens, true);
+    dense.experts = 0;
+    const long long dense_ff = 1LL * config.model.d_ff * e;  // (int would overflow first)
+    require(dense_ff <= (1LL << 30), "d_ff · experts", dense_ff, "at most 2^30 (the dense model)");
+    dense.d_ff = int(dense_ff);
+    work += generation_flops(dense, 1, config.tokens, true);
+  }
+  require_work((config.repeats + 1.0) * work,
+               {{"repeats", config.repeats},
+                {"experts.size()", static_cast<long long>(config.experts.size())},
+                {"max(experts)", most_experts(config.experts)},
+                {"tokens", config.tokens},
+                {"layers", config.model.layers},
+                {"d_model", config.model.d_model},
+                {"d_ff", config.model.d_ff}},
+               "the timed generations");
   const std::vector<int> prompt = {'T'};
   std::vector<moe_speed_row> rows;
   for (int e : config.experts) {
     const gpt::config moe_config = with_experts(config.model, e, config.top_k);
     gpt::config dense_config = with_experts(config.model, 0, 1);
-    dense_config.d_ff = config.model.d_ff * e;
+    dense_config.d_ff = config.model.d_ff * e;  // checked above
     const gpt::model moe_model(moe_config, 1), dense_model(dense_config, 1);
     moe_speed_row row;
     row.experts = e;

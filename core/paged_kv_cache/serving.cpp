@@ -4,15 +4,23 @@
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 #include "kv_cache/kv_cache.hpp"
 
 namespace memlab::serving {
 namespace {
+
+// The latest step a request may arrive at (arrivals are ints), and the bytes a
+// request takes in a run: itself, the three servers' outcomes, the paged
+// server's progress and queue entries.
+constexpr double max_arrival = 1 << 30;
+constexpr std::size_t bytes_per_request = sizeof(request) + 3 * sizeof(request_outcome) + 32;
 
 // Draws round(LogNormal(mean, sigma)).
 long lognormal(rng& gen, double mean, double sigma) {
@@ -37,9 +45,21 @@ void check_stream(const stream_config& c) {
     return "at least " + named("shared_prefix", c.shared_prefix) +
            " + 2 (a user token and an output)";
   });
+  // Arrivals are int steps: the stream's expected span must stay far inside.
+  require((c.requests - 1) / c.rate <= max_arrival / 2, "rate", c.rate, [&] {
+    std::ostringstream text;
+    text << "at least " << (c.requests - 1) / (max_arrival / 2) << " for "
+         << named("requests", c.requests) << " to arrive within " << long(max_arrival / 2)
+         << " steps";
+    return text.str();
+  });
+  require_bytes(count(c.requests) * bytes_per_request,
+                {{"requests", c.requests}, {"max_seq", c.max_seq}}, "the requests and outcomes");
 }
 
-// Blocks of the pool, checked: at least one sequence of max_seq tokens fits.
+// Blocks of the pool, checked: at least one sequence of max_seq tokens fits,
+// and the pool (K and V, one float each per slot; a block's table entries and
+// counts) and the contiguous servers' caches within one call's bytes.
 std::size_t pool_blocks(const serving_config& c) {
   const std::size_t bs = require_positive(c.block_size, "block_size");
   const std::size_t budget = require_positive(c.budget, "budget");
@@ -47,6 +67,9 @@ std::size_t pool_blocks(const serving_config& c) {
     return "room for one sequence of " + named("max_seq", c.stream.max_seq) +
            " in whole blocks of " + named("block_size", c.block_size);
   });
+  require_bytes(count(budget) * 2 * sizeof(float) * 2 + count(budget / bs) * 64,
+                {{"budget", c.budget}, {"block_size", c.block_size}},
+                "the paged pool and the contiguous caches");
   return budget / bs;
 }
 
@@ -84,18 +107,44 @@ void append(kv_cache& cache, std::size_t n) {
 }
 
 // What both servers record: the timeline, the outcomes, and the totals at the end.
+//
+// It also meters the run against base/limits.hpp, since the steps a stream
+// takes are only known by running it: each step visits `fixed_visits` (the
+// pool's blocks, which count_slots walks, or the batch's rows) and the waiting
+// sequences, at visit_flops each, and serves every running one, at
+// running_flops each (serving.hpp); it keeps `step_bytes` (its timeline record,
+// and its picture when snapshots are taken). A server may do a third of a
+// call's work and keep a third of its bytes: run_serving runs three.
 struct recorder {
   server_figures f;
   const std::vector<request>* requests;
+  const serving_config* config;
   int busy_steps = 0;  // with at least one sequence running
+  double fixed_visits, work = 0, step_bytes, bytes = 0;
 
-  recorder(std::string name, const std::vector<request>& r) : requests(&r) {
+  recorder(std::string name, const std::vector<request>& r, const serving_config& c, double fixed,
+           double per_step_bytes)
+      : requests(&r), config(&c), fixed_visits(fixed), step_bytes(per_step_bytes) {
     f.name = std::move(name);
     f.outcomes.resize(r.size());
     for (std::size_t i = 0; i < r.size(); ++i) f.outcomes[i].id = int(i);
   }
 
+  void meter(const step_record& s) {
+    work += visit_flops * (fixed_visits + s.waiting + 1) + running_flops * s.running;
+    bytes += step_bytes + sizeof(step_record);
+    const std::initializer_list<sized> sizes{{"requests", config->stream.requests},
+                                             {"budget", config->budget},
+                                             {"block_size", config->block_size},
+                                             {"max_batch", config->max_batch}};
+    const std::string what =
+        "the " + f.name + " server, a third of the limit, at step " + std::to_string(s.step);
+    require_work(3 * work, sizes, what.c_str());
+    require_bytes(count(3) * static_cast<std::uint64_t>(bytes), sizes, what.c_str());
+  }
+
   void record(const step_record& s) {
+    meter(s);
     f.timeline.push_back(s);
     f.tokens += std::size_t(s.running);
     f.computed += std::size_t(s.computed);
@@ -156,6 +205,12 @@ std::vector<request> make_requests(const stream_config& c) {
     if (i > 0) t += -std::log(1.0 - double(gen.uniform())) / c.rate;  // exponential gap
     request& r = out[std::size_t(i)];
     r.id = i;
+    require(t <= max_arrival, "rate", c.rate, [&] {
+      std::ostringstream text;
+      text << "arrivals within " << long(max_arrival) << " steps (request " << i << " of "
+           << named("requests", c.requests) << " came at step " << std::floor(t) << ")";
+      return text.str();
+    });
     r.arrival = int(std::floor(t));
     const long user = std::max(1L, lognormal(gen, c.prompt_mean, c.prompt_sigma));
     r.prompt = int(std::min<long>(c.shared_prefix + user, c.max_seq - 1));
@@ -192,7 +247,7 @@ server_figures run_contiguous(const std::vector<request>& requests, const servin
   const auto done = [&](const member& m) {
     return m.produced == requests[std::size_t(m.id)].output;
   };
-  recorder rec(continuous ? "continuous contiguous" : "static", requests);
+  recorder rec(continuous ? "continuous contiguous" : "static", requests, config, double(rows), 0);
   std::vector<member> batch;
   std::deque<int> waiting;
   std::size_t arrived = 0, finished = 0;
@@ -259,7 +314,8 @@ namespace {
 // each a member: run_paged below calls them in order, once per step.
 class paged_server {
  public:
-  paged_server(const std::vector<request>& requests, const serving_config& config)
+  // pictures: snapshot() is called after every step (its bytes are metered).
+  paged_server(const std::vector<request>& requests, const serving_config& config, bool pictures)
       : requests_(requests),
         config_(config),
         bs_(std::size_t(config.block_size)),
@@ -267,7 +323,8 @@ class paged_server {
         swap_(config.preemption == "swap"),
         pool_(1, 1, 1, bs_, pool_blocks(config)),
         state_(requests.size()),
-        rec_("continuous paged", requests),
+        rec_("continuous paged", requests, config, double(pool_blocks(config)),
+             pictures ? picture_bytes(pool_blocks(config), requests.size()) : 0),
         limit_(step_limit(requests)) {}
 
   bool all_finished() const { return finished_ == requests_.size(); }
@@ -402,6 +459,12 @@ class paged_server {
   server_figures finish() { return rec_.finish(); }
 
  private:
+  // A snapshot: owner, refcount and filled per block, the tables, the queue.
+  static double picture_bytes(std::size_t blocks, std::size_t requests) {
+    return double(sizeof(pool_snapshot)) + 4.0 * (4.0 * double(blocks) + double(requests)) +
+           double(sizeof(pool_snapshot::sequence)) * double(requests);
+  }
+
   struct sequence {
     int id;
     std::unique_ptr<paged_kv_cache> cache;
@@ -456,7 +519,7 @@ server_figures run_paged(const std::vector<request>& requests, const serving_con
                          std::vector<pool_snapshot>* snapshots) {
   check_server(config);
   check_requests(requests, config.stream.max_seq);
-  paged_server server(requests, config);
+  paged_server server(requests, config, snapshots != nullptr);
   for (int step = 0; !server.all_finished(); ++step) {
     server.start_step(step);     // arrivals join the queue
     server.grow_running();       // 1. preempting the latest-admitted when blocks run out

@@ -75,6 +75,15 @@
 // sum(allocated - used) / sum(allocated) over its steps.
 //
 // Cost: O(steps · (running + blocks)) time; memory: the budget's slots, tiny.
+// Limits (base/limits.hpp): a stream whose expected arrivals span more than 2^29
+// steps is refused (rate, named), as are requests, budget and pictures past
+// one call's bytes. The work is metered while the servers run (how many steps
+// a stream takes is only known by running it): a step costs visit_flops per
+// block of the pool (or row of the batch) and waiting sequence, and
+// running_flops per running one, in flops of time (measured in wasm: 200
+// requests of the default stream take ~2 s for the three servers, 5e9 by this
+// count, at block size 16 and 1 alike); a server passing a third of the limit
+// stops with an error naming the sizes.
 #pragma once
 
 #include <cstddef>
@@ -85,6 +94,12 @@
 #include "paged_kv_cache/paged_kv_cache.hpp"
 
 namespace memlab::serving {
+
+// What a step costs per block, row or waiting sequence it visits, and per
+// running sequence it serves (a token's K/V appended, its table walked), in
+// flops of time.
+constexpr double visit_flops = 128;
+constexpr double running_flops = 32768;
 
 // Sizes are ints so that a negative value from a command line or from JS is
 // reported as such, not wrapped around.

@@ -6,6 +6,7 @@
 
 #include "base/difference.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 #include "precision/precision.hpp"
 
@@ -76,12 +77,21 @@ precision_figures run_precision(const precision_config& config) {
   const std::size_t seq = require_positive(config.seq, "seq");
   const std::size_t d = require_positive(config.head_dim, "head_dim");
   const std::size_t heads = require_positive(config.heads, "heads");
-  require_positive(config.repeats, "repeats");
   require(config.logit_scale > 0 && std::isfinite(config.logit_scale), "logit_scale",
           config.logit_scale, "a positive finite number");
   require(std::uint64_t{heads} * seq * seq <= (std::uint64_t{1} << 24), "heads · seq²",
           std::uint64_t{heads} * seq * seq, "at most 2^24 (the emulation rounds every operation)");
   require(d <= 1024, "head_dim", d, "at most 1024");
+  require_repeats(config.repeats);
+  // Per variant, attention emulated with every operation rounded (~20 flops of
+  // time per multiply-add), a warm-up and the repeats; the float64 references once.
+  const double pairs = double(heads) * double(seq) * double(seq) * double(d);
+  require_work((std::size(variants) * (config.repeats + 1.0) + 2) * 2 * pairs * 20,
+               {{"repeats", config.repeats},
+                {"seq", config.seq},
+                {"heads", config.heads},
+                {"head_dim", config.head_dim}},
+               "the emulated attention of every variant");
 
   rng gen(config.seed);
   const float sigma = static_cast<float>(std::sqrt(config.logit_scale));

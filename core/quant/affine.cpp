@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 
 #include "base/error.hpp"
@@ -65,6 +66,20 @@ void check_weights(const tensor<2>& w, const char* name) {
               w.data()[i], "a finite value");
 }
 
+void check_range(const tensor<2>& w, double limit, const char* why, const char* name) {
+  const std::size_t cols = w.shape(1);
+  for (std::size_t i = 0; i < w.size(); ++i)
+    if (!(std::abs(w.data()[i]) <= limit)) {
+      std::ostringstream expected;
+      expected << "at most " << limit << " in magnitude (" << why << ")";
+      require(false,
+              (std::string(name) + "[" + std::to_string(i / cols) + ", " +
+               std::to_string(i % cols) + "]")
+                  .c_str(),
+              w.data()[i], expected.str());
+    }
+}
+
 error_figures measure_error(const tensor<2>& original, const tensor<2>& restored) {
   require(restored.shape() == original.shape(), "restored.shape", shape_text(restored),
           "the shape of the original, " + shape_text(original));
@@ -125,6 +140,7 @@ double affine_matrix::bits_per_weight() const {
 
 affine_matrix quantize_affine(const tensor<2>& w, const affine_format& f) {
   check_weights(w);
+  check_range(w, 1e30, "a range max - min and its scale must stay finite in fp32");
   affine_matrix m;
   m.rows = w.shape(0);
   m.cols = w.shape(1);

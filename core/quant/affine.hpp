@@ -45,6 +45,10 @@ namespace memlab::quant {
 void check_weights(const tensor<2>& w, const char* name = "weights");
 // The same for a vector: "x[5] = inf: expected a finite value".
 void check_values(const float* x, std::size_t n, const char* name);
+// Throws memlab::invalid_argument naming the first weight beyond `limit` in
+// magnitude: what a format's own number types cannot hold (an fp16 scale past
+// 65504 is inf, and every value of its block NaN). `why` says which.
+void check_range(const tensor<2>& w, double limit, const char* why, const char* name = "weights");
 
 // How far a restored matrix is from the original, computed in double.
 struct error_figures {

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 #include "model/generate.hpp"
 #include "quant/ggml_blocks.hpp"
@@ -28,12 +29,16 @@ double entropy_bits(const std::vector<std::size_t>& counts) {
   return h;
 }
 
+void check_distribution(const std::string& distribution) {
+  require(distribution == "gaussian" || distribution == "heavy", "distribution", distribution,
+          "gaussian or heavy");
+}
+
 }  // namespace
 
 tensor<2> quant_weights(std::size_t rows, std::size_t cols, const std::string& distribution,
                         std::uint32_t seed) {
-  require(distribution == "gaussian" || distribution == "heavy", "distribution", distribution,
-          "gaussian or heavy");
+  check_distribution(distribution);
   rng gen(seed);
   auto w = tensor<2>::from_shape({rows, cols});
   if (distribution == "gaussian") {
@@ -56,12 +61,26 @@ tensor<2> quant_weights(std::size_t rows, std::size_t cols, const std::string& d
 quant_figures run_quant(const quant_config& config) {
   const std::size_t rows = require_positive(config.rows, "rows");
   const std::size_t cols = require_positive(config.cols, "cols");
-  require_positive(config.repeats, "repeats");
+  require_repeats(config.repeats);
+  // Every field is checked, also those the format does not use.
   quant::format f = quant::parse_format(config.format);
+  const quant::granularity scope = quant::parse_granularity(config.granularity);
+  const std::size_t group = require_positive(config.group, "group");
+  check_distribution(config.distribution);
   if (quant::is_affine(f.kind)) {
-    f.scope = quant::parse_granularity(config.granularity);
-    if (f.scope == quant::granularity::group) f.group = require_positive(config.group, "group");
+    f.scope = scope;
+    if (f.scope == quant::granularity::group) f.group = group;
   }
+  // W, its quantized copy (at most fp32's bytes and a scale per value), and two
+  // dequantized copies; generating W (a heavy-tailed value takes 4 normals),
+  // quantizing and dequantizing cost about 300 flops a value, each product 2
+  // per weight, a warm-up and the repeats of two kernels and one reference.
+  const count values = count(rows) * cols;
+  const std::initializer_list<sized> sizes{{"rows", config.rows}, {"cols", config.cols}};
+  require_bytes(values * 4 * 5, sizes, "the weights, quantized and dequantized");
+  require_work(values.as_double() * (300 + 2.0 * (2 * (config.repeats + 1.0) + 1)),
+               {{"rows", config.rows}, {"cols", config.cols}, {"repeats", config.repeats}},
+               "quantizing, dequantizing and the products");
 
   const tensor<2> w = quant_weights(rows, cols, config.distribution, config.seed);
   quant_figures out;
@@ -115,8 +134,38 @@ quant_figures run_quant(const quant_config& config) {
 round_trip_figures run_quant_round_trip(const std::string& format, int n, int repeats,
                                         std::uint32_t seed) {
   const quant::format f = quant::parse_format(format);
-  const tensor<2> w = quant_weights(1, require_positive(n, "n"), "gaussian", seed);
-  require_positive(repeats, "repeats");
+  require_positive(n, "n");
+  // The row is one matrix row: its groups or blocks must divide it.
+  const std::size_t multiple = [&]() -> std::size_t {
+    using quant::scheme;
+    switch (f.kind) {
+      case scheme::q8_0:
+      case scheme::q4_0:
+      case scheme::q4_1:
+        return 32;
+      case scheme::nf4:
+      case scheme::nf4_dq:
+        return f.block;
+      case scheme::int8_sym:
+      case scheme::int8_asym:
+      case scheme::int4_sym:
+      case scheme::int4_asym:
+        return f.scope == quant::granularity::group ? f.group : 1;
+      default:
+        return 1;
+    }
+  }();
+  require(std::size_t(n) % multiple == 0, "n", n, [&] {
+    return "a multiple of " + std::to_string(multiple) + ", the group or block of " +
+           quant::describe(f);
+  });
+  require_repeats(repeats);
+  // w, its quantized copy and ŵ; about 100 flops a value per round trip, and
+  // the timed batches last at least 2 ms (counted as 2e7 flops each).
+  require_bytes(count(n) * 4 * 3, {{"n", n}}, "the row, quantized and dequantized");
+  require_work((repeats + 2.0) * (100.0 * n + 2e7), {{"n", n}, {"repeats", repeats}},
+               "the timed round trips");
+  const tensor<2> w = quant_weights(1, std::size_t(n), "gaussian", seed);
   round_trip_figures out;
   out.output_bytes = w.size() * sizeof(float);
   auto round_trip = [&] {
@@ -134,6 +183,7 @@ round_trip_figures run_quant_round_trip(const std::string& format, int n, int re
 quant_grid_figures run_quant_grid(const quant_grid_config& config) {
   const std::size_t cols = require_positive(config.cols, "cols");
   require(cols % 2 == 0, "cols", cols, "an even number (two 4-bit codes per byte)");
+  require_bytes(count(cols) * 4 * 6, {{"cols", config.cols}}, "the row, its codes and grids");
   const tensor<2> w = quant_weights(1, cols, config.distribution, config.seed);
 
   quant::affine_format int4{4, true, quant::granularity::channel, 0};

@@ -97,10 +97,11 @@ struct fp16_matrix {
   double bits_per_weight() const { return 16; }
 };
 
-// Throws memlab::invalid_argument on empty or non-finite input (a finite fp32
-// beyond 65504 still becomes ±inf in fp16, as in any fp16 cast). O(rows·cols).
+// Throws memlab::invalid_argument on empty or non-finite input, and on a value
+// beyond 65504, fp16's largest (a plain fp16 cast would make it ±inf). O(rows·cols).
 inline fp16_matrix quantize(const tensor<2>& w) {
   quant::check_weights(w);
+  quant::check_range(w, 65504, "fp16's largest value");
   fp16_matrix m;
   m.rows = w.shape(0);
   m.cols = w.shape(1);

@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "base/error.hpp"
 #include "quant/affine.hpp"
@@ -38,12 +39,28 @@ void dequantize_rows(const block_q8_0* x, float* y, std::size_t k) { dequantize_
 void dequantize_rows(const block_q4_0* x, float* y, std::size_t k) { dequantize_row_q4_0(x, y, k); }
 void dequantize_rows(const block_q4_1* x, float* y, std::size_t k) { dequantize_row_q4_1(x, y, k); }
 
+// The largest weight a block format holds: its fp16 scale d (Q8_0: amax / 127,
+// Q4_0: max / -8) or minimum (Q4_1) must stay within 65504.
+template <class Block>
+constexpr double max_weight() {
+  if constexpr (std::is_same_v<Block, block_q8_0>) return 65504.0 * 127;
+  if constexpr (std::is_same_v<Block, block_q4_0>) return 65504.0 * 8;
+  return 65504.0;
+}
+template <class Block>
+const char* range_reason() {
+  if constexpr (std::is_same_v<Block, block_q8_0>) return "a Q8_0 scale, amax / 127, is fp16";
+  if constexpr (std::is_same_v<Block, block_q4_0>) return "a Q4_0 scale, max / 8, is fp16";
+  return "a Q4_1 block's minimum is fp16";
+}
+
 template <class Block>
 block_matrix<Block> quantize(const tensor<2>& w) {
   // The shape first: it is cheaper to check than every value, and says more.
   require(w.shape(1) % qk == 0, "cols", w.shape(1),
           std::string("a multiple of 32 (the ") + format_name<Block>() + " block)");
   quant::check_weights(w);
+  quant::check_range(w, max_weight<Block>(), range_reason<Block>());
   block_matrix<Block> m;
   m.rows = w.shape(0);
   m.cols = w.shape(1);

@@ -105,6 +105,7 @@ double nf4_matrix::bits_per_weight() const {
 
 nf4_matrix quantize(const tensor<2>& w, std::size_t block, bool double_quant) {
   quant::check_weights(w);
+  quant::check_range(w, 1e30, "absmax statistics must stay finite in fp32");
   nf4_matrix m;
   m.rows = w.shape(0);
   m.cols = w.shape(1);

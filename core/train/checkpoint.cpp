@@ -6,6 +6,7 @@
 
 #include "base/dense.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 
 namespace memlab::checkpoint {
@@ -58,6 +59,10 @@ mlp_stack::mlp_stack(int layers, int width, int hidden, std::uint32_t seed) {
   const auto n = require_positive(layers, "layers");
   const auto d = require_positive(width, "width");
   const auto f = require_positive(hidden, "hidden");
+  // The weights, and the gradients every use of a stack allocates beside them.
+  require_bytes(count(2) * n * 2 * d * f * sizeof(float),
+                {{"layers", layers}, {"width", width}, {"hidden", hidden}},
+                "the stack's weights and gradients");
   rng gen(seed);
   for (std::size_t i = 0; i < n; ++i) {
     mlp_block b;
@@ -142,8 +147,11 @@ std::vector<int> checkpoints(const policy& p, int layers) {
       break;
     case policy::kind::set:
       for (int b : p.blocks) {
-        require(b >= 0 && b < layers, "checkpoint block", b,
-                [&] { return "a block index in [0, " + std::to_string(layers) + ")"; });
+        // Named by the policy the caller passed ("set:9"), not by an internal name.
+        require(b >= 0 && b < layers, "policy", p.name(), [&] {
+          return "block indices in [0, " + std::to_string(layers) + ") (block " +
+                 std::to_string(b) + " is not)";
+        });
         c.push_back(b);
       }
       std::sort(c.begin(), c.end());
@@ -154,16 +162,22 @@ std::vector<int> checkpoints(const policy& p, int layers) {
   return c;
 }
 
-std::size_t peak_activation_bytes(const std::vector<int>& c, int layers, std::size_t batch,
-                                  std::size_t width, std::size_t hidden) {
-  const std::size_t a = 4 * batch * width, h = 4 * batch * hidden, m = c.size();
-  std::size_t peak = 0;
+std::uint64_t peak_activation_bytes(const std::vector<int>& c, int layers, std::uint64_t batch,
+                                    std::uint64_t width, std::uint64_t hidden) {
+  const count a = count(4) * batch * width, h = count(4) * batch * hidden;
+  const std::size_t m = c.size();
+  count peak = 0;
   for (std::size_t j = 0; j < m; ++j) {
-    const std::size_t length = std::size_t((j + 1 < m ? c[j + 1] : layers) - c[j]);
-    const std::size_t held = j + 1 < m ? j + 1 : m;  // checkpoints alive
+    const count length = (j + 1 < m ? c[j + 1] : layers) - c[j];
+    const count held = j + 1 < m ? j + 1 : m;  // checkpoints alive
     peak = std::max(peak, (held + length) * a + (length + 1) * h);
   }
-  return peak;
+  return peak.value();
+}
+
+double step_flops(int layers, std::uint64_t batch, std::uint64_t width, std::uint64_t hidden) {
+  const double b = double(batch), d = double(width), f = double(hidden);
+  return (12.0 * b * d * f + 1000.0 * b * (d + f)) * layers;
 }
 
 double loss(const mlp_stack& s, const tensor<2>& x, const tensor<2>& target) {
@@ -186,6 +200,16 @@ step_result train_step(const mlp_stack& s, const tensor<2>& x, const tensor<2>& 
           [&] { return "the shape of x, " + shape_text(x.shape()); });
   require(grads.blocks.size() == s.blocks.size(), "gradients", grads.blocks.size(),
           [&] { return "one per block, " + std::to_string(n); });
+  // Activations at the peak (the formula above, for any policy at most that of
+  // none) beside x, target and dL/dx_0; forward, recomputation and backward.
+  const std::initializer_list<sized> sizes{{"layers", n},
+                                           {"batch", static_cast<long long>(x.shape(0))},
+                                           {"width", static_cast<long long>(s.width())},
+                                           {"hidden", static_cast<long long>(s.hidden())}};
+  require_bytes(count(peak_activation_bytes({0}, n, x.shape(0), s.width(), s.hidden())) +
+                    count(3) * x.size() * sizeof(float),
+                sizes, "a training step's activations");
+  require_work(step_flops(n, x.shape(0), s.width(), s.hidden()), sizes, "a training step");
 
   step_result r;
   r.checkpoints = checkpoints(p, n);

@@ -91,8 +91,18 @@ struct policy {
 std::vector<int> checkpoints(const policy& p, int layers);
 
 // The formula above, in bytes, for batch rows B, width d, hidden f.
-std::size_t peak_activation_bytes(const std::vector<int>& checkpoints, int layers,
-                                  std::size_t batch, std::size_t width, std::size_t hidden);
+// In 64 bits (saturating at 2^64 - 1).
+std::uint64_t peak_activation_bytes(const std::vector<int>& checkpoints, int layers,
+                                    std::uint64_t batch, std::uint64_t width, std::uint64_t hidden);
+
+// An upper bound on a step's work whatever the policy, in flops of time:
+// forward, a recomputation of every block at most, and a backward of twice the
+// forward, 2 · 2 · B · d · f each per block: 12 · B · d · f · layers; and the
+// element-wise passes (GELU and its derivative, residuals, copies), which
+// dominate for narrow blocks: about 1000 per activation value, B · (d + f) per
+// block (measured in wasm: a step of B 10^5, d 4, f 8 runs at 0.12 GFLOP/s of
+// the first term alone).
+double step_flops(int layers, std::uint64_t batch, std::uint64_t width, std::uint64_t hidden);
 
 struct step_result {
   double loss = 0;               // ½ Σ (x_n − target)²
@@ -108,7 +118,8 @@ struct step_result {
 
 // One forward + backward pass of x [B, d] against target [B, d]; the parameter
 // gradients are accumulated into grads (zero them first). Costs about
-// 6·B·d·f·(n + recomputed) multiply-adds.
+// 6·B·d·f·(n + recomputed) multiply-adds. Refuses a step past the limits of
+// base/limits.hpp (the activations of policy none, step_flops).
 step_result train_step(const mlp_stack& s, const tensor<2>& x, const tensor<2>& target,
                        const policy& p, gradients& grads, bool record_timeline = false);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 #include "train/checkpoint.hpp"
 
@@ -13,6 +14,16 @@ checkpoint_figures run_checkpoint(const checkpoint_config& config) {
   const auto batch = require_positive(config.batch, "batch");
   const auto policy = checkpoint::policy::parse(config.policy);
   checkpoint::checkpoints(policy, config.layers);  // a bad policy fails before any run
+  require_repeats(config.repeats);
+  // A warm-up, the repeats and the timeline's step.
+  require_work((config.repeats + 2.0) *
+                   checkpoint::step_flops(config.layers, batch, stack.width(), stack.hidden()),
+               {{"repeats", config.repeats},
+                {"layers", config.layers},
+                {"batch", config.batch},
+                {"width", config.width},
+                {"hidden", config.hidden}},
+               "the timed training steps");
   rng gen(2);
   const auto x = random_normal<2>({batch, stack.width()}, gen);
   const auto target = random_normal<2>({batch, stack.width()}, gen);
@@ -84,13 +95,30 @@ training_figures run_training(const training_config& config,
 }
 
 std::vector<lora_figures> run_lora(const lora_config& config) {
+  require(config.steps >= 0, "steps", config.steps, "0 (memory only) or more");
+  if (config.steps > 0) {
+    require_positive(config.batch, "batch");
+    const auto seq = require_positive(config.seq, "seq");
+    // LoRA and QLoRA: each step a batch of sequences forward and backward (3
+    // forward passes) on the effective weights, rebuilt (and for QLoRA
+    // dequantized, ~20 flops a weight) every step.
+    const double step =
+        config.batch * 3.0 * gpt::forward_flops(config.model, double(seq), 0, double(seq)) +
+        20.0 * gpt::parameters(config.model).as_double();
+    require_work(2.0 * config.steps * step,
+                 {{"steps", config.steps},
+                  {"batch", config.batch},
+                  {"seq", config.seq},
+                  {"layers", config.model.layers},
+                  {"d_model", config.model.d_model}},
+                 "the LoRA and QLoRA training steps");
+  }
   const gpt::model base(config.model, 1);
   lora::model(base, config.rank, config.alpha, false, 2);  // a bad rank fails before any run
   std::vector<int> text;
   if (config.steps > 0) {
     text = gpt::encode(config.text);
-    const auto seq = require_positive(config.seq, "seq");
-    require(text.size() > seq + 1, "text", text.size(), "longer than seq + 1");
+    require(text.size() > std::size_t(config.seq) + 1, "text", text.size(), "longer than seq + 1");
   }
   std::vector<lora_figures> rows;
   for (bool quantized : {false, true}) {

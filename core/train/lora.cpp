@@ -10,6 +10,7 @@
 
 #include "base/dense.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 
 namespace memlab::lora {
@@ -45,6 +46,14 @@ model::model(const gpt::model& base, int rank, float alpha, bool quantized, std:
   require(rank > 0 && rank <= smallest, "rank", rank, [&] {
     return "in [1, " + std::to_string(smallest) + "] (the smallest dimension of wq wk wv wo)";
   });
+  require(std::isfinite(alpha), "alpha", alpha, "a finite number");
+  // The base copied (QLoRA keeps NF4 instead, less), beside the caller's model;
+  // adapters with gradients and AdamW moments, 4 of each.
+  require_bytes(
+      gpt::parameters(config_) * sizeof(float) * 2 +
+          memlab::count(config_.layers) * 4 * 4 * rank * (2 * config_.d_model) * sizeof(float),
+      {{"rank", rank}, {"layers", config_.layers}, {"d_model", config_.d_model}},
+      "the base weights and the adapters");
   scale_ = alpha / float(rank);
   rng gen(seed);
   const std::size_t r = std::size_t(rank);

@@ -8,6 +8,7 @@
 #include "attention/flash_backward.hpp"
 #include "base/dense.hpp"
 #include "base/error.hpp"
+#include "base/limits.hpp"
 #include "base/random.hpp"
 #include "model/moe.hpp"
 
@@ -290,8 +291,17 @@ double loss_and_gradient(const gpt::config& c, const gpt::weights& w,
   return result;
 }
 
+void check(const adamw_options& o) {
+  require(std::isfinite(o.lr) && o.lr > 0, "lr", o.lr, "a positive finite learning rate");
+  require(o.beta1 >= 0 && o.beta1 < 1, "beta1", o.beta1, "in [0, 1)");
+  require(o.beta2 >= 0 && o.beta2 < 1, "beta2", o.beta2, "in [0, 1)");
+  require(std::isfinite(o.eps) && o.eps > 0, "eps", o.eps, "a positive finite number");
+  require(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "weight_decay", o.weight_decay,
+          "0 or a positive finite number");
+}
+
 adamw::adamw(const gpt::weights& w, adamw_options o)
-    : o_(o), m_(zeros_like(w)), v_(zeros_like(w)) {}
+    : o_((check(o), o)), m_(zeros_like(w)), v_(zeros_like(w)) {}
 
 std::size_t adamw::state_bytes() const {
   std::size_t n = 0;
@@ -327,6 +337,24 @@ result run(const std::string& text, const options& o,
           [&] { return "at most " + named("max_seq", o.model.max_seq); });
   require(text.size() > seq + 1, "text", text.size(),
           [&] { return "more than seq + 1 = " + std::to_string(seq + 1) + " bytes"; });
+  check(o.adam);
+  // Held at once: the weights four times (weights, gradients, AdamW's m and v)
+  // and twice more (the result's models), the text as tokens, and one
+  // sequence's activations (forward_bytes for seq tokens in every layer, and the
+  // attention probabilities [heads, seq, seq] per layer, kept for the backward).
+  // Work: a step runs batch sequences forward and backward (3 forward passes,
+  // naive attention) and evaluation 8 more forward passes.
+  const gpt::config& c = o.model;
+  const std::initializer_list<sized> sizes{
+      {"steps", o.steps},     {"batch", o.batch}, {"seq", o.seq},        {"layers", c.layers},
+      {"d_model", c.d_model}, {"d_ff", c.d_ff},   {"max_seq", c.max_seq}};
+  require_bytes(gpt::parameters(c) * sizeof(float) * 6 + count(text.size()) * 5 +
+                    count(c.layers) * gpt::forward_bytes(c, seq + 1) +
+                    count(c.layers) * c.heads * 2 * (seq + 1) * (seq + 1) * sizeof(float),
+                sizes, "weights, optimizer state and one sequence's activations");
+  // (Training's attention is naive: every pair of the seq x seq square.)
+  const double pass = gpt::forward_flops(c, double(seq), double(seq) / 2, double(seq));
+  require_work((3.0 * double(steps) * double(batch) + 8) * pass, sizes, "the training steps");
   const auto start = std::chrono::steady_clock::now();
   gpt::weights w = gpt::model(o.model, o.seed).params();
   gpt::weights g = zeros_like(w);
@@ -351,6 +379,17 @@ result run(const std::string& text, const options& o,
       sum += loss_and_gradient(o.model, w, window(at), g, 1.0f / float(batch));
     }
     opt.step(w, g);
+    // A rate that blows the weights up (lr 1e9) is refused here, naming lr, and not
+    // later by attention's check of its inputs ("q[0] = nan") on the next pass.
+    const auto ws = slots(w);
+    const bool finite =
+        std::isfinite(sum) && std::all_of(ws.begin(), ws.end(), [](const slot& s) {
+          return std::all_of(s.data, s.data + s.size, [](float x) { return std::isfinite(x); });
+        });
+    require(finite, "lr", o.adam.lr, [&] {
+      return "a learning rate at which training stays finite (loss or weights overflowed at step " +
+             std::to_string(step + 1) + ")";
+    });
     r.losses.push_back(sum / double(batch));
     if (progress) progress(int(step) + 1, r.losses.back());
   }

@@ -69,6 +69,10 @@ struct adamw_options {
   float lr = 3e-3f, beta1 = 0.9f, beta2 = 0.99f, eps = 1e-8f, weight_decay = 0.01f;
 };
 
+// Throws memlab::invalid_argument naming the first bad option (lr must be
+// positive and finite, betas in [0, 1), ...); adamw's constructor calls it.
+void check(const adamw_options& o);
+
 // One AdamW update of n parameters p with gradients g and moments m, v at step
 // t (1-based); decay: apply the weight decay (matrices) or not (gains).
 void adamw_update(float* p, const float* g, float* m, float* v, std::size_t n,
@@ -104,7 +108,9 @@ struct result {
 };
 
 // Trains a fresh model on the text's bytes (windows of seq+1 at random offsets).
-// progress(step, loss) is called after every step (may be empty).
+// progress(step, loss) is called after every step (may be empty). Refuses, before
+// allocating, a run past the limits of base/limits.hpp (its bytes and work are
+// stated at the check).
 result run(const std::string& text, const options& o,
            const std::function<void(int, double)>& progress = {});
 

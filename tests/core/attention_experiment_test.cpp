@@ -53,7 +53,7 @@ TEST_CASE("the attention experiment names a bad parameter") {
   CHECK_THROWS_WITH_AS(experiments::run_attention(config([](auto& c) { c.block_kv = 0; })),
                        "block_kv = 0: expected a positive integer", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_attention(config([](auto& c) { c.repeats = 0; })),
-                       "repeats = 0: expected a positive integer", invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", invalid_argument);
 }
 
 TEST_CASE("the flash backward experiment: exact peaks, gradients that agree") {
@@ -95,12 +95,14 @@ TEST_CASE("the flash backward and I/O experiments name a bad parameter") {
   c.block_q = -2;
   CHECK_THROWS_WITH_AS(experiments::run_flash_backward(c),
                        "block_q = -2: expected a positive integer", invalid_argument);
-  // naive's P and dP of 4 heads at seq 20000: 12.8 GB, refused before any allocation
+  // naive's P and dP of 4 heads at seq 20000, refused before any allocation:
+  // (q, O, dO, dQ and k, v, dK, dV: 8 · 4 · 20000 · 64 floats, P and dP 2 · 4 · 20000²
+  // = 3.2e9, and 4 · 4096) · 4 bytes = 12963905536 bytes = 12.07 GiB
   c.block_q = 64;
   c.seq = 20000;
   CHECK_THROWS_WITH_AS(experiments::run_flash_backward(c),
-                       "seq = 20000: expected heads · seq² · 8 bytes (naive's P and dP) at most 4 "
-                       "GiB, not 12207 MiB: a smaller seq, or flash alone",
+                       "seq = 20000, heads = 4, head_dim = 64: expected at most 1.00 GiB held by "
+                       "one call (q, k, v, dO, the gradients and naive's P and dP: 12.1 GiB)",
                        invalid_argument);
 
   experiments::io_bytes_config io;

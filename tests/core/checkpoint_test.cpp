@@ -161,9 +161,9 @@ TEST_CASE("checkpointing: bad policies are named") {
         "k = -3: expected a positive number of blocks per segment");
   CHECK(message([] {
           checkpoints(policy::at({2, 16}), 16);
-        }) == "checkpoint block = 16: expected a block index in [0, 16)");
+        }) == "policy = set:2,16: expected block indices in [0, 16) (block 16 is not)");
   CHECK(message([] { checkpoints(policy::at({-1}), 4); }) ==
-        "checkpoint block = -1: expected a block index in [0, 4)");
+        "policy = set:-1: expected block indices in [0, 4) (block -1 is not)");
   CHECK(message([] { policy::parse("every:x"); }) ==
         "policy = every:x: expected none, sqrt, every:K or set:I,J,... with integers");
   CHECK(message([] { policy::parse("half"); }) ==

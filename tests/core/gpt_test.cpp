@@ -241,7 +241,8 @@ TEST_CASE(
                        "token = 300: expected a byte value in [0, 256) at index 1",
                        invalid_argument);
   CHECK_THROWS_WITH_AS(generate(m, {1}, 3, true, {-1.0f, 0, 1}),
-                       "temperature = -1: expected 0 (greedy) or positive", invalid_argument);
+                       "temperature = -1: expected 0 (greedy) or a positive finite number",
+                       invalid_argument);
   gpt::config bad = small(2);
   bad.kv_heads = 3;
   CHECK_THROWS_WITH_AS(gpt::model(bad, 1), "kv_heads = 3: expected a divisor of heads = 4",

@@ -21,8 +21,8 @@ struct counted {
   io_bytes naive, naive_backward, flash, flash_with_lse, flash_backward;
 };
 
-counted count(const attention::shape& s, const attention::flash_options& forward,
-              const attention::flash_options& backward, bool run_naive = true) {
+counted counted_by(const attention::shape& s, const attention::flash_options& forward,
+                   const attention::flash_options& backward, bool run_naive = true) {
   rng gen(11);
   const auto q = random_normal<3>({s.heads, s.seq_q, s.head_dim}, gen);
   const auto k = random_normal<3>({s.kv_heads, s.seq_kv, s.head_dim}, gen);
@@ -76,13 +76,13 @@ TEST_CASE("I/O bytes by hand: seq 4, head_dim 2, 2x2 tiles") {
   // naive backward: load 5 · 16 + 3 · 8 + 2 · 8 = 120, store 2 · 16 + 8 + 2 · 8 = 56.
   const attention::shape s{1, 1, 4, 4, 2};
   const attention::flash_options tiles{false, 2, 2}, causal{true, 2, 2};
-  const counted c = count(s, tiles, tiles);
+  const counted c = counted_by(s, tiles, tiles);
   check_equal("naive", c.naive, {56 * 4, 40 * 4});
   check_equal("flash", c.flash, {40 * 4, 8 * 4});
   check_equal("flash with L", c.flash_with_lse, {40 * 4, 12 * 4});
   check_equal("flash backward", c.flash_backward, {88 * 4, 36 * 4});
   check_equal("naive backward", c.naive_backward, {120 * 4, 56 * 4});
-  const counted m = count(s, causal, causal);
+  const counted m = counted_by(s, causal, causal);
   check_equal("naive causal (computes every pair)", m.naive, {56 * 4, 40 * 4});
   check_equal("flash causal", m.flash, {32 * 4, 8 * 4});
   check_equal("flash backward causal", m.flash_backward, {72 * 4, 32 * 4});
@@ -104,7 +104,7 @@ TEST_CASE("the kernels' counted bytes equal the closed forms for many shapes and
       const attention::flash_options forward{causal, c.block_q, c.block_kv};
       const attention::flash_options backward{causal, c.block_kv, c.block_q};  // swapped too
       CAPTURE(describe(c.s, forward));
-      const counted n = count(c.s, forward, backward);
+      const counted n = counted_by(c.s, forward, backward);
       check_equal("naive", n.naive, attention::naive_io_bytes(c.s));
       check_equal("naive backward", n.naive_backward, attention::naive_backward_io_bytes(c.s));
       check_equal("flash", n.flash, attention::flash_io_bytes(c.s, forward, false));
@@ -163,8 +163,8 @@ TEST_CASE("Theorem 2: flash moves Θ(N²d²/M) bytes as M varies, naive Θ(Nd + 
   for (std::uint64_t kib : {8, 16, 32, 64, 128}) {
     const std::uint64_t m = kib * 1024;
     CAPTURE(kib);
-    const counted c = count(s, attention::forward_tiles(m, d, false),
-                            attention::backward_tiles(m, d, false), false);
+    const counted c = counted_by(s, attention::forward_tiles(m, d, false),
+                                 attention::backward_tiles(m, d, false), false);
     const double forward = double(c.flash.total()), backward = double(c.flash_backward.total());
     CHECK(forward * double(m) / n2d2 >= 128);
     CHECK(forward * double(m) / n2d2 <= 160);
@@ -180,7 +180,7 @@ TEST_CASE("Theorem 2: flash moves Θ(N²d²/M) bytes as M varies, naive Θ(Nd + 
   for (std::size_t seq : {64, 128, 256, 512}) {
     CAPTURE(seq);
     const attention::shape t{1, 1, seq, seq, d};
-    const counted c = count(t, {false, 64, 64}, {false, 64, 64});
+    const counted c = counted_by(t, {false, 64, 64}, {false, 64, 64});
     CHECK(c.naive.total() == 16 * (seq * d + seq * seq));
   }
   // Flash moves fewer bytes than naive only once M is well above d² floats:

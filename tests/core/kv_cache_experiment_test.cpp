@@ -37,7 +37,7 @@ TEST_CASE("the weight read a decoding step cannot avoid: exact bytes, a positive
   const gpt::model m(small(2), 1);
   CHECK(experiments::time_weight_read(small(2), 1, 1).bytes == floats * sizeof(float));
   CHECK_THROWS_WITH_AS(experiments::time_weight_read(m, 0),
-                       "repeats = 0: expected a positive integer", memlab::invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", memlab::invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::time_weight_read(m.quantized(quant::parse_format("fp16")), 1),
                        "model = quantized: expected an fp32 model (a quantized model's matrices "
                        "are read by its own kernels)",
@@ -74,7 +74,7 @@ TEST_CASE("the cache decoding experiment names a bad parameter") {
   c.kv_heads = 1;
   c.repeats = -1;
   CHECK_THROWS_WITH_AS(experiments::run_cache_decode(c),
-                       "repeats = -1: expected a positive integer", invalid_argument);
+                       "repeats = -1: expected an integer in [1, 100]", invalid_argument);
 }
 
 TEST_CASE("the generation experiment: generate()'s tokens, the cache's bytes by hand") {
@@ -119,7 +119,7 @@ TEST_CASE("the generation table: each row's speedup and ceiling from its own run
   }
   CHECK(table.rows[1].tokens == 9);
   CHECK_THROWS_WITH_AS(experiments::run_generation_table(c, {4}, 0),
-                       "repeats = 0: expected a positive integer", invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_generation_table(c, {64}, 1),
                        "max_new_tokens = 64: expected at most max_seq - prompt length = 63",
                        invalid_argument);

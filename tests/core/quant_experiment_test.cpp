@@ -95,11 +95,12 @@ TEST_CASE(
 
   using memlab::invalid_argument;
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q8_0", 100, 1, 1),
-                       "cols = 100: expected a multiple of 32 (the Q8_0 block)", invalid_argument);
+                       "n = 100: expected a multiple of 32, the group or block of q8_0",
+                       invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q8_0", 0, 1, 1),
                        "n = 0: expected a positive integer", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("nf4", 64, 0, 1),
-                       "repeats = 0: expected a positive integer", invalid_argument);
+                       "repeats = 0: expected an integer in [1, 100]", invalid_argument);
   CHECK_THROWS_WITH_AS(experiments::run_quant_round_trip("q3", 64, 1, 1),
                        doctest::Contains("format = q3: expected one of"), invalid_argument);
 }

@@ -24,7 +24,11 @@ test('runFlashBackward: exact peaks by the formulas, gradients that agree', () =
   assert.equal(f.flops, 3 * 4 * 4 * (200 * 201 / 2) * 32);
   assert.throws(() => memlab.runFlashBackward({ ...f.config, kvHeads: 3 }),
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });
-  assert.throws(() => memlab.runFlashBackward({ ...f.config, seq: 40000 }), /seq = 40000: expected heads · seq² · 8 bytes/);
+  // (q, O, dO, dQ 4 · 4 · 40000 · 32, k, v, dK, dV 4 · 2 · 40000 · 32, P and dP 2 · 4 · 40000²,
+  // and 4 · 4096 floats) · 4 = 51322945536 bytes = 47.80 GiB
+  assert.throws(() => memlab.runFlashBackward({ ...f.config, seq: 40000 }),
+    { message: 'seq = 40000, heads = 4, head_dim = 32: expected at most 1.00 GiB held by one call ' +
+      '(q, k, v, dO, the gradients and naive\'s P and dP: 47.8 GiB)' });
   assert.ok(memlab.runFlashBackward({ ...f.config, runNaive: false }).flash.ran); // still usable
 });
 
@@ -48,5 +52,5 @@ test('runIoBytes: counted bytes equal the closed forms, tiles from M', () => {
   assert.deepEqual([f.lsh.read, f.lsh.written], [2 * 4 * 145516, 2 * 4 * 32100]);
   assert.throws(() => memlab.runIoBytes({ ...f.config, fastBytes: 100 }),
     { message: 'fast_bytes = 100: expected at least 16 · head_dim = 512 (four rows of head_dim floats)' });
-  assert.throws(() => memlab.runIoBytes({ ...f.config, fastBytes: 1.5 }), { message: 'fastBytes = 1.5: expected an integer' });
+  assert.throws(() => memlab.runIoBytes({ ...f.config, fastBytes: 1.5 }), { message: 'config.fastBytes = 1.5: expected an integer' });
 });

@@ -55,8 +55,8 @@ test('bad options are named, and the module keeps working', () => {
     { message: 'data = sorted: expected random or clustered' });
   assert.throws(() => memlab.runLshErrors({ seq: 64, headDim: 8, chunk: 8, causal: false,
     clusterSize: 16, buckets: [2, 1.5], rounds: [1], seed: 1 }),
-  { message: 'buckets[1] = 1.5: expected an integer' });
+  { message: 'config.buckets[1] = 1.5: expected an integer' });
   assert.throws(() => memlab.lshBuckets(new Float32Array(10), 1, 16, 8, options),
-    { message: 'qk.length = 10: expected heads · seq · head_dim = 128 floats' });
+    { message: 'qk.length = 10: expected heads · seq · headDim = 128' });
   assert.ok(memlab.runLsh({ ...config, seq: 64, runExact: false }).lsh.ran);
 });

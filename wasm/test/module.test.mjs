@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { attentionReference } from './examples.mjs';
 
 const dir = process.env.MEMLAB_WASM_DIR;
 assert.ok(dir, 'set MEMLAB_WASM_DIR to the folder holding memlab.mjs (build/wasm/wasm)');
@@ -31,29 +32,6 @@ test('runAttention reports the same exact figures as native core', () => {
   assert.ok(f.flash.medianMs > 0 && f.flash.gflops > 0);
 });
 
-// Independent reference: softmax(q kᵀ / sqrt(d)) v in float64, head h reading KV head h / group.
-function reference(q, k, v, { heads, kvHeads, seqQ, seqKv, headDim }, causal) {
-  const out = new Float64Array(heads * seqQ * headDim);
-  for (let h = 0; h < heads; h++) {
-    const g = Math.floor(h / (heads / kvHeads));
-    for (let i = 0; i < seqQ; i++) {
-      const seen = causal ? i + seqKv - seqQ + 1 : seqKv;
-      const s = [];
-      for (let j = 0; j < seen; j++) {
-        let dot = 0;
-        for (let c = 0; c < headDim; c++) dot += q[(h * seqQ + i) * headDim + c] * k[(g * seqKv + j) * headDim + c];
-        s.push(dot / Math.sqrt(headDim));
-      }
-      const max = Math.max(...s);
-      const e = s.map((x) => Math.exp(x - max));
-      const sum = e.reduce((a, b) => a + b, 0);
-      for (let j = 0; j < seen; j++)
-        for (let c = 0; c < headDim; c++) out[(h * seqQ + i) * headDim + c] += (e[j] / sum) * v[(g * seqKv + j) * headDim + c];
-    }
-  }
-  return out;
-}
-
 test('flashAttention and naiveAttention take and return Float32Arrays', () => {
   const shape = { heads: 4, kvHeads: 1, seqQ: 37, seqKv: 37, headDim: 9 };
   let seed = 12345;
@@ -61,7 +39,7 @@ test('flashAttention and naiveAttention take and return Float32Arrays', () => {
   const make = (n) => Float32Array.from({ length: n }, random);
   const q = make(4 * 37 * 9), k = make(37 * 9), v = make(37 * 9);
   for (const causal of [false, true]) {
-    const expected = reference(q, k, v, shape, causal);
+    const expected = attentionReference(q, k, v, shape, causal);
     const flash = memlab.flashAttention(q, k, v, shape, causal, 16, 8);
     const naive = memlab.naiveAttention(q, k, v, shape, causal);
     assert.ok(flash instanceof Float32Array && flash.length === expected.length);
@@ -91,7 +69,7 @@ test('a C++ error becomes a JS Error with its message, and the module keeps work
     { message: 'block_kv = 0: expected a positive integer' });
   const shape = { heads: 2, kvHeads: 2, seqQ: 3, seqKv: 3, headDim: 4 };
   assert.throws(() => memlab.flashAttention(new Float32Array(5), new Float32Array(24), new Float32Array(24), shape, false, 4, 4),
-    { message: 'q.length = 5: expected heads · seq · head_dim = 24 floats' });
+    { message: 'q.length = 5: expected shape.heads · shape.seqQ · shape.headDim = 24' });
   assert.equal(memlab.memoryStats().liveBytes, live, 'the failed calls freed what they allocated');
 
   const f = memlab.runAttention(config);
@@ -105,26 +83,28 @@ test('integers from JS are checked, not truncated or wrapped, in fields and in a
   assert.equal(memlab.kvCacheBytes(model, 8), bytes);
   const fails = (call, message) => assert.throws(call, (e) => e instanceof Error && e.message === message,
     `expected "${message}"`);
-  fails(() => memlab.kvCacheBytes({ ...model, layers: 1.5 }, 8), 'layers = 1.5: expected an integer');
-  fails(() => memlab.kvCacheBytes({ ...model, dModel: '32' }, 8), 'dModel = "32": expected an integer');
-  fails(() => memlab.kvCacheBytes({ ...model, heads: NaN }, 8), 'heads = NaN: expected an integer');
+  fails(() => memlab.kvCacheBytes({ ...model, layers: 1.5 }, 8), 'model.layers = 1.5: expected an integer');
+  fails(() => memlab.kvCacheBytes({ ...model, dModel: '32' }, 8), 'model.dModel = "32": expected an integer');
+  fails(() => memlab.kvCacheBytes({ ...model, heads: NaN }, 8), 'model.heads = NaN: expected an integer');
   fails(() => memlab.kvCacheBytes({ ...model, layers: 2 ** 32 + 2 }, 8),
-    'layers = 4294967298: expected an integer in [-2147483648, 2147483647]');
+    'model.layers = 4294967298: expected an integer in [-2147483648, 2147483647]');
   fails(() => memlab.kvCacheBytes(model, 8.5), 'tokens = 8.5: expected an integer');
   fails(() => memlab.kvCacheBytes(model, null), 'tokens = null: expected an integer');
-  fails(() => memlab.timeWeightRead(model, -1, 1), 'model_seed = -1: expected an integer in [0, 4294967295]');
+  fails(() => memlab.timeWeightRead(model, -1, 1), 'modelSeed = -1: expected an integer in [0, 4294967295]');
   fails(() => memlab.flashAttention(new Float32Array(24), new Float32Array(24), new Float32Array(24),
     { heads: 2, kvHeads: 2, seqQ: 3, seqKv: 3, headDim: 4 }, false, 4, Infinity),
-  'block_kv = Infinity: expected an integer in [-2147483648, 2147483647]');
+  'blockKv = Infinity: expected an integer');
   // a field nested two levels down, and the first of two bad fields
   const generation = { model, modelSeed: 1, prompt: 'ab', tokens: 2, useCache: true,
     sampler: { temperature: 1, topK: 5, seed: 1 } };
   fails(() => memlab.runGeneration({ ...generation, sampler: { temperature: 1, topK: 2.5, seed: -1 } }, undefined),
-    'topK = 2.5: expected an integer');
-  // Embind itself fails a later argument (a missing field): the bad integer's
-  // error goes with that call, and does not fail the next one
-  assert.throws(() => memlab.runGeneration({ ...generation, model: { ...model, layers: 0.5 }, sampler: {} }, undefined),
-    /Missing field/);
+    'config.sampler.topK = 2.5: expected an integer');
+  // a missing field is named, before Embind sees anything (it would have leaked
+  // what it converted so far)
+  fails(() => memlab.runGeneration({ ...generation, model: { ...model, layers: 0.5 }, sampler: {} }, undefined),
+    'config.model.layers = 0.5: expected an integer');
+  fails(() => memlab.runGeneration({ ...generation, sampler: {} }, undefined),
+    'config.sampler.temperature = undefined: expected a finite number');
   assert.equal(memlab.kvCacheBytes(model, 8), bytes);
   assert.deepEqual(memlab.runGeneration(generation, undefined).tokens.length, 2);
 });
@@ -138,7 +118,7 @@ test('timeWeightRead: the bytes a decoding step reads, counted by hand; bad inpu
   const read = memlab.timeWeightRead(model, 1, 3);
   assert.equal(read.bytes, 4 * floats);
   assert.ok(read.us > 0 && Number.isFinite(read.us), `us = ${read.us}`);
-  assert.throws(() => memlab.timeWeightRead(model, 1, 0), { message: 'repeats = 0: expected a positive integer' });
+  assert.throws(() => memlab.timeWeightRead(model, 1, 0), { message: 'repeats = 0: expected an integer in [1, 100]' });
   assert.throws(() => memlab.timeWeightRead({ ...model, kvHeads: 3 }, 1, 1),
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });
   assert.equal(memlab.timeWeightRead(model, 1, 1).bytes, 4 * floats, 'still working after errors');
@@ -153,7 +133,7 @@ test('kvCacheSizes: the whole MHA/GQA/MQA table in one call, bytes counted by ha
   assert.equal(rows[0].bytes, memlab.kvCacheBytes(model, 8));
   assert.throws(() => memlab.kvCacheSizes(model, [3], [8]), { message: 'kv_heads = 3: expected a divisor of heads = 4' });
   assert.throws(() => memlab.kvCacheSizes(model, [4], [8, 1.5]), { message: 'tokens[1] = 1.5: expected an integer' });
-  assert.throws(() => memlab.kvCacheSizes(model, 4, [8]), { message: 'kv_heads = 4: expected an array of integers' });
+  assert.throws(() => memlab.kvCacheSizes(model, 4, [8]), { message: 'kvHeads = 4: expected an array of integers' });
   assert.throws(() => memlab.kvCacheSizes(model, [1], [0, 8]), { message: 'tokens = 0: expected a positive integer' });
 });
 
@@ -202,7 +182,7 @@ test('the page\'s shell names no core function: only experiment files (and their
   const web = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'web', 'src');
   const shell = ['core/worker.js', 'core/client.js', 'main.js', 'registry.js', 'ui/section.js',
     'lib/sweep.js', 'lib/warm-up.js'];
-  const names = memlab.core.apiFunctions();
+  const names = Object.keys(memlab.schema.functions);
   assert.ok(names.includes('runAttention') && names.includes('kvCacheSizes'));
   for (const file of shell) {
     const code = readFileSync(join(web, file), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');

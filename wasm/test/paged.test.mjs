@@ -62,7 +62,7 @@ test('a bad serving config becomes a JS Error with its message, and the module k
   assert.throws(() => memlab.runServing({ ...config, budget: 512 }, 50),
     { message: 'budget = 512: expected room for one sequence of max_seq = 1024 in whole blocks of block_size = 16' });
   assert.throws(() => memlab.runServing({ ...config, preemption: 'evict' }, 50),
-    { message: 'preemption = evict: expected recompute or swap' });
+    { message: 'config.preemption = "evict": expected one of "recompute", "swap"' });
   assert.throws(() => memlab.runServing(config, 0), { message: 'points = 0: expected a positive integer' });
   assert.throws(() => memlab.pagedSnapshots(config),
     { message: 'budget / block_size = 1024: expected at most 256 blocks to picture' });

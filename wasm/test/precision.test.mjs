@@ -58,6 +58,6 @@ test('bad input is named, and the module keeps working', () => {
   assert.throws(() => memlab.precisionRound('fp8', 1), { message: 'format = fp8: expected fp32, fp16 or bf16' });
   assert.throws(() => memlab.runPrecision({ ...config, logitScale: 0 }),
     { message: 'logit_scale = 0: expected a positive finite number' });
-  assert.throws(() => memlab.runPrecision({ ...config, seq: 2.5 }), { message: 'seq = 2.5: expected an integer' });
+  assert.throws(() => memlab.runPrecision({ ...config, seq: 2.5 }), { message: 'config.seq = 2.5: expected an integer' });
   assert.equal(memlab.runPrecision(config).rows.length, 6);
 });

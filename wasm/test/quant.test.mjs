@@ -76,7 +76,7 @@ test('quantRoundTrip: the exercises\' benchmark in the core, same exact bytes as
   assert.ok(q8.ms > 0 && Number.isFinite(q8.ms), `ms = ${q8.ms}`);
   assert.equal(memlab.quantRoundTrip('nf4', 4096, 1, 1).quantizedBytes, 4096 / 64 * 4 + 4096 / 2);
   assert.throws(() => memlab.quantRoundTrip('q8_0', 100, 1, 1),
-    { message: 'cols = 100: expected a multiple of 32 (the Q8_0 block)' });
+    { message: 'n = 100: expected a multiple of 32, the group or block of q8_0' });
   assert.throws(() => memlab.quantRoundTrip('q8_0', 64, 1.5, 1), { message: 'repeats = 1.5: expected an integer' });
 });
 
@@ -98,12 +98,12 @@ test('a bad quantization parameter becomes a JS Error with its message, and the 
   assert.throws(() => memlab.runQuant({ ...base, cols: 100 }),
     { message: 'cols = 100: expected a multiple of 32 (the Q4_0 block)' });
   assert.throws(() => memlab.runQuant({ ...base, format: 'q3_0' }),
-    { message: /^format = q3_0: expected one of fp32, fp16, .*nf4_dq$/ });
+    { message: /^config\.format = "q3_0": expected one of "fp32", "fp16", .*"nf4_dq"$/ });
   assert.throws(() => memlab.runQuant({ ...base, rows: -1 }), { message: 'rows = -1: expected a positive integer' });
   assert.throws(() => memlab.quantBlockBytes('q4_0', Float32Array.of(1, NaN, ...new Array(30).fill(0))),
     { message: 'weights[0, 1] = nan: expected a finite value' });
   assert.throws(() => memlab.quantBlockBytes('nf4', new Float32Array(64)),
-    { message: 'format = nf4: expected q8_0, q4_0 or q4_1 (a ggml block format)' });
+    { message: 'format = "nf4": expected one of "q8_0", "q4_0", "q4_1"' });
   assert.equal(memlab.memoryStats().liveBytes, live, 'the failed calls freed what they allocated');
   assert.equal(memlab.runQuant(base).weightBytes, expectedBytes.q4_0);
 });

@@ -5,14 +5,7 @@ import { checkbox, int } from '../ui/controls.js';
 import { formatSci } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
 import { renderStepPlayer } from '../ui/step-player.js';
-
-const svgNS = 'http://www.w3.org/2000/svg';
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(svgNS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+import { svg } from '../ui/dom.js';
 
 /** A state as the picture prints it: 3 decimals, −∞ for a masked score or an unset max. */
 export function formatState(x) {

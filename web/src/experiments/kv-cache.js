@@ -95,8 +95,8 @@ export default {
       if (p.kind === 'weights')
         return { kind: 'weights', read: await core.call('timeWeightRead', model(v.kvHeads), 1, 20) };
       if (p.kind === 'trained') {
-        const config = { model: model(v.kvHeads), modelSeed: 1, prompt: v.prompt, tokens: 100, useCache: true,
-          sampler: { temperature: 0.8, topK: 20, seed: 1 } };
+        // The model's config comes from the file.
+        const config = { prompt: v.prompt, tokens: 100, useCache: true, sampler: { temperature: 0.8, topK: 20, seed: 1 } };
         const figures = await core.call('runGenerationFrom', await loadTrainedWeights(), config, undefined);
         return { kind: 'trained', figures };
       }

@@ -5,6 +5,7 @@ import { checkbox, int, intList } from '../ui/controls.js';
 import { formatBytes, formatNumber } from '../ui/format.js';
 import { runSweep } from '../lib/sweep.js';
 import { renderStepPlayer } from '../ui/step-player.js';
+import { svg } from '../ui/dom.js';
 
 const servers = [
   { key: 'static', label: 'static, contiguous', color: '#d9480f' },
@@ -27,14 +28,6 @@ const hues = [0, 28, 52, 95, 140, 172, 196, 218, 245, 275, 300, 330];
 /** A request's colour at the given HSL lightness (%). */
 export function requestColor(id, lightness = 50) {
   return `hsl(${hues[(id * 5) % hues.length]}, 70%, ${lightness}%)`;
-}
-
-const svgNS = 'http://www.w3.org/2000/svg';
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(svgNS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /** Draws snapshot `s` (block size `bs`; tables up to `entries` long) into the svg element. */

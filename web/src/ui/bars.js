@@ -3,15 +3,7 @@
 // histogram). Every bar and part carries data attributes, so a test can read
 // what was drawn; the SVG carries an aria-label with the same figures.
 import { palette } from './charts.js';
-
-const svgNS = 'http://www.w3.org/2000/svg';
-
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(svgNS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+import { svg } from './dom.js';
 
 /**
  * Stacked horizontal bars.

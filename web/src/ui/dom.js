@@ -11,3 +11,12 @@ export function el(tag, props = {}, ...children) {
   node.append(...children);
   return node;
 }
+
+// svg('rect', { x: 0, width: 4 }, 'text'): an SVG element with attributes (as
+// strings) and, when given, its text.
+export function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
