@@ -16,6 +16,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__) && defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace memlab::kernels {
 
 constexpr std::size_t lanes = 16;
@@ -95,6 +99,30 @@ inline float reduce_add(vfloat v) {
   return x[0];
 }
 
+// The lane sums of four vectors at once, as reduce_add adds them (lanes l and
+// l + 8, then l and l + 4, ...: the same bits): each level adds two vectors'
+// halves side by side, so four sums take four shuffle-and-add levels, where
+// four reduce_adds take sixteen. One query against many keys spent half its
+// time in reduce_add.
+inline vfloat4 reduce_add4(vfloat a0, vfloat a1, vfloat a2, vfloat a3) {
+  static_assert(lanes == 16, "the shuffles below are written for 16 lanes");
+  typedef float vfloat8 __attribute__((vector_size(8 * sizeof(float))));
+  // [a0 0-7 | a1 0-7] + [a0 8-15 | a1 8-15], and the same for a2, a3
+  const vfloat s01 =
+      __builtin_shufflevector(a0, a1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+      __builtin_shufflevector(a0, a1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const vfloat s23 =
+      __builtin_shufflevector(a2, a3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+      __builtin_shufflevector(a2, a3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  // [a0 0-3 | a1 0-3 | a2 0-3 | a3 0-3] + [... 4-7 ...]
+  const vfloat s4 =
+      __builtin_shufflevector(s01, s23, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+      __builtin_shufflevector(s01, s23, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const vfloat8 s2 = __builtin_shufflevector(s4, s4, 0, 1, 4, 5, 8, 9, 12, 13) +
+                     __builtin_shufflevector(s4, s4, 2, 3, 6, 7, 10, 11, 14, 15);
+  return __builtin_shufflevector(s2, s2, 0, 2, 4, 6) + __builtin_shufflevector(s2, s2, 1, 3, 5, 7);
+}
+
 // sum_c a[c] · b[c]
 inline float dot(const float* a, const float* b, std::size_t n) {
   vfloat acc = {};
@@ -119,8 +147,9 @@ inline void scaled_dots(const float* q, const float* k, std::size_t n, std::size
       const vfloat qc = load(q + c);
       for (std::size_t x = 0; x < 4; ++x) acc[x] += qc * load(k + (j + x) * d + c);
     }
+    const vfloat4 sums = reduce_add4(acc[0], acc[1], acc[2], acc[3]);
     for (std::size_t x = 0; x < 4; ++x) {
-      float sum = reduce_add(acc[x]);
+      float sum = sums[x];
       for (std::size_t t = c; t < d; ++t) sum += q[t] * k[(j + x) * d + t];
       s[j + x] = scale * sum;
     }
@@ -232,9 +261,26 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
   if constexpr (C > 1) {
     matmul_rows<R, C / 2, L>(a, lda, inner, b + col, ldb, c + col, ldc, width - col);
   } else {
+    const std::size_t tail = width - col;
+#if defined(__x86_64__) && defined(__AVX512F__)
+    // The columns past the last whole chunk (up to lanes - 1 of them) as one
+    // chunk, loaded and stored under a mask (masked-off lanes are never read):
+    // one pass down b, as for a whole chunk. A cached decoding step's key tiles
+    // end anywhere, and there the short-vector and scalar passes below took
+    // longer than the whole chunks before them. Same sums in the same order.
+    if (tail > 0) {
+      const __mmask16 mask = static_cast<__mmask16>((1u << tail) - 1);
+      vfloat acc[R];
+      for (std::size_t r = 0; r < R; ++r) acc[r] = _mm512_maskz_loadu_ps(mask, c + r * ldc + col);
+      for (std::size_t j = 0; j < inner; ++j) {
+        const vfloat bj = _mm512_maskz_loadu_ps(mask, b + j * ldb + col);
+        for (std::size_t r = 0; r < R; ++r) acc[r] += a_at<L>(a, lda, r, j) * bj;
+      }
+      for (std::size_t r = 0; r < R; ++r) _mm512_mask_storeu_ps(c + r * ldc + col, mask, acc[r]);
+    }
+#else
     // The columns past the last whole chunk (up to lanes - 1 of them): four at a
     // time in a short vector, then one by one. Same sums in the same order.
-    const std::size_t tail = width - col;
     std::size_t t = 0;
     for (; t + 4 <= tail; t += 4) {
       vfloat4 acc[R];
@@ -245,12 +291,21 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
       }
       for (std::size_t r = 0; r < R; ++r) store4(c + r * ldc + col + t, acc[r]);
     }
-    for (; t < tail; ++t)
+    // The last 0-3 columns side by side, j outermost: their sums are independent
+    // chains and each b row's few values are read together (column by column,
+    // each sum waited on the one before and b was walked down once per column).
+    const std::size_t rest = tail - t;
+    float acc[R][4];
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t u = 0; u < rest; ++u) acc[r][u] = c[r * ldc + col + t + u];
+    for (std::size_t j = 0; j < inner; ++j)
       for (std::size_t r = 0; r < R; ++r) {
-        float acc = c[r * ldc + col + t];
-        for (std::size_t j = 0; j < inner; ++j) acc += a_at<L>(a, lda, r, j) * b[j * ldb + col + t];
-        c[r * ldc + col + t] = acc;
+        const float arj = a_at<L>(a, lda, r, j);
+        for (std::size_t u = 0; u < rest; ++u) acc[r][u] += arj * b[j * ldb + col + t + u];
       }
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t u = 0; u < rest; ++u) c[r * ldc + col + t + u] = acc[r][u];
+#endif
   }
 }
 
@@ -276,21 +331,36 @@ constexpr std::size_t narrow_rows = 8;
 //   each into c in L1, spends a load and a store of c per multiply-add: the tiny
 //   GPT's decoding weights (3 MiB, in L3) went at 47 GB/s that way, at 76 GB/s
 //   in register blocks, against 86 GB/s for reading them alone.
-// * In wasm (16 registers) b is streamed row after row, strictly in order (what
-//   prefetchers do best), adding each into c, which stays in L1.
+// * In wasm (16 registers) b is streamed two rows at a time, strictly in order
+//   (what prefetchers do best), adding both into c, which stays in L1.
 // Either way each c[col] gets a[0] b_0[col], a[1] b_1[col], ... in order.
 inline void matvec_accumulate(const float* a, std::size_t inner, const float* b, std::size_t ldb,
                               float* c, std::size_t n) {
 #if !defined(__wasm__)
   matmul_rows<1, 16>(a, inner, inner, b, ldb, c, n, n);
 #else
-  for (std::size_t j = 0; j < inner; ++j) {
+  // Two rows of b per pass over c: one load and one store of c per two
+  // multiply-adds (the tiny GPT's decoding matvecs in Chromium: 80 us a step,
+  // against 90 us a row per pass).
+  std::size_t j = 0;
+  for (; j + 2 <= inner; j += 2) {
+    const float a0 = a[j], a1 = a[j + 1];
+    const float* b0 = b + j * ldb;
+    const float* b1 = b0 + ldb;
+    std::size_t col = 0;
+    for (; col + 2 * lanes <= n; col += 2 * lanes)
+      for (std::size_t x = 0; x < 2; ++x) {
+        const std::size_t at = col + x * lanes;
+        store(c + at, load(c + at) + a0 * load(b0 + at) + a1 * load(b1 + at));
+      }
+    for (; col + lanes <= n; col += lanes)
+      store(c + col, load(c + col) + a0 * load(b0 + col) + a1 * load(b1 + col));
+    for (; col < n; ++col) c[col] = c[col] + a0 * b0[col] + a1 * b1[col];
+  }
+  if (j < inner) {
     const float aj = a[j];
     const float* bj = b + j * ldb;
     std::size_t col = 0;
-    for (; col + 4 * lanes <= n; col += 4 * lanes)
-      for (std::size_t x = 0; x < 4; ++x)
-        store(c + col + x * lanes, load(c + col + x * lanes) + aj * load(bj + col + x * lanes));
     for (; col + lanes <= n; col += lanes) store(c + col, load(c + col) + aj * load(bj + col));
     for (; col < n; ++col) c[col] += aj * bj[col];
   }

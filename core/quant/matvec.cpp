@@ -1,5 +1,7 @@
 #include "quant/matvec.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "base/error.hpp"
@@ -23,35 +25,76 @@ void check_x(const tensor<1>& x, std::size_t cols) {
 
 tensor<1> output(std::size_t rows) { return tensor<1>::from_shape({rows}); }
 
-// Σ over a row's blocks of scale_b · chunk_b, with two accumulators so that two
-// blocks are in flight; `chunk(b)` returns block b's vector of partial sums and
-// `scale(b)` its scale.
-template <class Chunk, class Scale>
-float sum_blocks(std::size_t nb, Chunk chunk, Scale scale) {
-  fvec a0 = qkernels::zero(), a1 = qkernels::zero();
-  std::size_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    a0 = qkernels::fmadd(a0, chunk(b), scale(b));
-    a1 = qkernels::fmadd(a1, chunk(b + 1), scale(b + 1));
+// x as Q8_0 for the block kernels: per block of 32 values the codes, in the type
+// and order the format's kernel takes (qkernels::act: int8 as stored, int16 in
+// wasm, where the Q4 kernels want them rearranged), the scale as fp32 (converted
+// once, not once per row) and, for the Q4 formats, the sum of the codes. The
+// same values as quantize_activations, laid out for the products.
+struct q8_activations {
+  buffer<qkernels::act> q;  // [cols]
+  buffer<float> d;          // [cols / 32]
+  buffer<float> sum;        // [cols / 32] Σ_j q[b, j], exact; empty for Q8_0
+};
+
+enum class kernel { q8, q4 };
+
+q8_activations activations(const tensor<1>& x, kernel k) {
+  const std::size_t nb = x.size() / qk;
+  q8_activations a{buffer<qkernels::act>(x.size()), buffer<float>(nb),
+                   buffer<float>(k == kernel::q4 ? nb : 0)};
+  for (std::size_t b = 0; b < nb; ++b) {
+    block_q8_0 block;
+    ggml::quantize_row_q8_0_ref(x.data() + b * qk, &block, qk);
+    a.d[b] = fp16::to_float(block.d);
+    if (k == kernel::q8) {
+      std::copy_n(block.qs, qk, a.q.data() + b * qk);
+      continue;
+    }
+    qkernels::arrange_for_q4(block.qs, a.q.data() + b * qk);
+    int sum = 0;
+    for (std::size_t j = 0; j < qk; ++j) sum += block.qs[j];
+    a.sum[b] = static_cast<float>(sum);
   }
-  if (b < nb) a0 = qkernels::fmadd(a0, chunk(b), scale(b));
-  return qkernels::hsum(qkernels::add(a0, a1));
+  return a;
 }
 
-// s[b] = d_w[b] · d_x[b] for one row of weight blocks, in a loop of its own: GCC
-// vectorizes it, and Q4_0 at 4096 x 4096 went from 2.4 to 1.85 ms natively. In
-// wasm the loop stays scalar and the products are ~10% slower than with the
-// conversion inline; one code path (and the same tracked scratch) for both wins.
-template <class Block>
-void row_scales(const Block* row, const buffer<float>& dx, buffer<float>& s) {
-  for (std::size_t b = 0; b < s.size(); ++b) s[b] = fp16::to_float(row[b].d) * dx[b];
-}
+// Over a row's nb blocks, with s_b = d_w[b]·d_x[b] and dot(b) the block's
+// integer dot product (a vector of partial sums):
+//   dots = Σ_b s_b · dot(b),   sums = Σ_b s_b · Σ_j q_x[b, j]  (if x has the sums)
+// Four blocks at a time, so that their four fp16 scales convert together, into
+// two accumulators (two blocks in flight).
+struct row_sums {
+  float dots = 0;
+  float sums = 0;
+};
 
-// The activations' block scales as fp32 (converted once, not once per row).
-buffer<float> activation_scales(const buffer<block_q8_0>& xq) {
-  buffer<float> dx(xq.size());
-  for (std::size_t b = 0; b < xq.size(); ++b) dx[b] = fp16::to_float(xq[b].d);
-  return dx;
+template <class Block, class Dot>
+row_sums sum_blocks(const Block* row, const q8_activations& x, Dot dot) {
+  const std::size_t nb = x.d.size();
+  const bool with_sums = !x.sum.empty();
+  qkernels::bsum a0{}, a1{};
+  qkernels::f32x4 sums{};
+  std::size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const qkernels::f32x4 s = qkernels::block_scales(row + b, x.d.data() + b);
+    a0 = qkernels::fmadd(a0, dot(b), s[0]);
+    a1 = qkernels::fmadd(a1, dot(b + 1), s[1]);
+    a0 = qkernels::fmadd(a0, dot(b + 2), s[2]);
+    a1 = qkernels::fmadd(a1, dot(b + 3), s[3]);
+    if (with_sums) {
+      qkernels::f32x4 q;
+      std::memcpy(&q, x.sum.data() + b, sizeof q);
+      sums += s * q;
+    }
+  }
+  float tail_sums = 0;
+  for (; b < nb; ++b) {
+    const float s = qkernels::half_to_float(row[b].d) * x.d[b];
+    a0 = qkernels::fmadd(a0, dot(b), s);
+    if (with_sums) tail_sums += s * x.sum[b];
+  }
+  return {qkernels::hsum(qkernels::add(a0, a1)),
+          (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail_sums};
 }
 
 }  // namespace
@@ -84,64 +127,56 @@ tensor<1> fp16(const fp16::fp16_matrix& w, const tensor<1>& x) {
 namespace {
 
 // The ggml products: x as Q8_0 blocks, then per row
-//   y[r] = extra(r, row) + Σ_b d_w[b]·d_x[b] · dot(row[b], xq[b])
-// where dot is the block's integer dot product and extra adds what a format
-// needs besides (Q4_1: its minimums).
-template <class Block, class Dot, class Extra>
-tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const buffer<block_q8_0>& xq,
-                       const buffer<float>& dx, Dot dot, Extra extra) {
+//   y[r] = combine(row, sum_blocks(row, x, dot))
+// where dot is the block's integer dot product and combine adds what a format
+// needs besides (Q4_0: its offset, Q4_1: its minimums).
+template <class Block, class Dot, class Combine>
+tensor<1> ggml_product(const ggml::block_matrix<Block>& w, const q8_activations& x, Dot dot,
+                       Combine combine) {
   tensor<1> y = output(w.rows);
-  buffer<float> s(w.blocks_per_row());
   for (std::size_t r = 0; r < w.rows; ++r) {
     const Block* row = w.row(r);
-    row_scales(row, dx, s);
-    y[r] = extra(row) + sum_blocks(
-                            s.size(), [&](std::size_t b) { return dot(row[b], xq[b]); },
-                            [&](std::size_t b) { return s[b]; });
+    const qkernels::act* q = x.q.data();
+    y[r] = combine(row, sum_blocks(row, x, [&](std::size_t b) { return dot(row[b], q + b * qk); }));
   }
   return y;
 }
-
-constexpr auto no_extra = [](const auto*) { return 0.0f; };
 
 }  // namespace
 
 tensor<1> q8_0(const ggml::q8_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
   return ggml_product(
-      w, xq, activation_scales(xq),
-      [](const block_q8_0& a, const block_q8_0& b) { return qkernels::dot_q8_q8(a.qs, b.qs); },
-      no_extra);
+      w, activations(x, kernel::q8),
+      [](const block_q8_0& a, const qkernels::act* b) { return qkernels::dot_q8_q8(a.qs, b); },
+      [](const block_q8_0*, const row_sums& r) { return r.dots; });
 }
 
+// Q4_0 and Q4_1 multiply the unsigned nibbles q (0..15); a weight is d·(q - 8)
+// (Q4_0) or d·q + m (Q4_1), so per block
+//   Σ_j w[j]·x[j] = d_x · (d·Σ_j q[j]·q_x[j] - 8·d·Σ_j q_x[j])      (Q4_0)
+//                 = d_x · (d·Σ_j q[j]·q_x[j] + m·Σ_j q_x[j])         (Q4_1)
+// (ggml's Q8_1 activations store d_x·Σ_j q_x[j] for the second term). The
+// kernels skip a subtraction per value; Q4_0's two sums are rounded apart.
 tensor<1> q4_0(const ggml::q4_0_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
   return ggml_product(
-      w, xq, activation_scales(xq),
-      [](const block_q4_0& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 8); },
-      no_extra);
+      w, activations(x, kernel::q4),
+      [](const block_q4_0& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b); },
+      [](const block_q4_0*, const row_sums& r) { return r.dots - 8.0f * r.sums; });
 }
 
 tensor<1> q4_1(const ggml::q4_1_matrix& w, const tensor<1>& x) {
   check_x(x, w.cols);
-  const buffer<block_q8_0> xq = quantize_activations(x);
-  const buffer<float> dx = activation_scales(xq);
-  // d_x · Σ_j q_x[j] per block: what the min m of a weight block multiplies.
-  buffer<float> sx(xq.size());
-  for (std::size_t b = 0; b < xq.size(); ++b) {
-    int sum = 0;
-    for (std::size_t j = 0; j < qk; ++j) sum += xq[b].qs[j];
-    sx[b] = dx[b] * static_cast<float>(sum);
-  }
+  const q8_activations xa = activations(x, kernel::q4);
   return ggml_product(
-      w, xq, dx,
-      [](const block_q4_1& a, const block_q8_0& b) { return qkernels::dot_q4_q8(a.qs, b.qs, 0); },
-      [&](const block_q4_1* row) {
+      w, xa,
+      [](const block_q4_1& a, const qkernels::act* b) { return qkernels::dot_q4_q8(a.qs, b); },
+      [&](const block_q4_1* row, const row_sums& r) {
         float mins = 0;
-        for (std::size_t b = 0; b < sx.size(); ++b) mins += fp16::to_float(row[b].m) * sx[b];
-        return mins;
+        for (std::size_t b = 0; b < xa.d.size(); ++b)
+          mins += qkernels::half_to_float(row[b].m) * (xa.d[b] * xa.sum[b]);
+        return mins + r.dots;
       });
 }
 

@@ -14,19 +14,24 @@
 //   vec_dot_type of Q4_0 and Q8_0 is Q8_0), then each block's dot product is an
 //   integer one, sum_j q_w[j]·q_x[j], scaled once by d_w·d_x:
 //     y[r] = Σ_b d_w[r,b] · d_x[b] · Σ_j q_w[r,b,j] · q_x[b,j]
-//   Q4_1 the same plus m[r,b] · d_x[b] · Σ_j q_x[b,j] (ggml uses Q8_1 activations,
-//   which store that sum in fp16; here it is kept in fp32).
-//   The result differs from W·x by the activations' rounding too.
+//   The 4-bit kernels multiply the unsigned nibbles n (0..15) and take the
+//   offset from the activations' code sums: Q4_0's q_w = n - 8, so its blocks
+//   add d_w · d_x · (Σ_j n[j]·q_x[j] - 8·Σ_j q_x[j]), the two sums accumulated
+//   apart over the row and subtracted once; Q4_1 adds m[r,b] · d_x[b] · Σ_j
+//   q_x[b,j] (ggml's Q8_1 activations store that sum in fp16; here it is fp32).
+//   The result differs from W·x by the activations' rounding too, and from
+//   ggml's generic loops by fp32 rounding only (tested within 1e-5 of Σ|ŵ·x|).
 // * fp16, affine int8/int4, NF4: dequantize on the fly, fp32 arithmetic, x as is:
 //   the codes of a block/group become floats, are multiplied by x and summed, and
 //   the sum is scaled once by the block's scale (affine: Σ (c - z)·x, times s).
 //
 // Time O(rows·cols) for all; reads rows·cols·bits/8 bytes of weights. Extra
-// memory: y; for the ggml formats the Q8_0 activations (cols/32 · 34 bytes), their
-// scales as fp32 and one row's products of scales d_w·d_x (cols/32 · 4 each), and
-// for Q4_1 the activation block sums (cols/32 · 4); for NF4 one row's absmax
-// values (cols/block · 4). The inner loops (quant/kernels.hpp) are vectorized natively
-// and in wasm (-msimd128); measured figures are in the README.
+// memory: y; for the ggml formats the activations' Q8_0 codes as the kernels
+// take them (cols · sizeof(qkernels::act): 1 byte natively, 2 in wasm) and their
+// scales as fp32 (cols/32 · 4), for Q4_0/Q4_1 also the code sums (cols/32 · 4);
+// for NF4 one row's absmax values (cols/block · 4). The inner loops
+// (quant/kernels.hpp) are vectorized natively (ggml's AVX2 kernels where the
+// build has AVX2) and in wasm (-msimd128); measured figures are in the README.
 //
 // Each fast kernel has a plain reference that the tests hold it to:
 // fp32_reference (double accumulation) for fp32, fp16, affine and NF4 applied to

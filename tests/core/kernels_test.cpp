@@ -125,6 +125,17 @@ TEST_CASE("max_of and exp_shifted_sum equal their references for widths 1..70") 
   }
 }
 
+TEST_CASE("reduce_add4 gives each vector the bits of reduce_add, on floats of any size") {
+  rng gen(14);
+  for (int trial = 0; trial < 100; ++trial) {
+    kernels::vfloat v[4];
+    for (auto& x : v)
+      for (std::size_t l = 0; l < kernels::lanes; ++l) x[l] = gen.normal() * (1 + trial);
+    const kernels::vfloat4 sums = kernels::reduce_add4(v[0], v[1], v[2], v[3]);
+    for (std::size_t x = 0; x < 4; ++x) CHECK(sums[x] == kernels::reduce_add(v[x]));
+  }
+}
+
 TEST_CASE("scaled_dots equals its reference for keys 1..9 x head_dim 1..70") {
   rng gen(13);
   for (std::size_t keys = 1; keys <= 9; ++keys)

@@ -45,13 +45,54 @@ TEST_CASE("Q8_0 and Q4_0/Q4_1 block dot products equal the integer references") 
     if (trial == 0) a.assign(32, 127), b.assign(32, 127);   // the largest sums,
     if (trial == 1) a.assign(32, -127), b.assign(32, 127);  // of both signs
     const auto qs = trial == 2 ? std::vector<std::uint8_t>(16, 0xFF) : bytes(16, gen);
+    // the activations' codes as the kernels take them (int16 in wasm, and
+    // rearranged for the Q4 kernels there)
+    const std::vector<qkernels::act> bx(b.begin(), b.end());
+    std::vector<qkernels::act> b4(32);
+    qkernels::arrange_for_q4(b.data(), b4.data());
     // Integers below 2^24: the float lanes sum to them exactly.
-    CHECK(qkernels::hsum(qkernels::dot_q8_q8(a.data(), b.data())) ==
+    CHECK(qkernels::hsum(qkernels::dot_q8_q8(a.data(), bx.data())) ==
           static_cast<float>(qkernels::ref::dot_q8_q8(a.data(), b.data())));
-    for (int offset : {8, 0}) {
-      CAPTURE(offset);
-      CHECK(qkernels::hsum(qkernels::dot_q4_q8(qs.data(), b.data(), offset)) ==
-            static_cast<float>(qkernels::ref::dot_q4_q8(qs.data(), b.data(), offset)));
+    CHECK(qkernels::hsum(qkernels::dot_q4_q8(qs.data(), b4.data())) ==
+          static_cast<float>(qkernels::ref::dot_q4_q8(qs.data(), b.data())));
+  }
+}
+
+TEST_CASE("a block scale's fp16 -> fp32 conversion equals fp16::to_float for every value") {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const float expected = fp16::to_float(static_cast<fp16::half>(h));
+    const float got = qkernels::half_to_float(static_cast<fp16::half>(h));
+    if (std::isnan(expected)) {
+      CHECK(std::isnan(got));
+    } else if (fp16::bits_of(got) != fp16::bits_of(expected)) {
+      CAPTURE(h);  // captured only on a failure: 65536 checks would swamp doctest's counts
+      CHECK(got == expected);
+    }
+  }
+}
+
+TEST_CASE("four block scales at once equal fp16::to_float times the activation scales") {
+  // every fp16 value as a weight scale, against activation scales that make each
+  // product exact or rounded (3 and 1/3), and the portable conversion on its own
+  struct block {
+    fp16::half d;
+  };
+  std::vector<block> w(4);
+  const float dx[4] = {1.0f, 3.0f, 1.0f / 3.0f, -2.0f};
+  for (std::uint32_t h = 0; h < 0x10000; h += 4) {
+    for (std::uint32_t k = 0; k < 4; ++k) w[k].d = static_cast<fp16::half>(h + k);
+    const qkernels::f32x4 s = qkernels::block_scales(w.data(), dx);
+    const qkernels::f32x4 c = qkernels::to_float4(qkernels::u32x4{h, h + 1, h + 2, h + 3} << 16);
+    for (std::uint32_t k = 0; k < 4; ++k) {
+      const float d = fp16::to_float(w[k].d);
+      if (std::isnan(d)) {
+        CHECK((std::isnan(s[k]) && std::isnan(c[k])));
+      } else if (fp16::bits_of(s[k]) != fp16::bits_of(d * dx[k]) ||
+                 fp16::bits_of(c[k]) != fp16::bits_of(d)) {
+        CAPTURE(h + k);  // captured only on a failure, as above
+        CHECK(s[k] == d * dx[k]);
+        CHECK(c[k] == d);
+      }
     }
   }
 }

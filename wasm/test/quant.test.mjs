@@ -41,6 +41,15 @@ test('runQuant: exact storage, and every wasm kernel equals its plain reference'
   }
 });
 
+test('runQuant: the ggml block kernels over 1..9 blocks per row (four at a time, then the rest)', () => {
+  for (const format of ['q8_0', 'q4_0', 'q4_1'])
+    for (let blocks = 1; blocks <= 9; ++blocks) {
+      const f = memlab.runQuant({ ...base, rows: 5, cols: 32 * blocks, format, repeats: 1 });
+      assert.ok(f.kernelRelDiff <= 1e-5,
+        `${format}, ${blocks} blocks: kernel differs from its reference by ${f.kernelRelDiff}`);
+    }
+});
+
 test('quantBlockBytes: a hand-worked Q4_0 block has ggml\'s bytes in wasm too', () => {
   // x[j] = 0.5 · (j % 16 - 8): the first largest magnitude is -4, d = -4 / -8 = 0.5
   // (fp16 0x3800, little-endian 00 38); q = j % 16; byte j = q[j] | q[j + 16] << 4.
