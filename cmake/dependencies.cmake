@@ -2,8 +2,9 @@
 #
 # Natively they are found the usual way. Under the Emscripten toolchain
 # find_package cannot see the host's packages, and adding the host's
-# /usr/include would pull glibc headers into the wasm build, so the three
-# header-only libraries are staged into a folder of their own in the build tree.
+# /usr/include would pull glibc headers into the wasm build, so the header-only
+# libraries (and doctest, for core's kernel tests compiled to wasm) are staged
+# into a folder of their own in the build tree.
 
 if(NOT EMSCRIPTEN)
   find_package(xtensor REQUIRED)
@@ -22,12 +23,12 @@ if(NOT EMSCRIPTEN)
 endif()
 
 set(staged "${CMAKE_BINARY_DIR}/staged-include")
-foreach(lib xtensor xtl xsimd)
+foreach(lib xtensor xtl xsimd doctest)
   find_path(MEMLAB_${lib}_INCLUDE_DIR "${lib}" NO_CMAKE_FIND_ROOT_PATH
             PATHS /usr/include /usr/local/include)
   if(NOT MEMLAB_${lib}_INCLUDE_DIR)
     message(FATAL_ERROR "${lib} headers not found: install Debian's "
-                        "libxtensor-dev xtl-dev libxsimd-dev (scripts/install-deps does)")
+                        "libxtensor-dev xtl-dev libxsimd-dev doctest-dev (./lab does)")
   endif()
   file(MAKE_DIRECTORY "${staged}")
   file(CREATE_LINK "${MEMLAB_${lib}_INCLUDE_DIR}/${lib}" "${staged}/${lib}" SYMBOLIC)
