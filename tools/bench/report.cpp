@@ -155,7 +155,7 @@ void run_report(const report_options& o) {
     std::printf("  flash on %d threads: %.2fx one thread\n", o.threads,
                 attention.back()["flash_over_one_thread"].get<double>());
   std::printf("decoding the tiny GPT with a KV cache, %d tokens (fastest of %d)\n", o.tokens,
-              out["decode"]["repeats"].get<int>());
+              decode_repeats);
   std::printf("  cached step %.1f us, weight-read floor %.1f us (%s): %.2fx the floor\n", step_us,
               read.us, bytes_text(double(read.bytes)).c_str(), step_us / read.us);
   std::printf("quantized matvec, %d x %d (median)\n", o.matvec_size, o.matvec_size);
