@@ -187,7 +187,7 @@ void finish_q_tile(const flash_options& options, std::size_t h, std::size_t i0, 
   }
 }
 
-// Loads, stores and maxima of T: a vfloat (lanes queries at once) or a float (one).
+// Loads and stores of T: a vfloat (lanes queries at once) or a float (one).
 template <class T>
 T load_as(const float* p) {
   T v;
@@ -198,8 +198,6 @@ template <class T>
 void store_as(float* p, const T& v) {
   std::memcpy(p, &v, sizeof v);
 }
-inline float max_of2(float a, float b) { return std::max(a, b); }
-inline kernels::vfloat max_of2(kernels::vfloat a, kernels::vfloat b) { return a > b ? a : b; }
 inline float lane(float v, std::size_t) { return v; }
 inline float lane(const kernels::vfloat& v, std::size_t i) { return v[i]; }
 
@@ -222,7 +220,8 @@ void softmax_columns(float* st, std::size_t ld, std::size_t cols, float* m, floa
   // -- the new maxima and the corrections
   const T m_old = load_as<T>(m);
   T m_new = m_old;
-  for (std::size_t j = 0; j < cols; ++j) m_new = max_of2(m_new, load_as<T>(st + j * ld));
+  for (std::size_t j = 0; j < cols; ++j)
+    m_new = kernels::greater_of(m_new, load_as<T>(st + j * ld));
   const T corr = kernels::exp_approx(m_old - m_new);  // ~0 on the first tile (m = -inf)
   // -- probabilities and their sums
   T sum{};
@@ -242,8 +241,11 @@ void softmax_columns(float* st, std::size_t ld, std::size_t cols, float* m, floa
   store_as(l, load_as<T>(l) * corr + sum);
   store_as(m, m_new);
   for (std::size_t i = 0; i < W; ++i) {
-    float* oi = o + i * d;
+    // Once a row's max has settled (most tiles after the first few) its
+    // correction is exactly 1 (exp_approx(0) = 1): nothing to rescale.
     const float c = lane(corr, i);
+    if (c == 1.0f) continue;
+    float* oi = o + i * d;
     for (std::size_t x = 0; x < d; ++x) oi[x] *= c;
   }
 }

@@ -19,6 +19,9 @@
 #if defined(__x86_64__) && defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 namespace memlab::kernels {
 
@@ -46,17 +49,54 @@ inline vfloat4 load4(const float* p) {
 
 inline void store4(float* p, const vfloat4& v) { std::memcpy(p, &v, sizeof v); }
 
-typedef std::int32_t vint __attribute__((vector_size(lanes * sizeof(std::int32_t))));
+typedef std::uint32_t vuint __attribute__((vector_size(lanes * sizeof(std::uint32_t))));
 
-// The few operations exp_approx needs, for one float and for a vfloat.
-inline float clamp(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
-inline vfloat clamp(vfloat x, float lo, float hi) {
-  const vfloat l = vfloat{} + lo, h = vfloat{} + hi;
-  x = x < l ? l : x;
-  return x > h ? h : x;
+// a > b ? a : b and a < b ? a : b, lane by lane (NaN and ±0 as the selects
+// say): for one float and for a vfloat.
+inline float greater_of(float a, float b) { return a > b ? a : b; }
+inline float lesser_of(float a, float b) { return a < b ? a : b; }
+#if defined(__wasm_simd128__)
+// In wasm clang 14 emits these selects as f32x4.max / f32x4.min (IEEE NaN
+// rules, which V8 spends about 7 x86 instructions on) or as a compare and a
+// bitselect; f32x4.pmax(x, y) is exactly x < y ? y : x, one maxps (pmin: one
+// minps). A vfloat is four v128, each done on its own.
+template <class Op>
+inline vfloat by_v128(vfloat a, vfloat b, Op op) {
+  v128_t x[4], y[4];
+  static_assert(sizeof x == sizeof a);
+  std::memcpy(x, &a, sizeof a);
+  std::memcpy(y, &b, sizeof b);
+  for (int i = 0; i < 4; ++i) x[i] = op(x[i], y[i]);
+  std::memcpy(&a, x, sizeof a);
+  return a;
 }
-inline std::int32_t to_int(float x) { return static_cast<std::int32_t>(x); }
-inline vint to_int(vfloat x) { return __builtin_convertvector(x, vint); }
+inline vfloat greater_of(vfloat a, vfloat b) {
+  return by_v128(b, a, [](v128_t x, v128_t y) { return wasm_f32x4_pmax(x, y); });
+}
+inline vfloat lesser_of(vfloat a, vfloat b) {
+  return by_v128(b, a, [](v128_t x, v128_t y) { return wasm_f32x4_pmin(x, y); });
+}
+#else
+inline vfloat greater_of(vfloat a, vfloat b) { return a > b ? a : b; }
+inline vfloat lesser_of(vfloat a, vfloat b) { return a < b ? a : b; }
+#endif
+
+// The few other operations exp_approx needs, for one float and for a vfloat.
+inline float clamp(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
+inline vfloat clamp(vfloat x, float lo,
+                    float hi) {  // a NaN lane stays NaN, as std::min/max keep it
+  return lesser_of(vfloat{} + hi, greater_of(vfloat{} + lo, x));
+}
+inline std::uint32_t bits_of(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
+inline vuint bits_of(vfloat x) {
+  vuint bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
 template <class F, class I>
 inline F bit_cast_to(I bits) {
   F f;
@@ -74,12 +114,17 @@ inline F bit_cast_to(I bits) {
 // Inputs below -87 give exp(-87) ≈ 1.6e-38, i.e. zero next to any real term.
 // k is rounded by adding and subtracting 1.5 · 2^23 (the sum has no bits below
 // the units), not by std::floor: GCC does not vectorize floorf without
-// -fno-trapping-math, and a loop with one scalar call in it runs scalar.
+// -fno-trapping-math, and a loop with one scalar call in it runs scalar. That
+// sum, 1.5 · 2^23 + k, holds k + 2^22 in its low mantissa bits, and shifting
+// its bits left by 23 keeps just k's: 2^k's exponent field comes from there
+// with no float-to-int conversion (one instruction natively, but about eight
+// in V8's wasm SIMD, which saturates).
 template <class T>
 inline T exp_approx(T x) {
   x = clamp(x, -87.0f, 88.0f);
   constexpr float round_shift = 12582912.0f;  // 1.5 · 2^23
-  const T k = (x * 1.44269504088896341f + round_shift) - round_shift;
+  const T shifted = x * 1.44269504088896341f + round_shift;
+  const T k = shifted - round_shift;
   const T r = x - k * 0.693359375f + k * 2.12194440e-4f;
   T p = r * 1.9875691500e-4f + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -87,7 +132,8 @@ inline T exp_approx(T x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  return p * bit_cast_to<T>((to_int(k) + 127) << 23);
+  // (bits of shifted) << 23 = k << 23 (mod 2^32): 1.5 · 2^23's own bits shift out
+  return p * bit_cast_to<T>((bits_of(shifted) << 23) + (127u << 23));
 }
 
 // The sum of a vector's lanes, as a tree (log2(lanes) dependent adds, not lanes).
@@ -210,6 +256,11 @@ template <layout L>
 inline float a_at(const float* a, std::size_t lda, std::size_t r, std::size_t j) {
   return L == layout::rows ? a[r * lda + j] : a[j * lda + r];
 }
+// From a(r, j) to a(r, j + 1).
+template <layout L>
+constexpr std::size_t next_j(std::size_t lda) {
+  return L == layout::rows ? 1 : lda;
+}
 
 // c_r[:width] += sum_{j<inner} a(r, j) · b_j[:width] for r < R: R rows of
 // C += A B, with strides lda, ldb, ldc. Each loaded chunk of a b row feeds R
@@ -247,11 +298,15 @@ void matmul_rows(const float* a, std::size_t lda, std::size_t inner, const float
     vfloat acc[R][C];
     for (std::size_t r = 0; r < R; ++r)
       for (std::size_t x = 0; x < C; ++x) acc[r][x] = load(c + r * ldc + col + x * lanes);
-    for (std::size_t j = 0; j < inner; ++j) {
+    // a(0, j) and b_j[col] by running pointers: clang (wasm) multiplied j · ldb
+    // anew for every j, and V8 reloaded ldb from the stack to do it.
+    const float* a0j = a;
+    const float* bj_col = b + col;
+    for (std::size_t j = 0; j < inner; ++j, a0j += next_j<L>(lda), bj_col += ldb) {
       vfloat bj[C];
-      for (std::size_t x = 0; x < C; ++x) bj[x] = in_register(load(b + j * ldb + col + x * lanes));
+      for (std::size_t x = 0; x < C; ++x) bj[x] = in_register(load(bj_col + x * lanes));
       for (std::size_t r = 0; r < R; ++r) {
-        const float arj = a_at<L>(a, lda, r, j);
+        const float arj = a_at<L>(a0j, lda, r, 0);
         for (std::size_t x = 0; x < C; ++x) acc[r][x] += arj * bj[x];
       }
     }

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,35 @@ TEST_CASE("exp_approx on a vfloat gives each lane the bits of exp_approx on a fl
     for (std::size_t l = 0; l < kernels::lanes; ++l) {
       CAPTURE(x[l]);
       CHECK(e[l] == kernels::exp_approx(x[l]));
+    }
+  }
+}
+
+TEST_CASE("greater_of, lesser_of and clamp on a vfloat: each lane is the select on its floats") {
+  // In wasm these are f32x4.pmax / pmin (not clang's own lowering of the
+  // selects): the same lanes as a > b ? a : b and a < b ? a : b, NaN and ±0
+  // included, which is what the softmax's running max and exp_approx's clamp
+  // were written as.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float values[] = {-3.0f, -0.0f, 0.0f, 1.5f, 2.0f, -90.0f, 100.0f, nan};
+  constexpr std::size_t count = sizeof values / sizeof values[0];
+  float a[kernels::lanes], b[kernels::lanes];
+  for (std::size_t start = 0; start < count * count; start += kernels::lanes) {
+    for (std::size_t l = 0; l < kernels::lanes; ++l) {
+      const std::size_t pair = (start + l) % (count * count);
+      a[l] = values[pair / count];
+      b[l] = values[pair % count];
+    }
+    const kernels::vfloat greater = kernels::greater_of(kernels::load(a), kernels::load(b));
+    const kernels::vfloat lesser = kernels::lesser_of(kernels::load(a), kernels::load(b));
+    const kernels::vfloat clamped = kernels::clamp(kernels::load(a), -87.0f, 88.0f);
+    for (std::size_t l = 0; l < kernels::lanes; ++l) {
+      CAPTURE(a[l]);
+      CAPTURE(b[l]);
+      // bit for bit: -0 and +0 compare equal, NaNs never do
+      CHECK(kernels::bits_of(greater[l]) == kernels::bits_of(a[l] > b[l] ? a[l] : b[l]));
+      CHECK(kernels::bits_of(lesser[l]) == kernels::bits_of(a[l] < b[l] ? a[l] : b[l]));
+      CHECK(kernels::bits_of(clamped[l]) == kernels::bits_of(kernels::clamp(a[l], -87.0f, 88.0f)));
     }
   }
 }
