@@ -187,7 +187,7 @@ void finish_q_tile(const flash_options& options, std::size_t h, std::size_t i0, 
   }
 }
 
-// Loads and stores of T: a vfloat (lanes queries at once) or a float (one).
+// Loads and stores of T: a vector (W queries at once) or a float (one).
 template <class T>
 T load_as(const float* p) {
   T v;
@@ -199,7 +199,10 @@ void store_as(float* p, const T& v) {
   std::memcpy(p, &v, sizeof v);
 }
 inline float lane(float v, std::size_t) { return v; }
-inline float lane(const kernels::vfloat& v, std::size_t i) { return v[i]; }
+template <class V>
+float lane(const V& v, std::size_t i) {
+  return v[i];
+}
 
 // One chunk of W = sizeof(T) / 4 query columns of the online softmax over a
 // tile of scores kept transposed, st[j · ld + i] = s(query i, key j), keys
@@ -258,7 +261,6 @@ void softmax_columns(float* st, std::size_t ld, std::size_t cols, float* m, floa
 void flash_q_tile_transposed(const tensor<3>& q, const kv_source& kv, const shape& s,
                              const flash_options& options, std::size_t h, std::size_t i0,
                              std::size_t rows, flash_scratch& scratch, tensor<3>& out) {
-  using kernels::lanes;
   const std::size_t d = s.head_dim;
   const std::size_t br = scratch.qt.shape(1);
   const std::size_t bc = scratch.scores.size() / br;
@@ -294,17 +296,19 @@ void flash_q_tile_transposed(const tensor<3>& q, const kv_source& kv, const shap
     else
       kernels::matmul_accumulate(kv.k(g, j0), d, cols, d, qt, br, st, br, rows);
 
-    // -- online softmax, lanes of queries at a time
+    // -- online softmax, a vector of queries at a time
     const bool masked = options.causal && j0 + cols > first_position + 1;
     for (std::size_t c0 = 0; c0 < rows;) {
       auto hidden = [&](std::size_t j) {
         const std::size_t key = j0 + j;
         return key > first_position + c0 ? std::min(key - first_position - c0, rows - c0) : 0;
       };
-      if (c0 + lanes <= rows) {
-        softmax_columns<kernels::vfloat>(st + c0, br, cols, m + c0, l + c0, o + c0 * d, d, masked,
-                                         [&](std::size_t j) { return std::min(hidden(j), lanes); });
-        c0 += lanes;
+      using vector = kernels::vfloat_register;
+      constexpr std::size_t W = sizeof(vector) / sizeof(float);
+      if (c0 + W <= rows) {
+        softmax_columns<vector>(st + c0, br, cols, m + c0, l + c0, o + c0 * d, d, masked,
+                                [&](std::size_t j) { return std::min(hidden(j), W); });
+        c0 += W;
       } else {
         softmax_columns<float>(st + c0, br, cols, m + c0, l + c0, o + c0 * d, d, masked,
                                [&](std::size_t j) { return std::min<std::size_t>(hidden(j), 1); });

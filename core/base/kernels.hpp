@@ -49,53 +49,62 @@ inline vfloat4 load4(const float* p) {
 
 inline void store4(float* p, const vfloat4& v) { std::memcpy(p, &v, sizeof v); }
 
+// The vector for element-wise passes over many values (exp_approx, maxima):
+// one register. A vfloat is one natively (AVX-512) but four v128 in wasm, and
+// four exp_approx chains side by side need more than V8's 16 xmm registers:
+// flash's softmax ran 40% faster on one v128 at a time.
+#if defined(__wasm__)
+typedef vfloat4 vfloat_register;
+#else
+typedef vfloat vfloat_register;
+#endif
+
 typedef std::uint32_t vuint __attribute__((vector_size(lanes * sizeof(std::uint32_t))));
+typedef std::uint32_t vuint4 __attribute__((vector_size(4 * sizeof(std::uint32_t))));
 
 // a > b ? a : b and a < b ? a : b, lane by lane (NaN and ±0 as the selects
-// say): for one float and for a vfloat.
+// say): for one float, a vfloat or a vfloat4.
 inline float greater_of(float a, float b) { return a > b ? a : b; }
 inline float lesser_of(float a, float b) { return a < b ? a : b; }
 #if defined(__wasm_simd128__)
 // In wasm clang 14 emits these selects as f32x4.max / f32x4.min (IEEE NaN
 // rules, which V8 spends about 7 x86 instructions on) or as a compare and a
 // bitselect; f32x4.pmax(x, y) is exactly x < y ? y : x, one maxps (pmin: one
-// minps). A vfloat is four v128, each done on its own.
-template <class Op>
-inline vfloat by_v128(vfloat a, vfloat b, Op op) {
-  v128_t x[4], y[4];
+// minps). A vector of 4n floats is n v128, each done on its own.
+template <class V, class Op>
+inline V by_v128(V a, V b, Op op) {
+  v128_t x[sizeof(V) / sizeof(v128_t)], y[sizeof x / sizeof x[0]];
   static_assert(sizeof x == sizeof a);
   std::memcpy(x, &a, sizeof a);
   std::memcpy(y, &b, sizeof b);
-  for (int i = 0; i < 4; ++i) x[i] = op(x[i], y[i]);
+  for (std::size_t i = 0; i < sizeof x / sizeof x[0]; ++i) x[i] = op(x[i], y[i]);
   std::memcpy(&a, x, sizeof a);
   return a;
 }
-inline vfloat greater_of(vfloat a, vfloat b) {
+template <class V>
+inline V greater_of(V a, V b) {
   return by_v128(b, a, [](v128_t x, v128_t y) { return wasm_f32x4_pmax(x, y); });
 }
-inline vfloat lesser_of(vfloat a, vfloat b) {
+template <class V>
+inline V lesser_of(V a, V b) {
   return by_v128(b, a, [](v128_t x, v128_t y) { return wasm_f32x4_pmin(x, y); });
 }
 #else
-inline vfloat greater_of(vfloat a, vfloat b) { return a > b ? a : b; }
-inline vfloat lesser_of(vfloat a, vfloat b) { return a < b ? a : b; }
+template <class V>
+inline V greater_of(V a, V b) {
+  return a > b ? a : b;
+}
+template <class V>
+inline V lesser_of(V a, V b) {
+  return a < b ? a : b;
+}
 #endif
 
-// The few other operations exp_approx needs, for one float and for a vfloat.
+// The few other operations exp_approx needs, for one float and for a vector.
 inline float clamp(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
-inline vfloat clamp(vfloat x, float lo,
-                    float hi) {  // a NaN lane stays NaN, as std::min/max keep it
-  return lesser_of(vfloat{} + hi, greater_of(vfloat{} + lo, x));
-}
-inline std::uint32_t bits_of(float x) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return bits;
-}
-inline vuint bits_of(vfloat x) {
-  vuint bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return bits;
+template <class V>
+inline V clamp(V x, float lo, float hi) {  // a NaN lane stays NaN, as std::min/max keep it
+  return lesser_of(V{} + hi, greater_of(V{} + lo, x));
 }
 template <class F, class I>
 inline F bit_cast_to(I bits) {
@@ -104,6 +113,9 @@ inline F bit_cast_to(I bits) {
   std::memcpy(&f, &bits, sizeof f);
   return f;
 }
+inline std::uint32_t bits_of(float x) { return bit_cast_to<std::uint32_t>(x); }
+inline vuint bits_of(vfloat x) { return bit_cast_to<vuint>(x); }
+inline vuint4 bits_of(vfloat4 x) { return bit_cast_to<vuint4>(x); }
 
 // exp(x) for x <= 88, relative error below 2e-7 (Cephes expf), for a float or
 // for a vfloat lane by lane (the same operations: the same bits). Unlike
