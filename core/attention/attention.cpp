@@ -220,17 +220,20 @@ void softmax_columns(float* st, std::size_t ld, std::size_t cols, float* m, floa
   if (masked)  // hidden scores at -inf, so that they never set the max
     for (std::size_t j = 0; j < cols; ++j)
       std::fill_n(st + j * ld, hidden(j), -std::numeric_limits<float>::infinity());
+  // Rows by a running pointer: emscripten's clang (-mllvm -disable-lsr) would
+  // multiply j · ld anew for every row.
+  float* const end = st + cols * ld;
   // -- the new maxima and the corrections
   const T m_old = load_as<T>(m);
   T m_new = m_old;
-  for (std::size_t j = 0; j < cols; ++j)
-    m_new = kernels::greater_of(m_new, load_as<T>(st + j * ld));
+  for (const float* sj = st; sj != end; sj += ld)
+    m_new = kernels::greater_of(m_new, load_as<T>(sj));
   const T corr = kernels::exp_approx(m_old - m_new);  // ~0 on the first tile (m = -inf)
   // -- probabilities and their sums
   T sum{};
-  for (std::size_t j = 0; j < cols; ++j) {
-    const T p = kernels::exp_approx(load_as<T>(st + j * ld) - m_new);
-    store_as(st + j * ld, p);
+  for (float* sj = st; sj != end; sj += ld) {
+    const T p = kernels::exp_approx(load_as<T>(sj) - m_new);
+    store_as(sj, p);
     sum += p;
   }
   if (masked) {  // exp_approx clamps -inf to e^-87, not 0: zero them, sum again

@@ -59,9 +59,6 @@ typedef vfloat4 vfloat_register;
 typedef vfloat vfloat_register;
 #endif
 
-typedef std::uint32_t vuint __attribute__((vector_size(lanes * sizeof(std::uint32_t))));
-typedef std::uint32_t vuint4 __attribute__((vector_size(4 * sizeof(std::uint32_t))));
-
 // a > b ? a : b and a < b ? a : b, lane by lane (NaN and ±0 as the selects
 // say): for one float, a vfloat or a vfloat4.
 inline float greater_of(float a, float b) { return a > b ? a : b; }
@@ -114,8 +111,11 @@ inline F bit_cast_to(I bits) {
   return f;
 }
 inline std::uint32_t bits_of(float x) { return bit_cast_to<std::uint32_t>(x); }
-inline vuint bits_of(vfloat x) { return bit_cast_to<vuint>(x); }
-inline vuint4 bits_of(vfloat4 x) { return bit_cast_to<vuint4>(x); }
+template <class V>
+inline auto bits_of(V x) {  // a vector of floats as one of as many uint32
+  typedef std::uint32_t bits __attribute__((vector_size(sizeof(V))));
+  return bit_cast_to<bits>(x);
+}
 
 // exp(x) for x <= 88, relative error below 2e-7 (Cephes expf), for a float or
 // for a vfloat lane by lane (the same operations: the same bits). Unlike
