@@ -2,10 +2,81 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "base/kernels.hpp"
 
 namespace memlab::attention {
+namespace {
+
+using kernels::lanes;
+using kernels::vfloat;
+
+// The first `count` (1 .. lanes) floats at p as a vector, the rest zero; and
+// back. Natively one masked load or store (lanes past count are never
+// touched), else through a copy.
+vfloat load_first(const float* p, std::size_t count) {
+#if defined(__x86_64__) && defined(__AVX512F__)
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
+#else
+  vfloat v = {};
+  std::memcpy(&v, p, count * sizeof(float));
+  return v;
+#endif
+}
+
+void store_first(float* p, const vfloat& v, std::size_t count) {
+#if defined(__x86_64__) && defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1), v);
+#else
+  std::memcpy(p, &v, count * sizeof(float));
+#endif
+}
+
+// s[j] = scale · Σ_c q[c] · kt[c · stride + j] for j < m, (C - 1) · lanes < m
+// <= C · lanes: the scores of up to C vectors of keys kept transposed (row c
+// holds dimension c of every key), in one pass down the d rows with all m sums
+// in registers. kernels::matmul_accumulate would take a pass per power-of-two
+// part of m (three for 60 keys) and a cache's rows sit max_seq floats apart,
+// often a power of two, so they share a few L1 sets and were reloaded on every
+// pass: one pass halved the scores' time (16 heads of 60 keys: 3.6 -> 1.8 us).
+template <std::size_t C>
+void transposed_scores(const float* q, std::size_t d, const float* kt, std::size_t stride,
+                       std::size_t m, float scale, float* s) {
+  const std::size_t last = m - (C - 1) * lanes;  // 1 .. lanes keys in the last vector
+  vfloat acc[C] = {};
+  for (std::size_t c = 0; c < d; ++c) {
+    const float* row = kt + c * stride;
+    for (std::size_t x = 0; x + 1 < C; ++x) acc[x] += q[c] * kernels::load(row + x * lanes);
+    acc[C - 1] += q[c] * load_first(row + (C - 1) * lanes, last);
+  }
+  for (std::size_t x = 0; x + 1 < C; ++x) kernels::store(s + x * lanes, scale * acc[x]);
+  store_first(s + (C - 1) * lanes, scale * acc[C - 1], last);
+}
+
+// The same for any n, up to four vectors of keys per pass.
+void transposed_scores(const float* q, std::size_t d, const float* kt, std::size_t stride,
+                       std::size_t n, float scale, float* s) {
+  for (std::size_t j = 0; j < n; j += 4 * lanes) {
+    const std::size_t m = std::min(n - j, 4 * lanes);
+    switch ((m + lanes - 1) / lanes) {
+      case 1:
+        transposed_scores<1>(q, d, kt + j, stride, m, scale, s + j);
+        break;
+      case 2:
+        transposed_scores<2>(q, d, kt + j, stride, m, scale, s + j);
+        break;
+      case 3:
+        transposed_scores<3>(q, d, kt + j, stride, m, scale, s + j);
+        break;
+      default:
+        transposed_scores<4>(q, d, kt + j, stride, m, scale, s + j);
+        break;
+    }
+  }
+}
+
+}  // namespace
 
 void decode(const float* q, std::size_t heads, const kv_source& kv, float* scores, float* out) {
   const std::size_t d = kv.head_dim(), seq = kv.seq(), group = heads / kv.kv_heads();
@@ -19,10 +90,7 @@ void decode(const float* q, std::size_t heads, const kv_source& kv, float* score
     for (std::size_t p = 0; p < seq; p += n) {
       n = std::min(seq - p, kv.contiguous(p));
       if (const float* kt = kv.k_transposed(g, p)) {
-        // K kept [head_dim, positions]: a row of q times a matrix, along positions.
-        std::fill_n(scores + p, n, 0.0f);
-        kernels::matmul_accumulate(qh, d, 1, d, kt, kv.k_transposed_stride(), scores + p, n, n);
-        for (std::size_t j = 0; j < n; ++j) scores[p + j] *= scale;
+        transposed_scores(qh, d, kt, kv.k_transposed_stride(), n, scale, scores + p);
       } else {
         kernels::scaled_dots(qh, kv.k(g, p), n, d, scale, scores + p);
       }
