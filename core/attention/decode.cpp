@@ -2,44 +2,32 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "base/kernels.hpp"
 
 namespace memlab::attention {
 namespace {
 
+#if defined(__x86_64__) && defined(__AVX512F__)
 using kernels::lanes;
 using kernels::vfloat;
 
 // The first `count` (1 .. lanes) floats at p as a vector, the rest zero; and
-// back. Natively one masked load or store (lanes past count are never
-// touched), else through a copy.
+// back. One masked load or store: lanes past count are never touched.
 vfloat load_first(const float* p, std::size_t count) {
-#if defined(__x86_64__) && defined(__AVX512F__)
   return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
-#else
-  vfloat v = {};
-  std::memcpy(&v, p, count * sizeof(float));
-  return v;
-#endif
 }
 
 void store_first(float* p, const vfloat& v, std::size_t count) {
-#if defined(__x86_64__) && defined(__AVX512F__)
   _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1), v);
-#else
-  std::memcpy(p, &v, count * sizeof(float));
-#endif
 }
 
 // s[j] = scale · Σ_c q[c] · kt[c · stride + j] for j < m, (C - 1) · lanes < m
 // <= C · lanes: the scores of up to C vectors of keys kept transposed (row c
 // holds dimension c of every key), in one pass down the d rows with all m sums
-// in registers. kernels::matmul_accumulate would take a pass per power-of-two
-// part of m (three for 60 keys) and a cache's rows sit max_seq floats apart,
-// often a power of two, so they share a few L1 sets and were reloaded on every
-// pass: one pass halved the scores' time (16 heads of 60 keys: 3.6 -> 1.8 us).
+// in registers, the last vector masked. kernels::matmul_accumulate takes a pass
+// per power-of-two part of m (three for 60 keys): one pass halved the scores'
+// time (16 heads of 60 keys, rows 512 floats apart: 3.6 -> 1.8 us).
 template <std::size_t C>
 void transposed_scores(const float* q, std::size_t d, const float* kt, std::size_t stride,
                        std::size_t m, float scale, float* s) {
@@ -54,7 +42,7 @@ void transposed_scores(const float* q, std::size_t d, const float* kt, std::size
   store_first(s + (C - 1) * lanes, scale * acc[C - 1], last);
 }
 
-// The same for any n, up to four vectors of keys per pass.
+// The same for any n, four vectors of keys per pass.
 void transposed_scores(const float* q, std::size_t d, const float* kt, std::size_t stride,
                        std::size_t n, float scale, float* s) {
   for (std::size_t j = 0; j < n; j += 4 * lanes) {
@@ -75,6 +63,17 @@ void transposed_scores(const float* q, std::size_t d, const float* kt, std::size
     }
   }
 }
+#else
+// Without masked loads (wasm, AVX2) a last partial vector would go through a
+// copy (in wasm a memcpy call per row: 5% slower than this); the tile product
+// handles the ends of rows with shorter vectors instead.
+void transposed_scores(const float* q, std::size_t d, const float* kt, std::size_t stride,
+                       std::size_t n, float scale, float* s) {
+  std::fill_n(s, n, 0.0f);
+  kernels::matmul_accumulate(q, d, 1, d, kt, stride, s, n, n);
+  for (std::size_t j = 0; j < n; ++j) s[j] *= scale;
+}
+#endif
 
 }  // namespace
 
