@@ -32,7 +32,7 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen);
 struct generation {
   std::vector<int> tokens;        // the new tokens (prompt excluded)
   std::vector<tensor<1>> logits;  // the logits each new token was drawn from, if kept
-  double ms = 0;                  // wall time, prefill included
+  double ms = 0;                  // wall time, prefill included, on_token's time not
   // Of which until the first new token was drawn: the prompt's forward pass
   // (prefill) and one sample, what serving calls the time to first token.
   // Every later token is one decoding step: (ms - first_token_ms) / (n - 1)
