@@ -36,7 +36,8 @@ const decode = await benchSection('kv-cache',
 // the caption says how long reading the weights once takes (the floor).
 const cacheTps = Math.max(...decode.runs.map((r) => number(r.rows[0][2])));
 const noCacheTps = Math.max(...decode.runs.map((r) => number(r.rows[0][1])));
-const stepUs = Math.min(...decode.runs.map((r) => number(r.rows[0][3])));
+const steps = decode.runs.map((r) => number(r.rows[0][3]));
+const stepUs = Math.min(...steps);
 const floorUs = Math.min(...decode.runs.map((r) =>
   number(r.caption.match(/reading them once takes (\S+) µs/)?.[1] ?? 'NaN')));
 const speedup = cacheTps / noCacheTps;
@@ -49,6 +50,7 @@ const formats = quant.rows.filter((r) => ['q8_0', 'q4_0'].includes(r[0]));
 
 console.log(`memlab report in headless ${attention.browserName}, one thread (wasm SIMD128)`);
 console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${load()} after`);
+console.log(`cached step of each run, µs: ${steps.join(', ')}`);
 printTable(['figure', 'value', 'against'], [
   [`flash seq ${seq}`, `${flashGflops} GFLOP/s`, `${flashMs} ms; naive ${naiveGflops} GFLOP/s`],
   ['cached step', `${stepUs.toFixed(1)} µs`, `${(stepUs / floorUs).toFixed(2)}× floor ${floorUs.toFixed(1)} µs (speedup ${speedup.toFixed(1)}×)`],
