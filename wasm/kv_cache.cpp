@@ -21,6 +21,8 @@ struct js_generation_figures {
   val tokens = val::array();
   double ms = 0;
   double tokens_per_second = 0;
+  double first_token_ms = 0;
+  double step_us = 0;
   std::size_t cache_bytes = 0;
   std::size_t kv_bytes_per_token = 0;
   std::size_t weight_bytes = 0;
@@ -33,6 +35,8 @@ js_generation_figures to_js(const experiments::generation_figures& f) {
   for (unsigned char byte : f.text) js.tokens.call<void>("push", static_cast<int>(byte));
   js.ms = f.ms;
   js.tokens_per_second = f.tokens_per_second;
+  js.first_token_ms = f.first_token_ms;
+  js.step_us = f.step_us;
   js.cache_bytes = f.cache_bytes;
   js.kv_bytes_per_token = f.kv_bytes_per_token;
   js.weight_bytes = f.weight_bytes;
@@ -112,6 +116,8 @@ EMSCRIPTEN_BINDINGS(memlab_kv_cache) {
       .field("tokens", &js_generation_figures::tokens)
       .field("ms", &js_generation_figures::ms)
       .field("tokensPerSecond", &js_generation_figures::tokens_per_second)
+      .field("firstTokenMs", &js_generation_figures::first_token_ms)
+      .field("stepUs", &js_generation_figures::step_us)
       .field("cacheBytes", &js_generation_figures::cache_bytes)
       .field("kvBytesPerToken", &js_generation_figures::kv_bytes_per_token)
       .field("weightBytes", &js_generation_figures::weight_bytes)

@@ -559,6 +559,10 @@ inline void matvec_accumulate(const float* a, std::size_t inner, const float* b,
 
 // tanh(x) = 1 - 2 / (e^(2x) + 1), through exp_approx so loops over it vectorize;
 // absolute error below 3e-7. Saturates to ±1 (e^(2x) is clamped, never inf).
-inline float tanh_approx(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
+// For a float or a vfloat lane by lane (the same operations: the same bits).
+template <class T>
+inline T tanh_approx(T x) {
+  return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f);
+}
 
 }  // namespace memlab::kernels

@@ -39,6 +39,8 @@ generation_figures run_generation(const gpt::model& m, const generation_config& 
   f.text = gpt::decode(g.tokens);
   f.ms = g.ms;
   f.tokens_per_second = g.ms > 0 ? 1000.0 * config.tokens / g.ms : 0;
+  f.first_token_ms = g.first_token_ms;
+  f.step_us = config.tokens > 1 ? (g.ms - g.first_token_ms) * 1000.0 / (config.tokens - 1) : 0;
   f.cache_bytes = g.cache_bytes;
   return f;
 }

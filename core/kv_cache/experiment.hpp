@@ -35,6 +35,10 @@ struct generation_figures {
   std::string text;  // the new tokens as bytes
   double ms = 0;
   double tokens_per_second = 0;
+  // Time to the first new token (the prompt's prefill) and per later token (one
+  // decoding step each; 0 for a single token), from generation's first_token_ms.
+  double first_token_ms = 0;
+  double step_us = 0;
   std::size_t cache_bytes = 0;  // allocated: 2 · layers · kv_heads · max_seq · head_dim · 4
   std::size_t kv_bytes_per_token = 0;  // 2 · layers · kv_heads · head_dim · 4
   std::size_t weight_bytes = 0;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "base/error.hpp"
 #include "base/kernels.hpp"
@@ -61,6 +62,11 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen) {
 
 namespace {
 
+double since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 // Generation with an optional cache (nullptr: recompute the whole prefix each step).
 generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_tokens,
                kv_cache* cache, const sampling& s, bool keep_logits,
@@ -86,20 +92,31 @@ generation run(const gpt::model& m, const std::vector<int>& prompt, int max_new_
   rng gen(s.seed);
   const auto start = std::chrono::steady_clock::now();
   std::vector<int> sequence = prompt;
+  // With a cache: the whole prompt once (prefill), then only the newest token,
+  // by the decoder, whose buffers are allocated here, once. Without: the whole
+  // sequence, every step.
+  std::optional<gpt::decoder> decoder;
+  if (cache && max_new_tokens > 1) decoder.emplace(m, *cache);
+  tensor<1> general;  // the general path's logits (the decoder keeps its own)
+  // Time spent in on_token is the caller's, not the model's: left out of the
+  // figures (a JS callback from wasm took ~50 us a token, more than half a step).
+  double observer_ms = 0;
   for (int step = 0; step < max_new_tokens; ++step) {
-    // With a cache: the whole prompt once, then only the newest token.
-    // Without: the whole sequence, every step.
-    const tensor<1> logits = !cache      ? m.next_logits(sequence)
-                             : step == 0 ? m.next_logits(prompt, cache)
-                                         : m.next_logits({sequence.back()}, cache);
+    const tensor<1>& logits = !cache      ? (general = m.next_logits(sequence))
+                              : step == 0 ? (general = m.next_logits(prompt, cache))
+                                          : decoder->step(sequence.back());
     const int token = sample(logits, s, gen);
     sequence.push_back(token);
     out.tokens.push_back(token);
     if (keep_logits) out.logits.push_back(logits);
-    if (on_token) on_token(step + 1);
+    if (step == 0) out.first_token_ms = since(start);
+    if (on_token) {
+      const auto called = std::chrono::steady_clock::now();
+      on_token(step + 1);
+      observer_ms += since(called);
+    }
   }
-  out.ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  out.ms = since(start) - observer_ms;
   return out;
 }
 

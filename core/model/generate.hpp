@@ -32,8 +32,13 @@ int sample(const tensor<1>& logits, const sampling& s, rng& gen);
 struct generation {
   std::vector<int> tokens;        // the new tokens (prompt excluded)
   std::vector<tensor<1>> logits;  // the logits each new token was drawn from, if kept
-  double ms = 0;                  // wall time, prefill included
-  std::size_t cache_bytes = 0;    // allocated for the KV cache (0 without one)
+  double ms = 0;                  // wall time, prefill included, on_token's time not
+  // Of which until the first new token was drawn: the prompt's forward pass
+  // (prefill) and one sample, what serving calls the time to first token.
+  // Every later token is one decoding step: (ms - first_token_ms) / (n - 1)
+  // each, the time per output token.
+  double first_token_ms = 0;
+  std::size_t cache_bytes = 0;  // allocated for the KV cache (0 without one)
 };
 
 // Called after each new token with the number generated so far.

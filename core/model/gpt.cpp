@@ -11,6 +11,7 @@
 #include <xtensor/xstrides.hpp>
 
 #include "attention/attention.hpp"
+#include "attention/decode.hpp"
 #include "base/error.hpp"
 #include "base/kernels.hpp"
 #include "base/random.hpp"
@@ -32,26 +33,35 @@ tensor<2> linear(const tensor<2>& x, const tensor<2>& w) {
   return y;
 }
 
-// RMSNorm: y = x / sqrt(mean(x²) + eps) · gain, row by row.
+// RMSNorm of one row of d values: y = x / sqrt(mean(x²) + eps) · gain.
+void rms_norm(const float* x, const tensor<1>& gain, std::size_t d, float* y) {
+  const float inv = 1.0f / std::sqrt(kernels::dot(x, x, d) / static_cast<float>(d) + norm_eps);
+  const float* g = gain.data();
+  for (std::size_t c = 0; c < d; ++c) y[c] = x[c] * inv * g[c];
+}
+
+// The same, row by row.
 tensor<2> rms_norm(const tensor<2>& x, const tensor<1>& gain) {
   auto y = tensor<2>::from_shape(x.shape());
   const std::size_t d = x.shape(1);
-  for (std::size_t i = 0; i < x.shape(0); ++i) {
-    const float* xi = x.data() + i * d;
-    const float inv = 1.0f / std::sqrt(kernels::dot(xi, xi, d) / static_cast<float>(d) + norm_eps);
-    float* yi = y.data() + i * d;
-    const float* g = gain.data();
-    for (std::size_t c = 0; c < d; ++c) yi[c] = xi[c] * inv * g[c];
-  }
+  for (std::size_t i = 0; i < x.shape(0); ++i)
+    rms_norm(x.data() + i * d, gain, d, y.data() + i * d);
   return y;
 }
 
-// GELU, tanh approximation (as GPT-2), in place on n values.
-void gelu(float* v, std::size_t n) {
+// GELU, tanh approximation (as GPT-2), of a float or of a vfloat lane by lane.
+template <class T>
+T gelu(T v) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
-  // A raw loop over the storage: it vectorizes (an xtensor iterator would not).
-  for (std::size_t i = 0; i < n; ++i)
-    v[i] = 0.5f * v[i] * (1.0f + kernels::tanh_approx(k * (v[i] + 0.044715f * v[i] * v[i] * v[i])));
+  return 0.5f * v * (1.0f + kernels::tanh_approx(k * (v + 0.044715f * v * v * v)));
+}
+
+// In place on n values, a vector at a time (GCC left the plain loop scalar).
+void gelu(float* v, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + kernels::lanes <= n; i += kernels::lanes)
+    kernels::store(v + i, gelu(kernels::load(v + i)));
+  for (; i < n; ++i) v[i] = gelu(v[i]);
 }
 
 // A tensor of another rank over the same storage, row-major: one token's
@@ -150,6 +160,19 @@ weights sized(const config& c) {
   w.layers.resize(u(c.layers));
   for (auto& l : w.layers) l.experts.resize(u(c.experts));
   return w;
+}
+
+// A cache the model can use: its layers, kv_heads and head_dim.
+void check_cache(const config& c, const kv_cache& cache) {
+  require(
+      cache.layers() == u(c.layers) && cache.kv_heads() == u(c.kv_heads) &&
+          cache.head_dim() == u(c.head_dim()),
+      "cache",
+      [&] {
+        return "layers " + std::to_string(cache.layers()) + ", kv_heads " +
+               std::to_string(cache.kv_heads()) + ", head_dim " + std::to_string(cache.head_dim());
+      },
+      "the model's layers, kv_heads and head_dim");
 }
 
 std::string config_text(const config& c) {
@@ -334,18 +357,7 @@ tensor<2> model::hidden(const std::vector<int>& tokens, kv_cache* cache,
   // A cache that cannot take n more tokens refuses them in the first layer's
   // append (every layer appends the same n), before anything is stored.
   const std::size_t start = cache ? cache->length() : 0;
-  if (cache) {
-    require(
-        cache->layers() == u(c.layers) && cache->kv_heads() == u(c.kv_heads) &&
-            cache->head_dim() == u(c.head_dim()),
-        "cache",
-        [&] {
-          return "layers " + std::to_string(cache->layers()) + ", kv_heads " +
-                 std::to_string(cache->kv_heads()) + ", head_dim " +
-                 std::to_string(cache->head_dim());
-        },
-        "the model's layers, kv_heads and head_dim");
-  }
+  if (cache) check_cache(c, *cache);
   require(start + n <= u(c.max_seq), "position", start + n - 1,
           [&] { return "less than " + named("max_seq", c.max_seq); });
   check_fits(c, forward_bytes(c, n), "a forward pass's activations");
@@ -516,6 +528,69 @@ model model::load(const std::string& path) {
   const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in),
                                         std::istreambuf_iterator<char>()};
   return from_bytes(bytes);
+}
+
+decoder::decoder(const model& m, kv_cache& cache) : model_(m), cache_(cache) {
+  const config& c = m.cfg();
+  check_cache(c, cache);
+  check_fits(c, bytes(c), "a decoder's buffers");
+  const std::size_t d = u(c.d_model), kv = u(c.kv_heads), hd = u(c.head_dim());
+  x_ = tensor<2>::from_shape({1, d});
+  h_ = tensor<1>::from_shape({d});
+  q_ = tensor<1>::from_shape({d});
+  k_ = tensor<3>::from_shape({kv, 1, hd});
+  v_ = tensor<3>::from_shape({kv, 1, hd});
+  hidden_ = tensor<1>::from_shape({u(c.d_ff)});
+  scores_ = tensor<1>::from_shape({u(c.max_seq)});
+  logits_ = tensor<1>::from_shape({u(vocab)});
+}
+
+count decoder::bytes(const config& c) {
+  return (count(3) * c.d_model + count(2) * c.kv_heads * c.head_dim() + c.d_ff + c.max_seq +
+          vocab) *
+         sizeof(float);
+}
+
+const tensor<1>& decoder::step(int token) {
+  const config& c = model_.config_;
+  const weights& w = model_.weights_;
+  const std::size_t d = u(c.d_model), ff = u(c.d_ff), pos = cache_.length();
+  require(token >= 0 && token < vocab, "token", token, "a byte value in [0, 256)");
+  require(pos < u(c.max_seq), "position", pos,
+          [&] { return "less than " + named("max_seq", c.max_seq); });
+  // y [out] = x [in] · W, through the quantized copy when there is one; the
+  // products accumulate, so y starts at 0 (or is x itself: the residual sums).
+  auto project = [&](const float* x, std::size_t in, const tensor<2>& fp32,
+                     const quant::quantized_matrix* quantized,
+                     float* y) { model_.project_rows(x, 1, in, fp32, quantized, y); };
+  float* const x = x_.data();
+  for (std::size_t j = 0; j < d; ++j)
+    x[j] = w.token_embedding(u(token), j) + w.position_embedding(pos, j);
+
+  for (std::size_t layer = 0; layer < w.layers.size(); ++layer) {
+    const layer_weights& lw = w.layers[layer];
+    const auto* ql = model_.quantized_.empty() ? nullptr : &model_.quantized_[layer];
+    rms_norm(x, lw.norm1, d, h_.data());
+    q_.fill(0.0f), k_.fill(0.0f), v_.fill(0.0f);
+    project(h_.data(), d, lw.wq, ql ? &ql->wq : nullptr, q_.data());
+    project(h_.data(), d, lw.wk, ql ? &ql->wk : nullptr, k_.data());
+    project(h_.data(), d, lw.wv, ql ? &ql->wv : nullptr, v_.data());
+    cache_.append(layer, k_, v_);
+    attention::decode(q_.data(), u(c.heads), cache_.layer(layer), scores_.data(), h_.data());
+    project(h_.data(), d, lw.wo, ql ? &ql->wo : nullptr, x);  // x += attention · wo
+    if (c.experts > 0) {
+      model_.feed_forward(layer, x_, nullptr);
+      continue;
+    }
+    rms_norm(x, lw.norm2, d, h_.data());
+    hidden_.fill(0.0f);
+    project(h_.data(), d, lw.w1, ql ? &ql->mlp[0] : nullptr, hidden_.data());
+    gelu(hidden_.data(), ff);
+    project(hidden_.data(), ff, lw.w2, ql ? &ql->mlp[1] : nullptr, x);  // x += mlp · w2
+  }
+  rms_norm(x, w.norm_f, d, h_.data());
+  model_.output_head(h_.data(), 1, logits_.data());
+  return logits_;
 }
 
 std::uint64_t kv_cache_bytes(const config& c, std::uint64_t tokens) {

@@ -183,9 +183,64 @@ class model {
   void feed_forward(std::size_t layer, tensor<2>& x,
                     std::vector<std::vector<std::size_t>>* choices) const;
 
+  friend class decoder;  // runs the same layers one token at a time
+
   config config_;
   weights weights_;
   std::vector<quantized_layer> quantized_;  // empty: fp32 linear layers
+};
+
+// A decoding step as inference engines run it (llama2.c's forward, a serving
+// engine's decode): one token in, its logits out, its K and V appended to the
+// cache, every buffer allocated once, when the decoder is made:
+//
+//   x = token_embedding[token] + position_embedding[pos]     pos = cache.length()
+//   for each layer:
+//     h = rms_norm(x) · norm1;  q, k, v = h · wq, h · wk, h · wv;  append k, v
+//     x += attention::decode(q, the cache's layer) · wo        (attention/decode.hpp)
+//     x += gelu(rms_norm(x) · norm2 · w1) · w2                 (or the MoE block)
+//   logits = rms_norm(x) · norm_f · token_embeddingᵀ (or · lm_head)
+//
+// The same model as model::next_logits({token}, &cache), which computes it
+// through the general path for n tokens: that path allocates some fourteen
+// tensors a layer, and runs attention as flash tiles with an online softmax.
+// For a model as small as the tiny GPT, whose weights are read in ~40 us, that
+// bookkeeping took a third of a step. The logits agree to fp32 rounding (the
+// softmax and the sums into x run in another order), not bit for bit.
+//
+// A dense model's step allocates nothing; an MoE layer routes through the
+// general path's feed_forward (its routing tables), and a quantized model's
+// products use the format's kernel, which allocates y and its activation codes
+// (quant/matvec.hpp).
+class decoder {
+ public:
+  // Keeps m and cache by reference: both must outlive the decoder. The cache
+  // must have the model's layers, kv_heads and head_dim, and may hold tokens.
+  decoder(const model& m, kv_cache& cache);
+
+  // The logits [vocab] of `token` at position cache.length(); its K and V are
+  // appended to the cache. Valid until the next step. Throws, changing nothing,
+  // memlab::invalid_argument for a token outside [0, 256) or a position past
+  // max_seq, and what the cache's append throws when it is full (a paged
+  // cache's out_of_blocks) in the first layer, before anything is stored.
+  const tensor<1>& step(int token);
+
+  // The bytes a decoder holds: 3 · d_model (x; the normed x, then attention's
+  // output; q, as heads · head_dim = d_model) + 2 · kv_heads · head_dim (k, v) +
+  // d_ff (the MLP's hidden) + max_seq (one head's scores) + vocab (the logits)
+  // floats, in 64 bits.
+  static count bytes(const config& c);
+
+ private:
+  const model& model_;
+  kv_cache& cache_;
+  tensor<2> x_;       // [1, d_model] the residual stream (2-d for the MoE block)
+  tensor<1> h_;       // [d_model] the normed x; then attention's output
+  tensor<1> q_;       // [heads · head_dim = d_model]
+  tensor<3> k_, v_;   // [kv_heads, 1, head_dim], as the cache appends them
+  tensor<1> hidden_;  // [d_ff]
+  tensor<1> scores_;  // [max_seq]
+  tensor<1> logits_;  // [vocab]
 };
 
 // Bytes of K and V a model with this config keeps for `tokens` tokens:

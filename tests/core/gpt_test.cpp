@@ -9,6 +9,7 @@
 
 #include "base/error.hpp"
 #include "model/generate.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 
 using namespace memlab;
 
@@ -317,4 +318,90 @@ TEST_CASE("a model with quantized weights: exact bytes, and the logits of its de
   CHECK_THROWS_AS(
       gpt::model(small(2), 1).quantized(quant::parse_format("int4_sym")),  // group 128 > 32 inputs
       invalid_argument);
+}
+
+TEST_CASE(
+    "the decoder: the double reference's logits at every position, nothing allocated a step") {
+  for (auto [kv_heads, tied] : {std::pair{4, true}, std::pair{2, false}, std::pair{1, true}}) {
+    CAPTURE(kv_heads);
+    CAPTURE(tied);
+    const gpt::config c = small(kv_heads, tied);
+    const gpt::model m = with_random_gains(c, 41);
+    const auto tokens = gpt::encode("one token at a time");
+    const matrix expected = reference_logits(m, tokens);
+    auto cache = m.make_cache();
+    memory::peak_scope made;
+    gpt::decoder decoder(m, cache);
+    // x, the normed x, q (32 each), k and v (kv_heads · 8 each), the MLP's 48,
+    // one head's 64 scores and 256 logits, in floats.
+    const std::size_t bytes = (3 * 32 + 2 * kv_heads * 8 + 48 + 64 + 256) * 4;
+    CHECK(made.peak_bytes() == bytes);
+    CHECK(gpt::decoder::bytes(c) == bytes);
+    memory::peak_scope steps;
+    double diff = 0;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      const tensor<1>& logits = decoder.step(tokens[i]);
+      for (int t = 0; t < 256; ++t) diff = std::max(diff, std::abs(logits(t) - expected[i][t]));
+    }
+    CHECK(diff <= 1e-5);
+    CHECK(steps.allocations() == 0);
+    CHECK(cache.length() == tokens.size());
+  }
+}
+
+TEST_CASE("the decoder after a prefill, quantized and MoE: the general path's logits") {
+  gpt::config dense = small(2);
+  dense.d_model = 64, dense.d_ff = 128;  // whole Q8_0 blocks
+  gpt::config moe = small(2);
+  moe.experts = 4, moe.top_k = 2;
+  const gpt::model fp32 = with_random_gains(dense, 43);
+  for (const gpt::model& m : {fp32.quantized(quant::parse_format("q8_0")),
+                              fp32.quantized(quant::parse_format("nf4")), gpt::model(moe, 47)}) {
+    CAPTURE(m.cfg().experts);
+    const auto tokens = gpt::encode("prefill, then decode");
+    const std::vector<int> prompt(tokens.begin(), tokens.begin() + 8);
+    auto general = m.make_cache(), decoding = m.make_cache();
+    m.forward(prompt, &general);
+    m.forward(prompt, &decoding);
+    gpt::decoder decoder(m, decoding);
+    double diff = 0;
+    for (std::size_t i = prompt.size(); i < tokens.size(); ++i) {
+      const tensor<1> expected = m.next_logits({tokens[i]}, &general);
+      const tensor<1>& logits = decoder.step(tokens[i]);
+      for (int t = 0; t < 256; ++t)
+        diff = std::max(diff, double(std::abs(logits(t) - expected(t))));
+    }
+    CHECK(diff <= 1e-5);
+    CHECK(decoding.length() == tokens.size());
+  }
+}
+
+TEST_CASE(
+    "the decoder refuses a bad token, a full cache or another model's cache, changing nothing") {
+  using memlab::invalid_argument;
+  const gpt::model m(small(2), 5);
+  auto cache = m.make_cache();
+  gpt::decoder decoder(m, cache);
+  decoder.step(65);
+  CHECK_THROWS_WITH_AS(decoder.step(256), "token = 256: expected a byte value in [0, 256)",
+                       invalid_argument);
+  CHECK_THROWS_WITH_AS(decoder.step(-1), "token = -1: expected a byte value in [0, 256)",
+                       invalid_argument);
+  CHECK(cache.length() == 1);
+  for (int i = 1; i < 64; ++i) decoder.step(i);
+  CHECK_THROWS_WITH_AS(decoder.step(7), "position = 64: expected less than max_seq = 64",
+                       invalid_argument);
+  CHECK(cache.length() == 64);
+  contiguous_kv_cache other(2, 4, 64, 8);  // kv_heads 4, the model has 2
+  CHECK_THROWS_WITH_AS(gpt::decoder(m, other),
+                       "cache = layers 2, kv_heads 4, head_dim 8: expected the model's layers, "
+                       "kv_heads and head_dim",
+                       invalid_argument);
+  // A smaller cache than max_seq (a paged pool of 3 blocks of 4) refuses at its capacity.
+  block_pool pool(2, 2, 8, 4, 3);
+  paged_kv_cache paged(pool);
+  gpt::decoder small_pool(m, paged);
+  for (int i = 0; i < 12; ++i) small_pool.step(i);
+  CHECK_THROWS_AS(small_pool.step(12), out_of_blocks);
+  CHECK(paged.length() == 12);
 }

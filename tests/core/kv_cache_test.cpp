@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include "attention/attention.hpp"
+#include "attention/decode.hpp"
 #include "base/error.hpp"
 #include "base/random.hpp"
+#include "paged_kv_cache/paged_kv_cache.hpp"
 #include "reference.hpp"
 
 using namespace memlab;
@@ -86,4 +88,37 @@ TEST_CASE("a full cache refuses an append, names the limit, and keeps what it ha
                        memlab::invalid_argument);
   CHECK_THROWS_WITH_AS(contiguous_kv_cache(2, 0, 8, 8), "kv_heads = 0: expected at least 1",
                        memlab::invalid_argument);
+}
+
+TEST_CASE("decode: one query over the cache equals the double reference, and allocates nothing") {
+  // Contiguous (K transposed), paged in blocks of 7 (runs, K transposed per
+  // block) and K/V as tensors (K by rows); MHA, GQA and MQA; a single stored
+  // token, a partial tile, several runs.
+  rng gen(31);
+  for (std::size_t kv_heads : {4, 2, 1}) {
+    for (std::size_t seq : {1, 13, 100}) {
+      CAPTURE(kv_heads);
+      CAPTURE(seq);
+      const std::size_t heads = 4, d = 20;
+      const auto q = random_normal<3>({heads, 1, d}, gen);
+      const auto k = random_normal<3>({kv_heads, seq, d}, gen);
+      const auto v = random_normal<3>({kv_heads, seq, d}, gen);
+      const auto expected = testing::reference_attention(q, k, v, false);
+      contiguous_kv_cache contiguous(1, kv_heads, 128, d);
+      block_pool pool(1, kv_heads, d, 7, (seq + 6) / 7);
+      paged_kv_cache paged(pool);
+      contiguous.append(0, k, v);
+      paged.append(0, k, v);
+      const attention::tensor_kv rows(k, v);
+      for (const attention::kv_source* kv : {&contiguous.layer(0), &paged.layer(0),
+                                             static_cast<const attention::kv_source*>(&rows)}) {
+        auto out = tensor<3>::from_shape({heads, 1, d});
+        auto scores = tensor<1>::from_shape({seq});
+        memory::peak_scope scope;
+        attention::decode(q.data(), heads, *kv, scores.data(), out.data());
+        CHECK(scope.allocations() == 0);
+        CHECK(testing::max_abs_diff(out, expected) <= 1e-5);
+      }
+    }
+  }
 }

@@ -43,6 +43,8 @@ json to_json(const experiments::generation_figures& f) {
           {"text", printable(f.text)},
           {"ms", f.ms},
           {"tokens_per_second", f.tokens_per_second},
+          {"first_token_ms", f.first_token_ms},
+          {"step_us", f.step_us},
           {"cache_bytes", f.cache_bytes},
           {"kv_bytes_per_token", f.kv_bytes_per_token},
           {"weight_bytes", f.weight_bytes},
@@ -62,6 +64,8 @@ void print_one(const experiments::generation_figures& f, bool as_json) {
   std::printf("  %-22s %s\n", "generated", printable(f.text).c_str());
   std::printf("  %-22s %d in %.1f ms: %.1f tokens/s\n", "tokens", f.config.tokens, f.ms,
               f.tokens_per_second);
+  std::printf("  %-22s %.2f ms (the prompt's prefill), then %.1f us a token\n", "first token",
+              f.first_token_ms, f.step_us);
   std::printf("  %-22s %s (%s per token)\n", "KV cache", bytes_text(double(f.cache_bytes)).c_str(),
               bytes_text(double(f.kv_bytes_per_token)).c_str());
   std::printf("  %-22s %s\n", "weights", bytes_text(double(f.weight_bytes)).c_str());
@@ -88,13 +92,15 @@ void print_table(const experiments::generation_config& config, int repeats, bool
               << '\n';
     return;
   }
-  std::printf("%8s %16s %16s %9s %9s\n", "tokens", "no cache tok/s", "cache tok/s", "speedup",
-              "ceiling");
+  std::printf("%8s %16s %16s %9s %9s %12s\n", "tokens", "no cache tok/s", "cache tok/s", "speedup",
+              "ceiling", "cached step");
   for (const auto& r : table.rows)
-    std::printf("%8d %16.1f %16.1f %8.1fx %8.1fx\n", r.tokens, r.no_cache.tokens_per_second,
-                r.cache.tokens_per_second, r.speedup, r.speedup_ceiling);
+    std::printf("%8d %16.1f %16.1f %8.1fx %8.1fx %9.1f us\n", r.tokens,
+                r.no_cache.tokens_per_second, r.cache.tokens_per_second, r.speedup,
+                r.speedup_ceiling, r.cache.step_us);
   std::printf(
-      "Fastest of %d runs each. A cached step still reads every weight it multiplies: %s\n"
+      "Fastest of %d runs each. A cached step (a token after the first, whose time is the\n"
+      "prompt's prefill) still reads every weight it multiplies: %s\n"
       "per token (plus %s of K and V per cached token). Reading them once takes %.3g us\n"
       "here (%.1f GB/s): that floor under each cached step is the ceiling column, the\n"
       "uncached time over tokens x %.3g us. Decoding one token does so little arithmetic\n"

@@ -29,6 +29,15 @@ describe('KV cache section', { timeout: 120_000 }, () => {
     assert.ok(ceilings.every((x) => Number.isFinite(x) && x > 0), `ceilings ${ceilings}`);
     assert.match(await section.locator('[data-test=kv-table] caption').textContent(),
       /reading them once takes [\d.]+ µs here/);
+    // A cached step (a token after the first) takes less than the cached run's
+    // average token, which includes the prompt's prefill.
+    const steps = await section.locator('[data-test=kv-table] [data-step-us]').evaluateAll(
+      (list) => list.map((c) => Number(c.dataset.stepUs)));
+    assert.equal(steps.length, 2);
+    const rates = await section.locator('[data-test=kv-table] tbody tr').evaluateAll(
+      (rows) => rows.map((r) => Number(r.cells[2].textContent.replace(/[^0-9.]/g, ''))));
+    steps.forEach((us, i) => assert.ok(us > 0 && us < 1e6 / rates[i],
+      `cached step ${us} µs, cache ${rates[i]} tok/s`));
     // Random weights: printable text only, the left-out bytes counted in the title.
     const generated = await section.locator('[data-text=generated] pre').textContent();
     const title = await section.locator('[data-text=generated] figcaption').textContent();

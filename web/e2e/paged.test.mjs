@@ -1,7 +1,8 @@
 // Browser test of the "Paged KV cache" section (web/dist): a small run draws the
 // animated pool (play/pause, slider, shared blocks marked, refcounts equal to the
 // tables drawn), the waste-vs-block-size chart, the timelines and the table with
-// core's figures; a bad budget shows core's message and the section recovers.
+// core's figures; a bad budget shows core's message and the section recovers; its
+// results, typed arrays included, are kept and drawn again when the page reopens.
 // Saves e2e/screenshots/paged-kv-cache.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +74,26 @@ describe('Paged KV cache section', { timeout: 120_000 }, () => {
     await section.locator('[data-figure=pool] input[type=range]').fill('14');
     mkdirSync(shots, { recursive: true });
     await section.screenshot({ path: path.join(shots, 'paged-kv-cache.png') });
+    assert.deepEqual(opened.errors, [], `console errors:\n${opened.errors.join('\n')}`);
+  });
+
+  it('keeps its results, pool pictures (Int32Arrays) included: the page opened again draws them', async () => {
+    let section = page.locator('section#paged-kv-cache');
+    const before = Object.fromEntries(await Promise.all(['waste', 'concurrency', 'memory'].map(
+      async (chart) => [chart, await chartPoints(section, chart)])));
+    const kept = await page.evaluate(() => localStorage.getItem('memlab:results:paged-kv-cache')?.length ?? 0);
+    assert.ok(kept > 0, 'the last run was not kept');
+    await page.goto(opened.url); // arrival runs on: a section with kept results draws them
+    await page.waitForSelector('#core-status[data-state=ready]', { timeout: 30_000 });
+    section = page.locator('section#paged-kv-cache');
+    await section.scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => document.getElementById('paged-kv-cache').dataset.kept === 'true', null,
+      { timeout: 20_000 }).catch(() => { throw new Error('the kept results were not shown'); });
+    for (const [chart, points] of Object.entries(before))
+      assert.equal(await chartPoints(section, chart), points, `${chart}: the kept results drew other points`);
+    const pool = section.locator('[data-figure=pool] .figure-body');
+    assert.equal(await pool.locator('[data-block]').count(), 32, 'the pool picture from the kept snapshots');
+    assert.ok(Number(await pool.getAttribute('data-steps')) > 10);
     assert.deepEqual(opened.errors, [], `console errors:\n${opened.errors.join('\n')}`);
   });
 });

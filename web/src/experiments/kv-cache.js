@@ -170,6 +170,12 @@ export default {
         { label: 'no cache tok/s', value: (n) => at(n, false)?.tokensPerSecond ?? NaN, format: formatNumber },
         { label: 'cache tok/s', value: (n) => at(n, true)?.tokensPerSecond ?? NaN, format: formatNumber },
         {
+          label: 'cached step',
+          value: (n) => at(n, true)?.stepUs ?? NaN,
+          format: (us) => (Number.isFinite(us) ? `${formatNumber(us)} µs` : '–'),
+          attrs: (n) => ({ 'data-step-us': String(at(n, true)?.stepUs ?? NaN) }),
+        },
+        {
           label: 'speedup',
           value: speedup,
           format: times,
@@ -184,7 +190,8 @@ export default {
         { label: 'KV cache allocated', value: (n) => at(n, true)?.cacheBytes ?? NaN, format: formatBytes },
       ],
       caption: (read
-        ? `Ceiling: a cached step still reads every weight it multiplies, ${formatBytes(read.bytes)} per token; `
+        ? 'A cached step is a token after the first (the first one waits for the prompt\'s prefill). '
+          + `Ceiling: a cached step still reads every weight it multiplies, ${formatBytes(read.bytes)} per token; `
           + `reading them once takes ${formatNumber(read.us)} µs here, so no cached run of n tokens can beat `
           + `n × ${formatNumber(read.us)} µs, and the speedup cannot pass the time without cache over that. `
         : '')
