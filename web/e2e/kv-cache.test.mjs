@@ -29,15 +29,17 @@ describe('KV cache section', { timeout: 120_000 }, () => {
     assert.ok(ceilings.every((x) => Number.isFinite(x) && x > 0), `ceilings ${ceilings}`);
     assert.match(await section.locator('[data-test=kv-table] caption').textContent(),
       /reading them once takes [\d.]+ µs here/);
-    // A cached step (a token after the first) takes less than the cached run's
-    // average token, which includes the prompt's prefill.
+    // A cached step is a token after the first: the n - 1 steps of a run fit in
+    // its time, n / (tok/s), the first token's (the prefill) being the rest. (Not
+    // that a step is faster than the average token: in a page's first runs V8
+    // is still optimizing, and the first token can be the fastest.)
     const steps = await section.locator('[data-test=kv-table] [data-step-us]').evaluateAll(
       (list) => list.map((c) => Number(c.dataset.stepUs)));
     assert.equal(steps.length, 2);
     const rates = await section.locator('[data-test=kv-table] tbody tr').evaluateAll(
       (rows) => rows.map((r) => Number(r.cells[2].textContent.replace(/[^0-9.]/g, ''))));
-    steps.forEach((us, i) => assert.ok(us > 0 && us < 1e6 / rates[i],
-      `cached step ${us} µs, cache ${rates[i]} tok/s`));
+    [8, 32].forEach((n, i) => assert.ok(steps[i] > 0 && (n - 1) * steps[i] <= 1.01 * 1e6 * n / rates[i],
+      `${n} tokens: cached step ${steps[i]} µs, cache ${rates[i]} tok/s (shown to 3 digits)`));
     // Random weights: printable text only, the left-out bytes counted in the title.
     const generated = await section.locator('[data-text=generated] pre').textContent();
     const title = await section.locator('[data-text=generated] figcaption').textContent();
