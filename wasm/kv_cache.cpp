@@ -61,12 +61,14 @@ js_generation_figures run_generation_from(val weights, experiments::generation_f
 struct js_weight_read {
   double bytes = 0;
   double us = 0;
+  double products_us = 0;
 };
 
-// The fastest of `repeats` passes reading the weights a decoding step multiplies.
+// The fastest of `repeats` passes reading the weights a decoding step multiplies,
+// and of passes through the step's products alone.
 js_weight_read time_weight_read(gpt::config c, std::uint32_t model_seed, int repeats) {
   const auto read = experiments::time_weight_read(c, model_seed, repeats);
-  return {static_cast<double>(read.bytes), read.us};
+  return {static_cast<double>(read.bytes), read.us, read.products_us};
 }
 
 // In 64 bits, exact as a JS number up to 2^53 bytes.
@@ -133,7 +135,8 @@ EMSCRIPTEN_BINDINGS(memlab_kv_cache) {
                                   wasm::callback("onToken"));
   wasm::object<js_weight_read>("WeightRead")
       .field("bytes", &js_weight_read::bytes)
-      .field("us", &js_weight_read::us);
+      .field("us", &js_weight_read::us)
+      .field("productsUs", &js_weight_read::products_us);
 
   wasm::def<&kv_cache_bytes>("kvCacheBytes", "model", "tokens");
   wasm::def<&kv_cache_sizes>("kvCacheSizes", "model",

@@ -29,16 +29,6 @@ float* row(tensor<3>& t, std::size_t head, std::size_t i) {
   return t.data() + (head * t.shape(1) + i) * t.shape(2);
 }
 
-// S = Q_tile K_tileᵀ · scale for `rows` query rows (q rows of stride d), from K
-// transposed (kt: [d, cols] with row stride ldk), into s (row stride lds).
-void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt, std::size_t ldk,
-                 std::size_t cols, float scale, float* s, std::size_t lds) {
-  for (std::size_t r = 0; r < rows; ++r) std::fill_n(s + r * lds, cols, 0.0f);
-  kernels::matmul_accumulate(q, d, rows, d, kt, ldk, s, lds, cols);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t j = 0; j < cols; ++j) s[r * lds + j] *= scale;
-}
-
 // Keys a query row sees: all seq_kv without a mask; with the end-aligned causal
 // mask, query i (position i + seq_kv - seq_q) sees keys 0 .. i + seq_kv - seq_q.
 std::size_t visible_keys(const shape& s, bool causal, std::size_t i) {
@@ -346,8 +336,8 @@ void flash_q_tile_rows(const tensor<3>& q, const kv_source& kv, const shape& s,
     cols = std::min({bc, s.seq_kv - j0, kv.contiguous(j0)});
     if (io) io->load(2 * cols * d);  // K_j, V_j
     if (const float* k_columns = kv.k_transposed(g, j0)) {
-      tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale, scores,
-                  bc);
+      kernels::tile_scores(row(q, h, i0), rows, d, k_columns, kv.k_transposed_stride(), cols, scale,
+                           scores, bc);
     } else {
       for (std::size_t r = 0; r < rows; ++r)
         kernels::scaled_dots(row(q, h, i0 + r), kv.k(g, j0), cols, d, scale, scores + r * bc);

@@ -69,9 +69,7 @@ void transposed_scores(const float* q, std::size_t d, const float* kt, std::size
 // handles the ends of rows with shorter vectors instead.
 void transposed_scores(const float* q, std::size_t d, const float* kt, std::size_t stride,
                        std::size_t n, float scale, float* s) {
-  std::fill_n(s, n, 0.0f);
-  kernels::matmul_accumulate(q, d, 1, d, kt, stride, s, n, n);
-  for (std::size_t j = 0; j < n; ++j) s[j] *= scale;
+  kernels::tile_scores(q, 1, d, kt, stride, n, scale, s, n);
 }
 #endif
 

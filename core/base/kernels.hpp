@@ -480,6 +480,17 @@ inline void matmul_accumulate(const float* a, std::size_t rows, std::size_t inne
   matmul_accumulate(a, inner, rows, inner, b, n, c, n, n);
 }
 
+// S = scale · Q Kᵀ for `rows` query rows (q: rows of stride d) from K kept
+// transposed (kt: [d, cols] with row stride ldk), into s (row stride lds):
+// attention's score tiles, and a decoding query's scores over a KV cache.
+inline void tile_scores(const float* q, std::size_t rows, std::size_t d, const float* kt,
+                        std::size_t ldk, std::size_t cols, float scale, float* s, std::size_t lds) {
+  for (std::size_t r = 0; r < rows; ++r) std::fill_n(s + r * lds, cols, 0.0f);
+  matmul_accumulate(q, d, rows, d, kt, ldk, s, lds, cols);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < cols; ++j) s[r * lds + j] *= scale;
+}
+
 // ---- references ------------------------------------------------------------
 //
 // Plain scalar loops computing what each kernel above computes, in the obvious

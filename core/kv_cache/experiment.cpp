@@ -60,12 +60,14 @@ generation_figures run_generation_from(const std::vector<std::uint8_t>& file,
 
 weight_read time_weight_read(const gpt::model& m, int repeats) {
   require_repeats(repeats);
-  // Each repeat is a batch of at least 2 ms (counted as 2e7 flops) of passes
-  // summing every weight (2 flops each), after three batches sizing it.
-  require_work((repeats + 3) * (2e7 + 2.0 * double(m.parameter_count())),
+  // Each repeat is two batches of at least 2 ms (counted as 2e7 flops each):
+  // passes summing every weight (2 flops each) and passes of the products (2
+  // flops each), after three batches of each sizing them.
+  require_work((repeats + 3) * 2 * (2e7 + 2.0 * double(m.parameter_count())),
                {{"repeats", repeats}, {"layers", m.cfg().layers}, {"d_model", m.cfg().d_model}},
                "the timed passes over the weights");
   const gpt::weights& w = m.params();
+  const gpt::config& c = m.cfg();
   require(m.weight_format() == nullptr, "model", "quantized",
           "an fp32 model (a quantized model's matrices are read by its own kernels)");
   std::vector<std::pair<const float*, std::size_t>> tensors;
@@ -75,42 +77,71 @@ weight_read time_weight_read(const gpt::model& m, int repeats) {
     add(l.norm2), add(l.w1), add(l.w2);
   }
   add(w.norm_f);
-  add(m.cfg().tied ? w.token_embedding : w.lm_head);
+  add(c.tied ? w.token_embedding : w.lm_head);
 
   weight_read out;
   for (const auto& [data, size] : tensors) out.bytes += size * sizeof(float);
 
   volatile float sink = 0;  // the sums are used, so no pass is optimized away
-  // The time of `passes` passes one after another, in microseconds.
-  auto time_passes = [&](int passes) {
-    const auto start = std::chrono::steady_clock::now();
-    // Four independent sums, so the adds keep up with the loads (in wasm, four
-    // read 3 MiB ~15% faster than two; natively they are equal).
+  // Passes summing every weight. Four independent sums, so the adds keep up
+  // with the loads (in wasm, four read 3 MiB ~15% faster than two; natively
+  // they are equal).
+  auto read_pass = [&] {
     kernels::vfloat acc[4] = {};
-    for (int p = 0; p < passes; ++p)
-      for (const auto& [data, size] : tensors) {
-        std::size_t i = 0;
-        for (; i + 4 * kernels::lanes <= size; i += 4 * kernels::lanes)
-          for (std::size_t x = 0; x < 4; ++x)
-            acc[x] += kernels::load(data + i + x * kernels::lanes);
-        for (; i < size; ++i) acc[0][0] += data[i];
-      }
-    const auto stop = std::chrono::steady_clock::now();
+    for (const auto& [data, size] : tensors) {
+      std::size_t i = 0;
+      for (; i + 4 * kernels::lanes <= size; i += 4 * kernels::lanes)
+        for (std::size_t x = 0; x < 4; ++x) acc[x] += kernels::load(data + i + x * kernels::lanes);
+      for (; i < size; ++i) acc[0][0] += data[i];
+    }
     sink = sink + kernels::reduce_add(acc[0] + acc[1] + acc[2] + acc[3]);
-    return std::chrono::duration<double, std::micro>(stop - start).count();
   };
-  auto fastest_of = [&](int runs, int passes) {
+  // Passes of the same weights through a decoding step's products, with the
+  // decoder's kernels: y = x · W for every layer's wq wk wv wo w1 w2, then the
+  // output head; no attention, norms or GELU. x is a fixed row; every y starts
+  // at 0, as the decoder's q, k, v and hidden do.
+  const auto d = static_cast<std::size_t>(c.d_model), ff = static_cast<std::size_t>(c.d_ff),
+             kv = static_cast<std::size_t>(c.kv_heads * c.head_dim());
+  std::vector<float> x(std::max(d, ff), 1.0f / float(ff));
+  std::vector<float> y(std::max({d, ff, static_cast<std::size_t>(gpt::vocab)}));
+  auto product = [&](std::size_t in, const tensor<2>& weights, std::size_t out) {
+    std::fill_n(y.data(), out, 0.0f);
+    kernels::matmul_accumulate(x.data(), 1, in, weights.data(), out, y.data());
+  };
+  auto products_pass = [&] {
+    for (const auto& l : w.layers) {
+      product(d, l.wq, d), product(d, l.wk, kv), product(d, l.wv, kv), product(d, l.wo, d);
+      product(d, l.w1, ff), product(ff, l.w2, d);
+    }
+    if (c.tied)
+      kernels::scaled_dots(x.data(), w.token_embedding.data(), w.token_embedding.shape(0), d, 1.0f,
+                           y.data());
+    else
+      product(d, w.lm_head, w.lm_head.shape(1));
+    sink = sink + y[0];
+  };
+  // The fastest of `runs` batches of `passes` passes, one pass's microseconds.
+  auto fastest_of = [](const auto& pass, int runs, int passes) {
     double us = std::numeric_limits<double>::infinity();
-    for (int r = 0; r < runs; ++r) us = std::min(us, time_passes(passes));
-    return us;
+    for (int r = 0; r < runs; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int p = 0; p < passes; ++p) pass();
+      const auto stop = std::chrono::steady_clock::now();
+      us = std::min(us, std::chrono::duration<double, std::micro>(stop - start).count());
+    }
+    return us / passes;
   };
   // Passes per timed batch: enough that even the fastest of three batches lasts
   // 2 ms, so that a coarse clock (a browser's performance.now() may tick every
   // 100 µs) still times it to a few percent, and one slow first run (cold
   // caches, wasm's baseline code before the optimized tier) cannot set the size.
-  int batch = 1;
-  while (fastest_of(3, batch) < 2000.0 && batch < (1 << 20)) batch *= 2;
-  out.us = fastest_of(repeats, batch) / batch;
+  auto time_pass = [&](const auto& pass) {
+    int batch = 1;
+    while (fastest_of(pass, 3, batch) * batch < 2000.0 && batch < (1 << 20)) batch *= 2;
+    return fastest_of(pass, repeats, batch);
+  };
+  out.us = time_pass(read_pass);
+  out.products_us = time_pass(products_pass);
   return out;
 }
 

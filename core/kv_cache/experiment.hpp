@@ -73,9 +73,15 @@ generation_figures run_generation_from(const std::vector<std::uint8_t>& file,
 // every cached step whatever its kernels, and so a ceiling over the speedup of n
 // cached tokens,
 //   speedup <= (ms without cache) / (n · read time).
+//
+// products_us times the same weights through a decoding step's products alone
+// (every layer's x · W and the output head, with the decoder's kernels; no
+// attention, norms or GELU), the same way: how close the products come to the
+// floor, and what the rest of a step costs (step − products_us).
 struct weight_read {
-  std::size_t bytes = 0;  // read by one pass
-  double us = 0;          // one pass, from the fastest batch
+  std::size_t bytes = 0;   // read by one pass
+  double us = 0;           // one pass, from the fastest batch
+  double products_us = 0;  // one pass of the products, from the fastest batch
 };
 
 weight_read time_weight_read(const gpt::model& m, int repeats = 20);

@@ -33,6 +33,8 @@ TEST_CASE("the weight read a decoding step cannot avoid: exact bytes, a positive
     CHECK(read.bytes == (m.parameter_count() - 64 * 32 - (tied ? 0 : 256 * 32)) * sizeof(float));
     CHECK(read.us > 0);
     CHECK(std::isfinite(read.us));
+    CHECK(read.products_us > 0);
+    CHECK(std::isfinite(read.products_us));
   }
   const gpt::model m(small(2), 1);
   CHECK(experiments::time_weight_read(small(2), 1, 1).bytes == floats * sizeof(float));

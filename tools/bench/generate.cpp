@@ -86,7 +86,8 @@ void print_table(const experiments::generation_config& config, int repeats, bool
                       {"speedup", r.speedup},
                       {"speedup_ceiling", r.speedup_ceiling}});
     std::cout << json{{"repeats", table.repeats},
-                      {"weight_read", {{"bytes", pass.bytes}, {"us", pass.us}}},
+                      {"weight_read",
+                       {{"bytes", pass.bytes}, {"us", pass.us}, {"products_us", pass.products_us}}},
                       {"rows", rows}}
                      .dump(2)
               << '\n';

@@ -99,15 +99,16 @@ void run_report(const report_options& o) {
       {"seq", o.seq}, {"head_dim", a.head_dim}, {"heads", a.heads}, {"runs", attention}};
 
   // -- decoding with a KV cache against the weight-read floor. The floor is the
-  // fastest of 20 batches; the step the fastest of at least 50 cached runs (~5
+  // fastest of 20 batches; the step the fastest of at least 200 cached runs (~5
   // ms each): on a shared machine the fastest of 10 moved between 46 and 54 us
-  // from one report to the next, the fastest of 500 stayed at 46-47. A step is
+  // from one report to the next, the fastest of 50 between 51 and 53 us at load
+  // 0.7, the fastest of 500 stayed at 46-47. A step is
   // a token after the first (the time per output token): the first one's time
   // is the prompt's prefill, a forward pass over all its tokens, reported apart.
   experiments::generation_config g;
   g.tokens = o.tokens;
   const gpt::model model(g.model, g.model_seed);
-  const int decode_repeats = std::max(o.repeats, 50);
+  const int decode_repeats = std::max(o.repeats, 200);
   const auto read = experiments::time_weight_read(model, 20);
   auto cached = experiments::run_generation(model, g);
   for (int r = 1; r < decode_repeats; ++r) {
@@ -120,6 +121,7 @@ void run_report(const report_options& o) {
                    {"first_token_ms", cached.first_token_ms},
                    {"step_us", step_us},
                    {"floor_us", read.us},
+                   {"products_us", read.products_us},
                    {"weight_bytes", read.bytes},
                    {"step_over_floor", step_us / read.us}};
 
@@ -170,6 +172,10 @@ void run_report(const report_options& o) {
               decode_repeats);
   std::printf("  cached step %.1f us, weight-read floor %.1f us (%s): %.2fx the floor\n", step_us,
               read.us, bytes_text(double(read.bytes)).c_str(), step_us / read.us);
+  std::printf(
+      "  its products alone (every x W and the head) %.1f us, %.2fx the floor; the rest of\n"
+      "  a step (attention over the cache, norms, GELU, sampling) %.1f us\n",
+      read.products_us, read.products_us / read.us, step_us - read.products_us);
   std::printf(
       "  (a step is a token after the first; the first took %.2f ms: the prompt's prefill)\n",
       cached.first_token_ms);

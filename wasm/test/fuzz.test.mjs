@@ -257,7 +257,7 @@ const oracles = {
     for (const t of r.tokens) assert.ok(Number.isInteger(t) && t >= 0 && t < 256);
   },
   runGenerationFrom: (r, [, c]) => assert.equal(r.tokens.length, c.tokens),
-  timeWeightRead: (r) => assert.ok(r.bytes > 0 && Number.isFinite(r.us)),
+  timeWeightRead: (r) => assert.ok(r.bytes > 0 && Number.isFinite(r.us) && Number.isFinite(r.productsUs)),
   runServing: (r) => assert.equal(r.paged.tokens, r.outputTokens),
   pagedSnapshots: (r) => {
     for (const s of r) {

@@ -118,6 +118,7 @@ test('timeWeightRead: the bytes a decoding step reads, counted by hand; bad inpu
   const read = memlab.timeWeightRead(model, 1, 3);
   assert.equal(read.bytes, 4 * floats);
   assert.ok(read.us > 0 && Number.isFinite(read.us), `us = ${read.us}`);
+  assert.ok(read.productsUs > 0 && Number.isFinite(read.productsUs), `productsUs = ${read.productsUs}`);
   assert.throws(() => memlab.timeWeightRead(model, 1, 0), { message: 'repeats = 0: expected an integer in [1, 100]' });
   assert.throws(() => memlab.timeWeightRead({ ...model, kvHeads: 3 }, 1, 1),
     { message: 'kv_heads = 3: expected a divisor of heads = 4' });

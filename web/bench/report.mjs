@@ -40,6 +40,8 @@ const steps = decode.runs.map((r) => number(r.rows[0][3]));
 const stepUs = Math.min(...steps);
 const floorUs = Math.min(...decode.runs.map((r) =>
   number(r.caption.match(/reading them once takes (\S+) µs/)?.[1] ?? 'NaN')));
+const productsUs = Math.min(...decode.runs.map((r) =>
+  number(r.caption.match(/output head, no attention\) take (\S+) µs/)?.[1] ?? 'NaN')));
 const speedup = cacheTps / noCacheTps;
 
 const quant = await benchSection('quantization',
@@ -54,5 +56,6 @@ console.log(`cached step of each run, µs: ${steps.join(', ')}`);
 printTable(['figure', 'value', 'against'], [
   [`flash seq ${seq}`, `${flashGflops} GFLOP/s`, `${flashMs} ms; naive ${naiveGflops} GFLOP/s`],
   ['cached step', `${stepUs.toFixed(1)} µs`, `${(stepUs / floorUs).toFixed(2)}× floor ${floorUs.toFixed(1)} µs (speedup ${speedup.toFixed(1)}×)`],
+  ['its products alone', `${productsUs.toFixed(1)} µs`, `${(productsUs / floorUs).toFixed(2)}× floor (every x · W and the head; the rest ${(stepUs - productsUs).toFixed(1)} µs)`],
   ...formats.map((r) => [`${r[0]} matvec`, `${r[3]} ms`, `${r[5]} fp32 ${r[4]} ms`]),
 ]);
