@@ -27,8 +27,10 @@ describe('KV cache section', { timeout: 120_000 }, () => {
       (cells) => cells.map((c) => Number(c.dataset.ceiling)));
     assert.equal(ceilings.length, 2);
     assert.ok(ceilings.every((x) => Number.isFinite(x) && x > 0), `ceilings ${ceilings}`);
-    assert.match(await section.locator('[data-test=kv-table] caption').textContent(),
-      /reading them once takes [\d.]+ µs here/);
+    const caption = await section.locator('[data-test=kv-table] caption').textContent();
+    assert.match(caption, /reading them once takes [\d.]+ µs here/);
+    assert.match(caption, /With the cache, the fastest of 3 runs; without, one\./);
+    assert.match(caption, /products alone \(every x · W and the output head, no attention\) take [\d.]+ µs/);
     // A cached step is a token after the first: the n - 1 steps of a run fit in
     // its time, n / (tok/s), the first token's (the prefill) being the rest. (Not
     // that a step is faster than the average token: in a page's first runs V8

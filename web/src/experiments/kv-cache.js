@@ -18,6 +18,8 @@ async function loadTrainedWeights() {
 
 const colors = { cache: '#1c7ed6', none: '#d9480f', MHA: '#d9480f', GQA: '#2b8a3e', MQA: '#1c7ed6' };
 const tokensAxis = { label: 'generated tokens', log2: true, format: String };
+// Runs with the cache per length, the fastest kept (see run()).
+const cachedRepeats = 3;
 
 // Bytes as text: printable ASCII and newlines; any other byte (the random model
 // samples all 256) is left out, and counted.
@@ -101,14 +103,23 @@ export default {
         return { kind: 'trained', figures };
       }
       const config = { model: model(v.kvHeads), modelSeed: 1, prompt: v.prompt, tokens: p.tokens, useCache: p.useCache, sampler };
-      let last = 0;
-      const figures = await core.callWithProgress('runGeneration', [config], (done) => {
-        // Every tenth of the run: enough to see it move, little traffic.
-        if (done - last < p.tokens / 10 && done !== p.tokens) return;
-        last = done;
-        onProgress({ done: index, total: points.length, label: `${p.label}: token ${done} / ${p.tokens}`, results: [] });
-      });
-      return { kind: 'run', useCache: p.useCache, tokens: p.tokens, figures };
+      // A cached run takes milliseconds, and one run is easily slowed (V8 still
+      // optimizing, the page drawing): the fastest of three, as natively. A run
+      // without the cache takes long enough to stand alone.
+      const repeats = p.useCache ? cachedRepeats : 1;
+      let fastest;
+      for (let r = 1; r <= repeats; ++r) {
+        let last = 0;
+        const figures = await core.callWithProgress('runGeneration', [config], (done) => {
+          // Every tenth of the run: enough to see it move, little traffic.
+          if (done - last < p.tokens / 10 && done !== p.tokens) return;
+          last = done;
+          const run = repeats > 1 ? ` (run ${r} of ${repeats})` : '';
+          onProgress({ done: index, total: points.length, label: `${p.label}${run}: token ${done} / ${p.tokens}`, results: [] });
+        });
+        if (!fastest || figures.ms < fastest.ms) fastest = figures;
+      }
+      return { kind: 'run', useCache: p.useCache, tokens: p.tokens, figures: fastest };
     }, onProgress);
   },
 
@@ -190,7 +201,8 @@ export default {
         { label: 'KV cache allocated', value: (n) => at(n, true)?.cacheBytes ?? NaN, format: formatBytes },
       ],
       caption: (read
-        ? 'A cached step is a token after the first (the first one waits for the prompt\'s prefill). '
+        ? `With the cache, the fastest of ${cachedRepeats} runs; without, one. `
+          + 'A cached step is a token after the first (the first one waits for the prompt\'s prefill). '
           + `Ceiling: a cached step still reads every weight it multiplies, ${formatBytes(read.bytes)} per token; `
           + `reading them once takes ${formatNumber(read.us)} µs here, so no cached run of n tokens can beat `
           + `n × ${formatNumber(read.us)} µs, and the speedup cannot pass the time without cache over that. `
