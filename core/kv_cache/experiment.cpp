@@ -70,6 +70,9 @@ weight_read time_weight_read(const gpt::model& m, int repeats) {
   const gpt::config& c = m.cfg();
   require(m.weight_format() == nullptr, "model", "quantized",
           "an fp32 model (a quantized model's matrices are read by its own kernels)");
+  require(c.experts == 0, "experts", c.experts,
+          "0, a dense model (an MoE step reads the router and the top_k experts each token "
+          "picks, not w1 and w2)");
   std::vector<std::pair<const float*, std::size_t>> tensors;
   auto add = [&](const auto& t) { tensors.emplace_back(t.data(), t.size()); };
   for (const auto& l : w.layers) {

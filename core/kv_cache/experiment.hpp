@@ -84,6 +84,7 @@ struct weight_read {
   double products_us = 0;  // one pass of the products, from the fastest batch
 };
 
+// Refuses a quantized or an MoE model (memlab::invalid_argument).
 weight_read time_weight_read(const gpt::model& m, int repeats = 20);
 // The same for the model of config `model` seeded with model_seed.
 weight_read time_weight_read(const gpt::config& model, std::uint32_t model_seed, int repeats);

@@ -44,6 +44,14 @@ TEST_CASE("the weight read a decoding step cannot avoid: exact bytes, a positive
                        "model = quantized: expected an fp32 model (a quantized model's matrices "
                        "are read by its own kernels)",
                        memlab::invalid_argument);
+  // An MoE layer has no w1 and w2 (its experts hold them): refused, not read
+  // as empty matrices.
+  gpt::config moe = small(2);
+  moe.experts = 4, moe.top_k = 2;
+  CHECK_THROWS_WITH_AS(experiments::time_weight_read(gpt::model(moe, 1), 1),
+                       "experts = 4: expected 0, a dense model (an MoE step reads the router "
+                       "and the top_k experts each token picks, not w1 and w2)",
+                       memlab::invalid_argument);
 }
 
 TEST_CASE("the cache decoding experiment: bytes counted by hand, the result naive attention's") {
