@@ -101,26 +101,20 @@ weight_read time_weight_read(const gpt::model& m, int repeats) {
   };
   // Passes of the same weights through a decoding step's products, with the
   // decoder's kernels: y = x · W for every layer's wq wk wv wo w1 w2, then the
-  // output head; no attention, norms or GELU. x is a fixed row; every y starts
-  // at 0, as the decoder's q, k, v and hidden do.
-  const auto d = static_cast<std::size_t>(c.d_model), ff = static_cast<std::size_t>(c.d_ff),
-             kv = static_cast<std::size_t>(c.kv_heads * c.head_dim());
+  // model's output head; no attention, norms or GELU. x is a fixed row; every
+  // y starts at 0, as the decoder's q, k, v and hidden do.
+  const auto d = static_cast<std::size_t>(c.d_model), ff = static_cast<std::size_t>(c.d_ff);
   std::vector<float> x(std::max(d, ff), 1.0f / float(ff));
   std::vector<float> y(std::max({d, ff, static_cast<std::size_t>(gpt::vocab)}));
-  auto product = [&](std::size_t in, const tensor<2>& weights, std::size_t out) {
-    std::fill_n(y.data(), out, 0.0f);
-    kernels::matmul_accumulate(x.data(), 1, in, weights.data(), out, y.data());
+  auto product = [&](const tensor<2>& weights) {  // [in, out]
+    std::fill_n(y.data(), weights.shape(1), 0.0f);
+    kernels::matmul_accumulate(x.data(), 1, weights.shape(0), weights.data(), weights.shape(1),
+                               y.data());
   };
   auto products_pass = [&] {
-    for (const auto& l : w.layers) {
-      product(d, l.wq, d), product(d, l.wk, kv), product(d, l.wv, kv), product(d, l.wo, d);
-      product(d, l.w1, ff), product(ff, l.w2, d);
-    }
-    if (c.tied)
-      kernels::scaled_dots(x.data(), w.token_embedding.data(), w.token_embedding.shape(0), d, 1.0f,
-                           y.data());
-    else
-      product(d, w.lm_head, w.lm_head.shape(1));
+    for (const auto& l : w.layers)
+      for (const tensor<2>* weights : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2}) product(*weights);
+    m.output_head(x.data(), 1, y.data());
     sink = sink + y[0];
   };
   // The fastest of `runs` batches of `passes` passes, one pass's microseconds.

@@ -142,6 +142,10 @@ class model {
   // The format of the linear weights: nullptr when they are fp32.
   const quant::format* weight_format() const;
 
+  // logits [rows, vocab] from final hidden rows h [rows, d_model] (after norm_f):
+  // h · token_embeddingᵀ when tied, else h · lm_head.
+  void output_head(const float* h, std::size_t rows, float* logits) const;
+
   // A contiguous KV cache sized for this model (max_seq positions).
   contiguous_kv_cache make_cache() const;
 
@@ -164,8 +168,6 @@ class model {
   // each MoE layer's expert choices.
   tensor<2> hidden(const std::vector<int>& tokens, kv_cache* cache,
                    std::vector<std::vector<std::size_t>>* choices = nullptr) const;
-  // logits [rows, vocab] from hidden rows h [rows, d_model].
-  void output_head(const float* h, std::size_t rows, float* logits) const;
 
   // W [in, out] of layer `layer` as named in layer_weights, quantized: [out, in];
   // mlp holds w1 w2, or w1 w2 of expert 0, of expert 1, ...
